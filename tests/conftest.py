@@ -1,0 +1,45 @@
+"""Shared test fixtures. Every test must leave no child process behind (DESIGN convention 7): a training
+child that outlives its test would keep the two cores busy and write into a deleted folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _live_children() -> set[int]:
+    """Pids of this process's children that are still running (zombies, already dead, do not count)."""
+    me = str(os.getpid())
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[1] == me and fields[0] not in "ZX":
+            children.add(int(entry.name))
+    return children
+
+
+@pytest.fixture(autouse=True)
+def no_child_process_left_behind():
+    before = _live_children()
+    yield
+    deadline = time.monotonic() + 3.0
+    left = _live_children() - before
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = _live_children() - before
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert not left, f"the test left child processes running: {sorted(left)}"
