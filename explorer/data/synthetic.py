@@ -1,0 +1,137 @@
+"""An offline stand-in for CIFAR-10: ten classes of drawn shapes and textures, generated from a seed.
+
+Each 32x32 image holds one object of its class, drawn at a random position, scale and colour over a noisy,
+shaded background with small distracting specks. Colour and position say nothing about the class; only the
+shape does (a disc and a ring differ by a hole, a square and a frame too, stripes by their direction), so a
+network has to combine edges into parts to tell them apart. Same shapes and dtypes as CIFAR-10; tensor ops
+only, so 10k images take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from explorer.data.dataset import Dataset
+
+CLASSES = (
+    "disc", "ring", "square", "frame", "cross", "x-cross", "triangle", "stripes-h", "stripes-v", "checker",
+)
+SIZE = 32
+SPECKS = 3
+
+
+def make_synthetic(train_size: int, test_size: int, seed: int) -> Dataset:
+    """A training and a test set of the ten shape classes; the same seed always gives the same images."""
+    # Separate streams so the test set does not depend on how many training images were drawn.
+    train_images, train_labels = _draw(train_size, torch.Generator().manual_seed(2 * seed))
+    test_images, test_labels = _draw(test_size, torch.Generator().manual_seed(2 * seed + 1))
+    return Dataset(train_images, train_labels, test_images, test_labels, classes=CLASSES, name="synthetic")
+
+
+def _draw(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    labels = (torch.arange(n) % len(CLASSES))[torch.randperm(n, generator=g)]
+    u, v = _object_coordinates(n, g)
+    # Paint by numbers: each pixel first gets the index of what covers it (0 background, 1 object, 2... specks),
+    # then one lookup in a per-image palette colours all of them; few full-size float ops keep this fast.
+    layer = torch.zeros(n, SIZE, SIZE, dtype=torch.uint8)
+    for label, shape in enumerate(_SHAPES):
+        chosen = labels == label
+        layer[chosen] = shape(u[chosen], v[chosen]).to(torch.uint8)
+    layer = _add_specks(layer, g)
+    palette = _palette(n, SPECKS + 2, g)
+    canvas = palette[torch.arange(n).view(n, 1, 1), layer.long()]  # [n, 32, 32, 3]
+    canvas += _shading(n, g) + 0.06 * torch.randn(n, SIZE, SIZE, 1, generator=g)
+    images = canvas.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+    return images.permute(0, 3, 1, 2).contiguous(), labels
+
+
+def _object_coordinates(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel coordinates relative to each image's object: the object spans [-1, 1] in both directions."""
+    scale = 6 + 6 * torch.rand(n, 1, 1, generator=g)  # half-size in pixels: objects from 12 to 24 pixels across
+    margin = scale - 2  # a little of the object may leave the frame
+    x = margin + (SIZE - 1 - 2 * margin) * torch.rand(n, 1, 1, generator=g)
+    y = margin + (SIZE - 1 - 2 * margin) * torch.rand(n, 1, 1, generator=g)
+    pixels = torch.arange(SIZE, dtype=torch.float32)
+    return (pixels.view(1, 1, SIZE) - x) / scale, (pixels.view(1, SIZE, 1) - y) / scale
+
+
+def _palette(n: int, layers: int, g: torch.Generator) -> torch.Tensor:
+    """Colours [n, layers, 3]: a background, an object colour that stands out from it, and random speck colours."""
+    palette = torch.rand(n, layers, 3, generator=g)
+    background, foreground = palette[:, 0], palette[:, 1]
+    too_close = (foreground - background).abs().sum(1, keepdim=True) < 0.6
+    palette[:, 1] = torch.where(too_close, (background + 0.5) % 1.0, foreground)
+    return palette
+
+
+def _shading(n: int, g: torch.Generator) -> torch.Tensor:
+    """A gentle linear colour gradient over the whole image [n, 32, 32, 3], as uneven light would give."""
+    slope = 0.25 * (torch.rand(n, 2, 1, 1, 3, generator=g) - 0.5)
+    ramp = torch.linspace(-1, 1, SIZE)
+    return slope[:, 0] * ramp.view(1, 1, SIZE, 1) + slope[:, 1] * ramp.view(1, SIZE, 1, 1)
+
+
+def _add_specks(layer: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Small squares at random places, layers 2, 3, ...: clutter the network must learn to ignore."""
+    n = layer.shape[0]
+    pixels = torch.arange(SIZE).view(1, SIZE)
+    for index in range(2, SPECKS + 2):
+        corner = torch.randint(0, SIZE - 2, (n, 2, 1), generator=g)
+        side = torch.randint(1, 4, (n, 1), generator=g)
+        rows = (pixels >= corner[:, 0]) & (pixels < corner[:, 0] + side)
+        cols = (pixels >= corner[:, 1]) & (pixels < corner[:, 1] + side)
+        layer = torch.where(rows[:, :, None] & cols[:, None, :], index, layer)
+    return layer
+
+
+def _disc(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return u**2 + v**2 <= 1
+
+
+def _ring(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    r2 = u**2 + v**2
+    return (r2 <= 1) & (r2 >= 0.4)
+
+
+def _square(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return torch.maximum(u.abs(), v.abs()) <= 0.85
+
+
+def _frame(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    d = torch.maximum(u.abs(), v.abs())
+    return (d <= 0.85) & (d >= 0.55)
+
+
+def _cross(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    a, b = u.abs(), v.abs()
+    return ((a <= 0.3) & (b <= 1)) | ((b <= 0.3) & (a <= 1))
+
+
+def _x_cross(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return _cross((u + v) / math.sqrt(2), (u - v) / math.sqrt(2))
+
+
+def _triangle(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    # Apex up: v runs down the image, so the width grows with v.
+    return (v >= -0.85) & (v <= 0.85) & (u.abs() <= (v + 0.85) * 0.6)
+
+
+def _stripes(t: torch.Tensor) -> torch.Tensor:
+    return torch.floor((t + 1) * 2.5).remainder(2) == 0
+
+
+def _stripes_h(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return _square(u, v) & _stripes(v)
+
+
+def _stripes_v(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return _square(u, v) & _stripes(u)
+
+
+def _checker(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return _square(u, v) & (_stripes(u) ^ _stripes(v))
+
+
+_SHAPES = (_disc, _ring, _square, _frame, _cross, _x_cross, _triangle, _stripes_h, _stripes_v, _checker)
