@@ -1,0 +1,84 @@
+"""ModelConfig/RunConfig validation messages a person reads, and the JSON round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+
+def test_family_defaults():
+    cifar, imagenet = ModelConfig(), ModelConfig(family="imagenet")
+    assert (cifar.depth, cifar.block, cifar.shortcut, cifar.num_classes, cifar.input_size) == (20, "basic", "A", 10, 32)
+    assert (imagenet.depth, imagenet.shortcut, imagenet.num_classes, imagenet.input_size) == (18, "B", 1000, 224)
+    assert ModelConfig(family="imagenet", depth=50).block == "bottleneck"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"depth": 21}, ["depth 21", "6n+2", "20, 32, 44, 56, 110"]),
+        ({"depth": 165, "block": "bottleneck"}, ["depth 165", "9n+2", "164, 1001"]),
+        ({"family": "imagenet", "depth": 20}, ["depth 20", "18, 34, 50, 101, 152"]),
+        ({"family": "imagenet", "depth": 50, "block": "basic"}, ["block", "bottleneck"]),
+        ({"depth": 2}, ["depth 2"]),
+        ({"family": "vgg"}, ["family", "vgg", "cifar, imagenet"]),
+        ({"shortcut": "D"}, ["shortcut", "'D'", "A, B, C"]),
+        ({"stride_on": "2x2"}, ["stride-on", "1x1, 3x3"]),
+        ({"num_classes": 1}, ["num-classes 1", "at least 2"]),
+        ({"input_size": 3}, ["input-size 3", "at least 4"]),
+        ({"family": "imagenet", "input_size": 16}, ["input-size 16", "at least 32"]),
+        ({"block": "wide"}, ["block", "basic, bottleneck"]),
+        ({"stages": (2, 0, 2)}, ["stages"]),
+        ({"stages": (2, 2)}, ["stages", "3 block counts"]),
+        ({"depth": 20, "stages": (1, 1, 1)}, ["depth 20", "stages"]),
+        ({"plain": "yes"}, ["plain"]),
+    ],
+)
+def test_invalid_configs_name_the_option(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        ModelConfig(**kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_explicit_stages_give_the_depth():
+    config = ModelConfig(family="imagenet", block="bottleneck", stages=(1, 1, 1, 1))
+    assert config.depth == 14 and config.blocks_per_stage() == (1, 1, 1, 1)
+
+
+def test_json_round_trip():
+    run = RunConfig(
+        model=ModelConfig(family="cifar", depth=110, preact=True, shortcut="B"),
+        data=DataConfig(dataset="synthetic", train_subset=500),
+        train=TrainConfig(depths=(20, 56), iterations=100, milestones=(50, 75), precision="fp32"),
+        name="x",
+    )
+    assert RunConfig.from_json(run.to_json()) == run
+
+
+def test_unknown_keys_and_bad_json_are_value_errors():
+    with pytest.raises(ValueError, match="unknown option 'colour'"):
+        ModelConfig.from_dict({"colour": "red"})
+    with pytest.raises(ValueError, match="not valid JSON"):
+        RunConfig.from_json("{")
+
+
+def test_model_configs_for_a_comparison():
+    run = RunConfig(train=TrainConfig(depths=(56, 20)))
+    assert [m.name for m in run.model_configs()] == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
+    only = RunConfig(train=TrainConfig(compare="residual"))
+    assert [m.name for m in only.model_configs()] == ["resnet-20"]
+    with pytest.raises(ValueError, match="depth 21"):
+        RunConfig(train=TrainConfig(depths=(21,))).model_configs()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option"),
+    [({"lr": 0}, "lr"), ({"lr": float("nan")}, "lr"), ({"momentum": 1.0}, "momentum"), ({"batch_size": 0}, "batch-size"),
+     ({"milestones": (5, 3)}, "milestones"), ({"device": "tpu"}, "device"), ({"precision": "int8"}, "precision"),
+     ({"iterations": -1}, "iterations"), ({"compare": "neither"}, "compare")],
+)
+def test_invalid_training_options(kwargs, option):
+    with pytest.raises(ValueError, match=option):
+        TrainConfig(**kwargs)
