@@ -1,0 +1,301 @@
+"""The architecture panel: the options of one network, pointed and clicked, validated as they are typed.
+
+It owns the widgets for the ModelConfig fields and nothing else. Validation is ``ModelConfig``'s own (one config
+source): a bad value is shown with the reason the core gives, and ``config_changed`` is emitted only for a valid
+config, so whatever listens never sees an invalid network.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.config import (
+    BLOCKS,
+    FAMILIES,
+    FAMILY_WIDTHS,
+    SHORTCUTS,
+    STRIDE_ON,
+    ModelConfig,
+    default_block,
+    depth_presets,
+)
+
+FAMILY_LABELS = {"cifar": "CIFAR-10 (32 × 32)", "imagenet": "ImageNet (224 × 224)"}
+BLOCK_LABELS = {"basic": "Basic (3×3, 3×3)", "bottleneck": "Bottleneck (1×1, 3×3, 1×1)"}
+SHORTCUT_LABELS = {
+    "A": "A: identity, zero-padded channels",
+    "B": "B: projection where the shape changes",
+    "C": "C: projection on every shortcut",
+}
+STRIDE_LABELS = {"1x1": "First 1×1 conv (paper, v1)", "3x3": "The 3×3 conv (torchvision, v1.5)"}
+FAMILY_SHORTCUT = {"cifar": "A", "imagenet": "B"}  # what the paper uses for each family (§4.2, Table 1)
+
+TIPS = {
+    "family": "CIFAR-10 nets (§4.2) start with one 3×3 conv and have three stages of 16/32/64 filters on "
+    "32×32 images; ImageNet nets (Table 1) start with a 7×7/2 conv and max-pool and have four stages of "
+    "64 to 512 filters on 224×224 images.",
+    "network": "A residual network adds each block's input to its output through a shortcut; the plain "
+    "network is the same stack without shortcuts, whose training error grows with depth (Figures 1 and 6).",
+    "depth": "The number of weighted layers: 6n+2 for CIFAR basic blocks (20, 32, 44, 56, 110, 1202 in "
+    "Table 6), 9n+2 for CIFAR bottlenecks (164, 1001), or 18/34/50/101/152 for ImageNet (Table 1).",
+    "block": "A basic block stacks two 3×3 convs; a bottleneck block (Figure 5) stacks 1×1, 3×3 and 1×1 "
+    "convs so that much deeper nets cost about as much.",
+    "preact": "Pre-activation units put BN and ReLU before each conv (He et al. 2016, \"Identity Mappings\"), "
+    "which keeps the shortcut a pure identity and lets 1001-layer nets train well.",
+    "shortcut": "How a shortcut crosses a change of shape (Table 3): A pads new channels with zeros and adds "
+    "no parameters (CIFAR), B projects with a 1×1 conv only there (ImageNet), C projects on every shortcut.",
+    "stride_on": "Where a bottleneck block downsamples: on its first 1×1 conv as in the paper, or on the 3×3 "
+    "conv as torchvision's ResNet v1.5 does (more MACs, slightly better accuracy).",
+}
+
+INVALID_STYLE = "QComboBox { border: 2px solid #c0392b; border-radius: 3px; padding: 1px 4px; }"
+
+
+class ArchitecturePanel(QWidget):
+    """The options of one network; emits ``config_changed`` with every new valid ModelConfig."""
+
+    config_changed = Signal(object)  # ModelConfig
+
+    def __init__(self, config: ModelConfig | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._config = config or ModelConfig()
+        self._updating = False  # set while the widgets are filled from a config, so they do not echo back
+
+        self._family = QComboBox()
+        for family in FAMILIES:
+            self._family.addItem(FAMILY_LABELS[family], family)
+        self._residual = QRadioButton("Residual (ResNet)")
+        self._plain = QRadioButton("Plain (no shortcuts)")
+        self._network = QButtonGroup(self)
+        self._network.addButton(self._residual)
+        self._network.addButton(self._plain)
+        self._depth = QComboBox()
+        self._depth.setEditable(True)
+        self._depth.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self._block = QComboBox()
+        for block in BLOCKS:
+            self._block.addItem(BLOCK_LABELS[block], block)
+        self._preact = QCheckBox("Pre-activation (BN → ReLU → conv)")
+        self._shortcut = QComboBox()
+        for shortcut in SHORTCUTS:
+            self._shortcut.addItem(SHORTCUT_LABELS[shortcut], shortcut)
+        self._stride_on = QComboBox()
+        for place in STRIDE_ON:
+            self._stride_on.addItem(STRIDE_LABELS[place], place)
+        self._problem = QLabel()
+        self._problem.setObjectName("configProblem")
+        self._problem.setWordWrap(True)
+        self._problem.setStyleSheet("color: #c0392b;")
+        self._problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._shape = QLabel()
+        self._shape.setObjectName("configShape")
+        self._shape.setWordWrap(True)
+
+        network_row = QHBoxLayout()
+        network_row.addWidget(self._residual)
+        network_row.addWidget(self._plain)
+        network_row.addStretch(1)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        rows = (
+            ("Dataset family", self._family, "family"),
+            ("Network", network_row, "network"),
+            ("Depth", self._depth, "depth"),
+            ("Block", self._block, "block"),
+            ("Units", self._preact, "preact"),
+            ("Shortcut", self._shortcut, "shortcut"),
+            ("Downsample on", self._stride_on, "stride_on"),
+        )
+        for text, field, tip in rows:
+            label = QLabel(text)
+            label.setToolTip(TIPS[tip])
+            form.addRow(label, field)
+        for widget, tip in (
+            (self._family, "family"), (self._residual, "network"), (self._plain, "network"),
+            (self._depth, "depth"), (self._block, "block"), (self._preact, "preact"),
+            (self._shortcut, "shortcut"), (self._stride_on, "stride_on"),
+        ):
+            widget.setToolTip(TIPS[tip])
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self._problem)
+        layout.addWidget(self._shape)
+        layout.addStretch(1)
+
+        self._show_config(self._config)
+        self._mark_problem("")
+        self._describe(self._config)
+        self._family.currentIndexChanged.connect(self._on_family_changed)
+        self._block.currentIndexChanged.connect(self._on_block_changed)
+        self._depth.currentTextChanged.connect(self._on_option_changed)
+        self._network.buttonToggled.connect(self._on_network_toggled)
+        for combo in (self._shortcut, self._stride_on):
+            combo.currentIndexChanged.connect(self._on_option_changed)
+        self._preact.toggled.connect(self._on_option_changed)
+
+    @property
+    def config(self) -> ModelConfig:
+        """The last valid config (what ``config_changed`` last carried)."""
+        return self._config
+
+    @property
+    def problem(self) -> str:
+        """Why the options on screen are not a valid network; empty when they are."""
+        return self._problem.text()
+
+    def set_config(self, config: ModelConfig) -> None:
+        """Show ``config`` and announce it."""
+        self._show_config(config)
+        self._apply()
+
+    def _show_config(self, config: ModelConfig) -> None:
+        self._updating = True
+        try:
+            self._family.setCurrentIndex(self._family.findData(config.family))
+            self._block.setCurrentIndex(self._block.findData(config.block))
+            self._fill_depths(config.family, config.block)
+            self._depth.setCurrentText(str(config.depth))
+            self._plain.setChecked(config.plain)
+            self._residual.setChecked(not config.plain)
+            self._preact.setChecked(config.preact)
+            self._shortcut.setCurrentIndex(self._shortcut.findData(config.shortcut))
+            self._stride_on.setCurrentIndex(self._stride_on.findData(config.stride_on))
+        finally:
+            self._updating = False
+        self._update_enabled()
+
+    def _fill_depths(self, family: str, block: str) -> None:
+        self._depth.clear()
+        for depth in depth_presets(family, block):
+            self._depth.addItem(str(depth))
+
+    def _on_family_changed(self) -> None:
+        if self._updating:
+            return
+        family = self._family.currentData()
+        self._updating = True
+        try:
+            # Each family keeps the shortcut option the paper used for it, and its own first preset depth.
+            self._shortcut.setCurrentIndex(self._shortcut.findData(FAMILY_SHORTCUT[family]))
+            depth = depth_presets(family, "basic")[0]
+            self._block.setCurrentIndex(self._block.findData(default_block(family, depth)))
+            self._reset_depth()
+        finally:
+            self._updating = False
+        self._apply()
+
+    def _on_block_changed(self) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            self._reset_depth()
+        finally:
+            self._updating = False
+        self._apply()
+
+    def _reset_depth(self) -> None:
+        """Offer the presets of the family and block, keeping the depth typed if it still fits."""
+        family, block = self._family.currentData(), self._block.currentData()
+        text = self._depth.currentText()
+        self._fill_depths(family, block)
+        presets = depth_presets(family, block)
+        self._depth.setCurrentText(text if text in map(str, presets) else str(presets[0]))
+
+    def _on_network_toggled(self, _button: QRadioButton, checked: bool) -> None:
+        if checked:
+            self._on_option_changed()
+
+    def _on_option_changed(self) -> None:
+        if not self._updating:
+            self._apply()
+
+    def _update_enabled(self) -> None:
+        self._stride_on.setEnabled(self._block.currentData() == "bottleneck")
+        self._shortcut.setEnabled(not self._plain.isChecked())
+
+    def _apply(self) -> None:
+        self._update_enabled()
+        try:
+            config = self._read_config()
+        except ValueError as exc:
+            self._mark_problem(str(exc))
+            return
+        self._mark_problem("")
+        self._describe(config)
+        if config != self._config:
+            self._config = config
+            self.config_changed.emit(config)
+
+    def _read_config(self) -> ModelConfig:
+        text = self._depth.currentText().strip()
+        if not text:
+            raise ValueError("depth is empty; type the number of weighted layers, e.g. 20")
+        if not text.isdigit():
+            raise ValueError(f"depth {text!r} must be a whole number of layers, e.g. 20")
+        family = self._family.currentData()
+        return ModelConfig(
+            family=family,
+            depth=int(text),
+            block=self._block.currentData(),
+            preact=self._preact.isChecked(),
+            plain=self._plain.isChecked(),
+            shortcut=self._shortcut.currentData(),
+            stride_on=self._stride_on.currentData(),
+            num_classes=self._config.num_classes if self._config.family == family else None,
+            input_size=self._config.input_size if self._config.family == family else None,
+        )
+
+    def _mark_problem(self, reason: str) -> None:
+        self._problem.setText(reason)
+        self._problem.setVisible(bool(reason))
+        self._shape.setVisible(not reason)
+        self._depth.setStyleSheet(INVALID_STYLE if reason else "")
+        self._depth.setToolTip(reason or TIPS["depth"])
+
+    def _describe(self, config: ModelConfig) -> None:
+        """The network as the paper's Table 1 draws it: each stage's output size and its blocks."""
+        kind = "plain" if config.plain else ("pre-activation residual" if config.preact else "residual")
+        size = config.input_size
+        rows = []
+        if config.family == "cifar":
+            rows.append(("conv1", size, "3×3, 16"))
+        else:
+            size = _halved(size)
+            rows.append(("conv1", size, "7×7, 64, stride 2"))
+            size = _halved(size)
+            rows.append(("", size, "3×3 max pool, stride 2"))
+        width = FAMILY_WIDTHS[config.family]
+        for stage, blocks in enumerate(config.blocks_per_stage()):
+            if stage:
+                size = _halved(size)
+            w = width * 2**stage
+            convs = ("3×3", "3×3") if config.block == "basic" else ("1×1", "3×3", "1×1")
+            widths = (w, w) if config.block == "basic" else (w, w, 4 * w)
+            unit = "<br>".join(f"{k}, {c}" for k, c in zip(convs, widths))
+            rows.append((f"layer{stage + 1}", size, f"[{unit}] × {blocks}"))
+        rows.append(("", 1, f"average pool, {config.num_classes}-d fc"))
+        cells = "".join(
+            f"<tr><td>{name}</td><td align='right'>{s}×{s}</td><td>{text}</td></tr>" for name, s, text in rows
+        )
+        self._shape.setText(
+            f"<p><b>{config.name}</b>: {config.depth} weighted layers, {kind}, {config.block} blocks.</p>"
+            f"<table cellspacing='0' cellpadding='3'><tr><th align='left'>stage</th><th>output</th>"
+            f"<th align='left'>layers</th></tr>{cells}</table>"
+        )
+
+
+def _halved(size: int) -> int:
+    """The output size of a stride-2 conv or pool with 'same' padding."""
+    return (size - 1) // 2 + 1

@@ -1,0 +1,358 @@
+"""The layer table: a Summary shown as a stage → block → layer tree, with totals, the paper's figures, copy and CSV.
+
+The model holds the Summary's plain rows (strings, ints, tuples), never torch objects. The widget shows what the
+SummaryWorker computes; it never computes on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.gui.summary_worker import SummaryWorker
+from explorer.reference import paper_note
+
+if TYPE_CHECKING:  # the summary module imports torch; the GUI thread must not
+    from explorer.summary import LayerRow, Summary
+
+COL_LAYER, COL_TYPE, COL_OUTPUT, COL_PARAMS, COL_MACS, COL_SHARE = range(6)
+HEADERS = ("Layer", "Type", "Output (C × H × W)", "Parameters", "MACs", "Share of MACs")
+EXPORT_HEADERS = ("layer", "type", "depth", "output", "params", "macs", "mac_share_percent")
+NUMERIC_COLUMNS = (COL_PARAMS, COL_MACS, COL_SHARE)
+_ROOT = -1
+
+MACS_TIP = (
+    "MACs: multiply-accumulates of the convolutions and the fc layer for one image, what the paper calls "
+    "\"FLOPs (multiply-adds)\". FLOPs = 2 × MACs."
+)
+
+
+def format_count(value: float, unit: str = "") -> str:
+    """Three significant figures with K/M/G: 40551040 -> '40.6 M'."""
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}".rstrip()
+    return f"{value:.0f} {unit}".rstrip()
+
+
+def format_params(value: int) -> str:
+    """Parameters in millions as the paper writes them: 269722 -> '0.27 M', 25557032 -> '25.6 M'."""
+    millions = value / 1e6
+    return f"{millions:.2f} M" if millions < 10 else f"{millions:.1f} M"
+
+
+def format_bytes(value: int) -> str:
+    for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= factor:
+            return f"{value / factor:.1f} {unit}"
+    return f"{value} B"
+
+
+def format_shape(shape: tuple[int, ...]) -> str:
+    """The output of one image, batch dimension dropped: (1, 16, 32, 32) -> '16 × 32 × 32'."""
+    return " × ".join(map(str, shape[1:] or shape))
+
+
+@dataclass
+class _Node:
+    row: "LayerRow"
+    parent: int
+    position: int  # index among the parent's children
+    children: list[int] = field(default_factory=list)
+
+
+class LayerTreeModel(QAbstractItemModel):
+    """Rows of one Summary, nested by name ('layer1' ⊃ 'layer1.0' ⊃ 'layer1.0.conv1')."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._nodes: list[_Node] = []
+        self._top: list[int] = []
+        self._total_macs = 0
+
+    def set_summary(self, summary: "Summary | None") -> None:
+        self.beginResetModel()
+        self._nodes, self._top = [], []
+        self._total_macs = summary.total_macs if summary else 0
+        by_name: dict[str, int] = {}
+        for row in summary.rows if summary else ():
+            parent = self._parent_of(row.name, by_name)
+            siblings = self._top if parent == _ROOT else self._nodes[parent].children
+            siblings.append(len(self._nodes))
+            self._nodes.append(_Node(row, parent, len(siblings) - 1))
+            by_name[row.name] = len(self._nodes) - 1
+        self.endResetModel()
+
+    @staticmethod
+    def _parent_of(name: str, by_name: dict[str, int]) -> int:
+        """The nearest enclosing row already seen, or the root."""
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            found = by_name.get(".".join(parts[:cut]))
+            if found is not None:
+                return found
+        return _ROOT
+
+    def row_of(self, index: QModelIndex) -> "LayerRow":
+        return self._nodes[index.internalId()].row
+
+    def export_values(self, row: "LayerRow") -> tuple[Any, ...]:
+        """One row as copied or exported: raw numbers, so a spreadsheet can compute with them."""
+        share = 100 * row.macs / self._total_macs if self._total_macs else 0.0
+        output = "x".join(map(str, row.output_shape[1:] or row.output_shape))
+        return (row.name, row.type, row.depth, output, row.params, row.macs, round(share, 4))
+
+    def all_rows(self) -> list["LayerRow"]:
+        return [node.row for node in self._nodes]
+
+    def index(self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:
+        children = self._nodes[parent.internalId()].children if parent.isValid() else self._top
+        if 0 <= row < len(children) and 0 <= column < len(HEADERS):
+            return self.createIndex(row, column, children[row])
+        return QModelIndex()
+
+    def parent(self, index: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        if not index.isValid():
+            return QModelIndex()
+        parent = self._nodes[index.internalId()].parent
+        if parent == _ROOT:
+            return QModelIndex()
+        return self.createIndex(self._nodes[parent].position, 0, parent)
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        if parent.isValid():
+            return len(self._nodes[parent.internalId()].children) if parent.column() == 0 else 0
+        return len(self._top)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        if role == Qt.ItemDataRole.TextAlignmentRole and section in NUMERIC_COLUMNS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and section in (COL_MACS, COL_SHARE):
+            return MACS_TIP
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._nodes[index.internalId()].row
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMERIC_COLUMNS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and column == COL_LAYER:
+            return f"{row.name} ({row.type})"
+        return None
+
+    def _display(self, row: "LayerRow", column: int) -> str:
+        if column == COL_LAYER:
+            return row.name
+        if column == COL_TYPE:
+            return row.type
+        if column == COL_OUTPUT:
+            return format_shape(row.output_shape)
+        if column == COL_PARAMS:
+            return f"{row.params:,}"
+        if column == COL_MACS:
+            return f"{row.macs:,}"
+        share = 100 * row.macs / self._total_macs if self._total_macs else 0.0
+        return f"{share:.1f} %"
+
+
+class LayerTable(QWidget):
+    """The layer tree of the latest summary, its totals line and the paper's figures beside them."""
+
+    status_message = Signal(str)
+
+    def __init__(self, worker: SummaryWorker, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._worker = worker
+        self._summary: Summary | None = None
+        self.model = LayerTreeModel(self)
+
+        self._title = QLabel()
+        self._title.setObjectName("summaryTitle")
+        self._busy = QProgressBar()
+        self._busy.setRange(0, 0)
+        self._busy.setMaximumWidth(120)
+        self._busy.setTextVisible(False)
+        self._busy.setToolTip("Computing the summary on a worker thread…")
+        self._busy.hide()
+        self._totals = QLabel("Computing the first summary…")
+        self._totals.setObjectName("summaryTotals")
+        self._totals.setToolTip(MACS_TIP)
+        self._totals.setWordWrap(True)
+        self._totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._paper = QLabel()
+        self._paper.setObjectName("paperNote")
+        self._paper.setStyleSheet("color: palette(placeholder-text); font-style: italic;")
+        self._paper.setToolTip("The paper's figures for this network, to compare with ours.")
+        self._error = QLabel()
+        self._error.setObjectName("summaryError")
+        self._error.setWordWrap(True)
+        self._error.setStyleSheet("color: #c0392b;")
+        self._error.hide()
+
+        self._tree = QTreeView()
+        self._tree.setModel(self.model)
+        self._tree.setUniformRowHeights(True)  # ResNet-1202 has thousands of rows
+        self._tree.setAlternatingRowColors(True)
+        self._tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self._tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self._tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_LAYER, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(60)
+
+        self.copy_action = QAction("Copy rows", self)
+        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.copy_action.setToolTip("Copy the selected rows as tab-separated text")
+        self._tree.addAction(self.copy_action)
+        self.export_action = QAction("Export layer table as CSV…", self)
+        self.export_action.setToolTip("Write every row of the layer table to a CSV file")
+
+        expand = QPushButton("Expand all")
+        collapse = QPushButton("Collapse")
+        copy = QPushButton("Copy")
+        copy.setToolTip(self.copy_action.toolTip() + " (Ctrl+C)")
+        export = QPushButton("Export CSV…")
+        export.setToolTip(self.export_action.toolTip())
+
+        head = QHBoxLayout()
+        head.addWidget(self._title)
+        head.addStretch(1)
+        head.addWidget(self._busy)
+        for button in (expand, collapse, copy, export):
+            head.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(head)
+        layout.addWidget(self._totals)
+        layout.addWidget(self._paper)
+        layout.addWidget(self._error)
+        layout.addWidget(self._tree, 1)
+
+        expand.clicked.connect(self._tree.expandAll)
+        collapse.clicked.connect(self._on_collapse)
+        copy.clicked.connect(self.copy_selection)
+        self.copy_action.triggered.connect(self.copy_selection)
+        export.clicked.connect(self.export_action.trigger)
+        self.export_action.triggered.connect(self._on_export_triggered)
+        worker.computed.connect(self._on_computed)
+        worker.failed.connect(self._on_failed)
+        worker.busy_changed.connect(self._on_busy_changed)
+
+    @property
+    def summary(self) -> "Summary | None":
+        """The summary on screen; None until the first one arrives or after an error."""
+        return self._summary
+
+    @property
+    def totals_text(self) -> str:
+        return self._totals.text()
+
+    @property
+    def paper_text(self) -> str:
+        return self._paper.text()
+
+    @property
+    def error_text(self) -> str:
+        return self._error.text() if self._error.isVisibleTo(self) else ""
+
+    @property
+    def tree(self) -> QTreeView:
+        return self._tree
+
+    def copy_selection(self) -> str:
+        """Put the selected rows (all rows when none is selected) on the clipboard as TSV; return the text."""
+        indexes = self._tree.selectionModel().selectedRows(COL_LAYER)
+        rows = [self.model.row_of(i) for i in sorted(indexes, key=lambda i: i.internalId())]
+        rows = rows or self.model.all_rows()
+        text = "\n".join("\t".join(map(str, values)) for values in self._table(rows)) + "\n"
+        QGuiApplication.clipboard().setText(text)
+        if rows:
+            self.status_message.emit(f"Copied {len(rows)} row{'s' * (len(rows) != 1)} of the layer table.")
+        return text
+
+    def export_csv(self, path: Path) -> None:
+        """Write every row to ``path``; raises OSError when the file cannot be written."""
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(self._table(self.model.all_rows()))
+        Path(path).write_text(buffer.getvalue(), encoding="utf-8")
+
+    def _table(self, rows: list["LayerRow"]) -> list[tuple[Any, ...]]:
+        return [EXPORT_HEADERS, *(self.model.export_values(row) for row in rows)]
+
+    def _on_export_triggered(self) -> None:
+        if self._summary is None:
+            self.status_message.emit("Nothing to export yet: the layer table is still empty.")
+            return
+        suggested = f"{self._summary.config.name}-layers.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Export layer table", suggested, "CSV files (*.csv)")
+        if not path:
+            return
+        try:
+            self.export_csv(Path(path))
+        except OSError as exc:
+            self.status_message.emit(f"Could not write {path}: {exc.strerror or exc}; choose another folder.")
+        else:
+            self.status_message.emit(f"Wrote {len(self.model.all_rows())} layers to {path}.")
+
+    def _on_collapse(self) -> None:
+        self._tree.collapseAll()
+
+    def _on_computed(self, summary: "Summary") -> None:
+        self._summary = summary
+        self._error.hide()
+        self.model.set_summary(summary)
+        self._tree.expandToDepth(0)
+        for column in range(1, len(HEADERS)):
+            self._tree.resizeColumnToContents(column)
+        config = summary.config
+        self._title.setText(f"<b>{config.name}</b> · input {format_shape(summary.input_shape)}")
+        self._totals.setText(
+            f"<b>{format_params(summary.total_params)}</b> parameters · "
+            f"<b>{format_count(summary.total_macs)}</b> MACs · <b>{format_count(summary.total_flops)}</b> FLOPs · "
+            f"{summary.weighted_depth} weighted layers · "
+            f"{format_bytes(summary.activation_bytes)} of activations per image"
+        )
+        note = paper_note(config)
+        self._paper.setText(note or "The paper reports no figures for this configuration.")
+
+    def _on_failed(self, message: str) -> None:
+        self._summary = None
+        self.model.set_summary(None)
+        self._error.setText(message)
+        self._error.show()
+        self._totals.setText("—")
+        self._paper.clear()
+        self.status_message.emit(message)
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self._busy.setVisible(busy)

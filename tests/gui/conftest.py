@@ -1,0 +1,150 @@
+"""GUI test fixtures: offscreen Qt, settings and runs folder isolated per test, and a guard that fails any test
+leaving a thread, a pool task, an active timer or a child process behind (DESIGN, convention 7)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt creates the QApplication
+
+import pytest
+from PySide6.QtCore import QSettings, QStandardPaths, QThread, QThreadPool, QTimer
+from PySide6.QtWidgets import QApplication
+
+GRACE_S = 0.5  # a task or child that is returning as the test ends gets this long before it counts as left behind
+
+
+def _child_pids() -> set[int]:
+    """Live (not zombie) processes whose parent is this test process."""
+    me = str(os.getpid())
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if ppid == me and state != "Z":
+            children.add(int(entry.name))
+    return children
+
+
+def _live(cls: type) -> list:
+    """Python-held Qt objects of ``cls`` whose C++ side still exists (type(), not isinstance: torch has lazy
+    modules that warn when their ``__class__`` is looked at)."""
+    return [o for o in gc.get_objects() if issubclass(type(o), cls) and _alive(o)]
+
+
+def _running_qthreads() -> list[QThread]:
+    return [t for t in _live(QThread) if t.isRunning()]
+
+
+def _active_timer_ids() -> set[int]:
+    return {id(t) for t in _live(QTimer) if t.isActive()}
+
+
+def _alive(obj: object) -> bool:
+    try:
+        obj.objectName()  # type: ignore[attr-defined]
+    except RuntimeError:  # the C++ object is gone
+        return False
+    return True
+
+
+def _active_timers(before: set[int]) -> list[str]:
+    """Timers started during the test and still running: created in Python anywhere, or in C++ inside a
+    window that is still alive after pytest-qt closed it."""
+    timers = {id(t): t for t in _live(QTimer) if t.isActive() and id(t) not in before}
+    for widget in QApplication.topLevelWidgets():
+        if _alive(widget):
+            timers.update({id(t): t for t in widget.findChildren(QTimer) if t.isActive() and id(t) not in before})
+    return [f"{type(t.parent()).__name__}.{t.objectName() or 'QTimer'} ({t.interval()} ms)" for t in timers.values()]
+
+
+def _wait(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.01)
+    return True
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+        time.sleep(0.05)
+        os.waitpid(pid, os.WNOHANG)  # reap it, unless its owner already did
+    except OSError:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch, qapp):
+    """No test reads or writes the user's settings, data or runs: everything lives under ``tmp_path``."""
+    QStandardPaths.setTestModeEnabled(True)
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+            QSettings.setPath(fmt, scope, str(tmp_path / "settings"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("RESNET_EXPLORER_RUNS", str(tmp_path / "runs"))
+    yield
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    """A settings file of this test only."""
+    return QSettings(str(tmp_path / "explorer.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def runs_dir(tmp_path) -> Path:
+    path = tmp_path / "runs"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(qapp):
+    """Fail the test if it leaves a running thread, pool task, active timer or child process behind.
+
+    It runs after pytest-qt has closed the test's widgets, so a widget that keeps a timer running after it is
+    closed, or a page that does not stop its child process, fails here."""
+    threads_before = set(threading.enumerate())
+    children_before = _child_pids()
+    timers_before = _active_timer_ids()
+    yield
+    pool = QThreadPool.globalInstance()
+    problems = []
+    if not _wait(lambda: pool.activeThreadCount() == 0, GRACE_S):
+        problems.append(f"{pool.activeThreadCount()} thread-pool task(s) still running")
+        pool.waitForDone(30_000)  # so the next test starts clean
+    qthreads = _running_qthreads()
+    if qthreads:
+        problems.append(f"running QThread(s): {', '.join(type(t).__name__ for t in qthreads)}")
+        for thread in qthreads:
+            thread.wait(30_000)
+    threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+    if threads:
+        problems.append(f"running Python thread(s): {', '.join(t.name for t in threads)}")
+    timers = _active_timers(timers_before)
+    if timers:
+        problems.append(f"active timer(s): {', '.join(sorted(set(timers)))}")
+    if not _wait(lambda: not (_child_pids() - children_before), GRACE_S):
+        leftover = sorted(_child_pids() - children_before)
+        problems.append(f"child process(es) still running: {leftover}")
+        for pid in leftover:  # only the ones this test started
+            _kill(pid)
+    for widget in QApplication.topLevelWidgets():  # the next test starts without this one's windows
+        widget.close()
+        widget.deleteLater()
+    if problems:
+        pytest.fail("left behind by the test: " + "; ".join(problems), pytrace=False)
