@@ -203,7 +203,7 @@ class LayerTable(QWidget):
         self._busy.setTextVisible(False)
         self._busy.setToolTip("Computing the summary on a worker thread…")
         self._busy.hide()
-        self._totals = QLabel("Computing the first summary…")
+        self._totals = QLabel("Loading PyTorch and computing the first summary…")
         self._totals.setObjectName("summaryTotals")
         self._totals.setToolTip(MACS_TIP)
         self._totals.setWordWrap(True)

@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
         run_actions = [a for a in self.training.actions if a not in exports]
         open_run = self.runs.actions[:1]  # the rest act on the runs table and live on its page
         quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # StandardKey.Quit is empty on some Linux desktops
         quit_action.triggered.connect(self.close)
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addActions(open_run)
