@@ -129,7 +129,9 @@ class LayerTreeModel(QAbstractItemModel):
             return self.createIndex(row, column, children[row])
         return QModelIndex()
 
-    def parent(self, index: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+    def parent(  # type: ignore[override]
+        self, index: QModelIndex | QPersistentModelIndex = QModelIndex()
+    ) -> QModelIndex:
         if not index.isValid():
             return QModelIndex()
         parent = self._nodes[index.internalId()].parent

@@ -1,17 +1,20 @@
-"""Summaries off the GUI thread: debounced requests, one task at a time on the thread pool, stale results dropped.
+"""Summaries off the GUI thread: requests debounced, computed on the thread pool, outdated results dropped.
 
-``summarize`` builds the model with torch (about a second for ResNet-1202), so it runs on
+``summarize`` builds the model with torch (seconds for ResNet-1202 on a busy 2-core machine), so it runs on
 ``QThreadPool.globalInstance()``; the task talks back only through a signal (DESIGN, convention 5). torch is
 imported by the first task, never by the GUI thread, so the window shows before torch has loaded.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+import threading
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, SignalInstance
 
 from explorer.config import ModelConfig
 
 DEBOUNCE_MS = 150
+SHUTDOWN_WAIT_S = 10.0  # ResNet-1202 on a busy machine, plus importing torch
 
 
 class _Latest:
@@ -33,23 +36,30 @@ class _SummaryTask(QRunnable):
         self._generation = generation
         self._latest = latest
         self._reply = reply
+        self.finished = threading.Event()
 
     def run(self) -> None:
-        if self._generation != self._latest.generation:
-            self._reply.failed.emit(self._generation, "")  # outdated before it started: nothing to compute
-            return
         try:
-            from explorer.summary import summarize  # imports torch: on this thread, after the window shows
+            if self._generation != self._latest.generation:
+                self._answer(self._reply.failed, "")  # outdated before it started: nothing to compute
+                return
+            try:
+                from explorer.summary import summarize  # imports torch: on this thread, after the window shows
 
-            summary = summarize(self._config)
-        except (ValueError, RuntimeError, MemoryError) as exc:
-            self._reply.failed.emit(self._generation, f"Could not summarise {self._config.name}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a worker must answer, or the busy indicator spins forever
-            self._reply.failed.emit(
-                self._generation, f"Summarising {self._config.name} failed ({type(exc).__name__}: {exc})."
-            )
-        else:
-            self._reply.done.emit(self._generation, summary)
+                summary = summarize(self._config)
+            except Exception as exc:  # noqa: BLE001 - a worker must answer, or the busy indicator spins forever
+                reason = str(exc) or type(exc).__name__
+                self._answer(self._reply.failed, f"Could not summarise {self._config.name}: {reason}.")
+            else:
+                self._answer(self._reply.done, summary)
+        finally:
+            self.finished.set()
+
+    def _answer(self, signal: SignalInstance, value: object) -> None:
+        try:
+            signal.emit(self._generation, value)
+        except RuntimeError:  # the window closed while this ran: nobody is waiting for the answer
+            pass
 
 
 class SummaryWorker(QObject):
@@ -64,6 +74,7 @@ class SummaryWorker(QObject):
         self._latest = _Latest()
         self._pending: ModelConfig | None = None
         self._in_flight: dict[int, _Reply] = {}  # keeps each reply alive until its queued signal arrives
+        self._tasks: list[_SummaryTask] = []
         self._busy = False
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -82,10 +93,14 @@ class SummaryWorker(QObject):
         self._debounce.start()
 
     def shutdown(self) -> None:
-        """Drop whatever is pending or in flight; a running task finishes on its own and is ignored."""
+        """Drop whatever is pending, and wait for a task still running: it must not outlive the window (it
+        would meet a deleted receiver, or an interpreter that is shutting down, half-way through importing torch)."""
         self._debounce.stop()
         self._pending = None
         self._latest.generation += 1
+        for task in self._tasks:
+            task.finished.wait(SHUTDOWN_WAIT_S)
+        self._tasks.clear()
         self._set_busy(False)
 
     def _on_debounce_timeout(self) -> None:
@@ -97,7 +112,10 @@ class SummaryWorker(QObject):
         reply.done.connect(self._on_done)
         reply.failed.connect(self._on_failed)
         self._in_flight[generation] = reply
-        QThreadPool.globalInstance().start(_SummaryTask(config, generation, self._latest, reply))
+        task = _SummaryTask(config, generation, self._latest, reply)
+        task.setAutoDelete(False)  # kept in self._tasks until it has finished, so shutdown can wait for it
+        self._tasks = [t for t in self._tasks if not t.finished.is_set()] + [task]
+        QThreadPool.globalInstance().start(task)
 
     def _on_done(self, generation: int, summary: object) -> None:
         if self._in_flight.pop(generation, None) is not None and generation == self._latest.generation:
