@@ -230,7 +230,8 @@ class ArchitecturePanel(QWidget):
         try:
             config = self._read_config()
         except ValueError as exc:
-            self._mark_problem(str(exc))
+            reason = str(exc).rstrip(".")
+            self._mark_problem(f"{reason}. The table still shows {self._config.name}, the last valid network.")
             return
         self._mark_problem("")
         self._describe(config)

@@ -38,6 +38,7 @@ HEADERS = ("Layer", "Type", "Output (C × H × W)", "Parameters", "MACs", "Share
 EXPORT_HEADERS = ("layer", "type", "depth", "output", "params", "macs", "mac_share_percent")
 NUMERIC_COLUMNS = (COL_PARAMS, COL_MACS, COL_SHARE)
 _ROOT = -1
+COLUMN_GAP = 16  # pixels
 
 MACS_TIP = (
     "MACs: multiply-accumulates of the convolutions and the fc layer for one image, what the paper calls "
@@ -336,6 +337,8 @@ class LayerTable(QWidget):
         self._tree.expandToDepth(0)
         for column in range(1, len(HEADERS)):
             self._tree.resizeColumnToContents(column)
+            # Room between a right-aligned number and the next column's text.
+            self._tree.setColumnWidth(column, self._tree.columnWidth(column) + COLUMN_GAP)
         config = summary.config
         self._title.setText(f"<b>{config.name}</b> · input {format_shape(summary.input_shape)}")
         self._totals.setText(
