@@ -195,7 +195,9 @@ def _verify(folder: Path, checksums: Mapping[str, str]) -> None:
         try:
             stat = path.stat()
         except FileNotFoundError:
-            raise DatasetError(f"CIFAR-10 file {path} is missing; delete the folder {folder} and download again") from None
+            raise DatasetError(
+                f"CIFAR-10 file {path} is missing; delete the folder {folder} and download again"
+            ) from None
         expected = checksums.get(name)
         if expected is None:
             continue
