@@ -127,6 +127,12 @@ class ArchitecturePanel(QWidget):
             (self._shortcut, "shortcut"), (self._stride_on, "stride_on"),
         ):
             widget.setToolTip(TIPS[tip])
+        for widget, name in (
+            (self._family, "family"), (self._residual, "residual"), (self._plain, "plain"), (self._depth, "depth"),
+            (self._block, "block"), (self._preact, "preact"), (self._shortcut, "shortcut"),
+            (self._stride_on, "stride_on"),
+        ):
+            widget.setObjectName(name)  # how tests and style sheets find them
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self._problem)
