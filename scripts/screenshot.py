@@ -30,7 +30,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
     parser.add_argument("--tab", choices=TABS, default="training", help="the tab on screen (default training)")
     parser.add_argument("--depths", default="20,32", help="depths to train, plain and residual (default 20,32)")
-    parser.add_argument("--evals", type=int, default=3, help="test points per network before the grab (default 3)")
+    parser.add_argument("--iterations", type=int, default=200, help="iterations of the run (default 200)")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument("--images", type=int, default=2000, help="images in the synthetic set (default 2000)")
+    parser.add_argument("--evals", type=int, default=4, help="test points per network before the grab (default 4)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for them at most (default 300)")
     args = parser.parse_args(argv)
     try:
@@ -41,14 +44,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def start_training(window: MainWindow, depths: list[int]) -> None:
-    """Fill the Training tab as a person would (synthetic data, the quick CPU recipe) and press Start."""
+def start_training(window: MainWindow, args: argparse.Namespace) -> None:
+    """Fill the Training tab as a person would (synthetic data, a short custom recipe) and press Start."""
     page = window.training
     page.dataset.setCurrentIndex(page.dataset.findData("synthetic"))
+    page.synthetic_size.setValue(args.images)
     for depth, box in page.depth_checks.items():
-        box.setChecked(depth in depths)
+        box.setChecked(depth in args.depth_list)
     page.compare.setCurrentIndex(page.compare.findData("both"))
-    page.recipe.setCurrentIndex(next(i for i in range(page.recipe.count()) if "Quick" in page.recipe.itemText(i)))
+    page.recipe.setCurrentIndex(page.recipe.findText("Custom"))
+    page.iterations.setValue(args.iterations)
+    page.batch_size.setValue(args.batch_size)
     page.run_name.setText("screenshot")
     page.start_action.trigger()
 
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(args.width, args.height)
         window.show()
         window.tabs.setCurrentWidget(window.training)
-        start_training(window, args.depth_list)
+        start_training(window, args)
         started = time.monotonic()
         outcome: list[str] = []
 

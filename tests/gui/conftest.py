@@ -1,5 +1,6 @@
 """GUI test fixtures: offscreen Qt, settings and runs folder isolated per test, and a guard that fails any test
-leaving a thread, a pool task, an active timer or a child process behind (DESIGN, convention 7)."""
+leaving a thread, a pool task or an active timer behind (DESIGN, convention 7). Child processes are guarded for
+every test, GUI or not, by ``no_child_process_left_behind`` in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -15,24 +16,7 @@ import pytest
 from PySide6.QtCore import QSettings, QStandardPaths, QThread, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
-GRACE_S = 0.5  # a task or child that is returning as the test ends gets this long before it counts as left behind
-
-
-def _child_pids() -> set[int]:
-    """Live (not zombie) processes whose parent is this test process."""
-    me = str(os.getpid())
-    children = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if ppid == me and state != "Z":
-            children.add(int(entry.name))
-    return children
+GRACE_S = 0.5  # a pool task that is returning as the test ends gets this long before it counts as left behind
 
 
 def _live(cls: type) -> list:
@@ -64,7 +48,8 @@ def _active_timers(before: set[int]) -> list[str]:
     for widget in QApplication.topLevelWidgets():
         if _alive(widget):
             timers.update({id(t): t for t in widget.findChildren(QTimer) if t.isActive() and id(t) not in before})
-    return [f"{type(t.parent()).__name__}.{t.objectName() or 'QTimer'} ({t.interval()} ms)" for t in timers.values()]
+    return [f"{type(t.parent()).__name__}.{t.objectName() or 'QTimer'} ({t.interval()} ms)"
+            for t in timers.values()]
 
 
 def _wait(condition, seconds: float) -> bool:
@@ -75,15 +60,6 @@ def _wait(condition, seconds: float) -> bool:
         QApplication.processEvents()
         time.sleep(0.01)
     return True
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, 9)
-        time.sleep(0.05)
-        os.waitpid(pid, os.WNOHANG)  # reap it, unless its owner already did
-    except OSError:
-        pass
 
 
 @pytest.fixture(autouse=True)
@@ -114,12 +90,11 @@ def runs_dir(tmp_path) -> Path:
 
 @pytest.fixture(autouse=True)
 def nothing_left_behind(qapp):
-    """Fail the test if it leaves a running thread, pool task, active timer or child process behind.
+    """Fail the test if it leaves a running thread, pool task or active timer behind.
 
     It runs after pytest-qt has closed the test's widgets, so a widget that keeps a timer running after it is
-    closed, or a page that does not stop its child process, fails here."""
+    closed fails here."""
     threads_before = set(threading.enumerate())
-    children_before = _child_pids()
     timers_before = _active_timer_ids()
     yield
     pool = QThreadPool.globalInstance()
@@ -138,11 +113,6 @@ def nothing_left_behind(qapp):
     timers = _active_timers(timers_before)
     if timers:
         problems.append(f"active timer(s): {', '.join(sorted(set(timers)))}")
-    if not _wait(lambda: not (_child_pids() - children_before), GRACE_S):
-        leftover = sorted(_child_pids() - children_before)
-        problems.append(f"child process(es) still running: {leftover}")
-        for pid in leftover:  # only the ones this test started
-            _kill(pid)
     for widget in QApplication.topLevelWidgets():  # the next test starts without this one's windows
         widget.close()
         widget.deleteLater()
