@@ -1,0 +1,144 @@
+"""What a training run tells the world: event lines in ``metrics.jsonl``, ``status.json``, and a progress
+line on stderr for a person at a terminal (``\\r``-updated on a TTY, one plain line per update otherwise).
+
+Event types (DESIGN.md "Run directory"): ``start`` (also ``milestones``, ``batch_size``, ``dataset``,
+``resumed_from``, ``threads``; written each time a trainer starts), ``resume``, ``download``, ``train``, ``eval``,
+``diverged``, ``end``. ``images_per_sec`` in ``train`` events counts training images taken from the data
+stream per second, each of them fed to every model of the run: the remaining time is
+``(iterations - iteration) * batch_size / images_per_sec``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import IO, Sequence
+
+from explorer.runs import RunDir
+
+DOWNLOAD_EVENT_INTERVAL_S = 0.5
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
+
+
+class Reporter:
+    """Writes the events of one trainer process and keeps ``status.json`` current."""
+
+    def __init__(self, run: RunDir, iterations: int, stream: IO[str] | None = None) -> None:
+        self.run = run
+        self.iterations = iterations
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.pid = os.getpid()
+        self.iteration = 0
+        self.images_per_sec = math.nan
+        self.train_error: dict[str, float | None] = {}
+        self.test_error: dict[str, float | None] = {}
+        self._last_download = -math.inf
+        self._batch_size = 0
+
+    # -- the line a person reads ---------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """A stage before the first step ("loading data…"), or a final word; ends any ``\\r`` line."""
+        self.stream.write(("\r\x1b[K" if self.tty else "") + text + "\n")
+        self.stream.flush()
+
+    def _progress(self) -> None:
+        left = (self.iterations - self.iteration) * self._batch_size / self.images_per_sec \
+            if self.images_per_sec and math.isfinite(self.images_per_sec) else math.nan
+        parts = [f"iteration {self.iteration}/{self.iterations}", f"ETA {_duration(left)}",
+                 f"{self.images_per_sec:.0f} img/s"]
+        for model, error in self.train_error.items():
+            test = self.test_error.get(model)
+            parts.append(f"{model} train {_percent(error)}" + (f" test {_percent(test)}" if test is not None else ""))
+        line = "  ".join(parts)
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    # -- events --------------------------------------------------------------------------------------------
+    def start(self, *, models: Sequence[str], device: str, precision: str, milestones: Sequence[int],
+              batch_size: int, dataset: str, resumed_from: int, threads: int = 0) -> None:
+        self._batch_size = batch_size
+        self.iteration = resumed_from
+        self.train_error = {m: None for m in models}
+        self.run.append_event({
+            "type": "start", "time": time.time(), "models": list(models), "device": device,
+            "precision": precision, "iterations": self.iterations, "milestones": list(milestones),
+            "batch_size": batch_size, "dataset": dataset, "resumed_from": resumed_from, "threads": threads,
+        })
+        self.status("running", iteration=resumed_from)
+
+    def resume(self, iteration: int) -> None:
+        self.run.append_event({"type": "resume", "iteration": iteration, "time": time.time()})
+
+    def download(self, done: int, total: int) -> None:
+        """At most two events a second, plus the last one."""
+        now = time.monotonic()
+        if now - self._last_download < DOWNLOAD_EVENT_INTERVAL_S and done < total:
+            return
+        self._last_download = now
+        self.run.append_event({"type": "download", "done": done, "total": total, "time": time.time()})
+        if self.tty:
+            self.stream.write(f"\r\x1b[Kdownloading CIFAR-10: {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+            self.stream.flush()
+
+    def train(self, model: str, *, iteration: int, epoch: float, loss: float, error: float, lr: float,
+              images_per_sec: float) -> None:
+        self.train_error[model] = error
+        self.run.append_event({
+            "type": "train", "model": model, "iteration": iteration, "epoch": round(epoch, 4), "loss": loss,
+            "error": error, "lr": lr, "images_per_sec": images_per_sec, "time": time.time(),
+        })
+
+    def eval(self, model: str, *, iteration: int, test_loss: float, test_error: float) -> None:
+        self.test_error[model] = test_error
+        self.run.append_event({"type": "eval", "model": model, "iteration": iteration, "test_loss": test_loss,
+                               "test_error": test_error, "time": time.time()})
+
+    def diverged(self, model: str, *, iteration: int, message: str) -> None:
+        self.train_error.pop(model, None)
+        self.run.append_event({"type": "diverged", "model": model, "iteration": iteration, "time": time.time(),
+                               "message": message})
+        self.say(f"{model}: {message}")
+
+    def interval(self, iteration: int, images_per_sec: float) -> None:
+        """After each logging interval: the status file and the progress line."""
+        self.iteration = iteration
+        self.images_per_sec = images_per_sec
+        self.status("running", iteration=iteration)
+        self._progress()
+
+    def tick(self, iteration: int) -> None:
+        """Between logging intervals, on a terminal only: move the iteration counter without a device sync."""
+        if self.tty:
+            self.iteration = iteration
+            self._progress()
+
+    def status(self, state: str, message: str = "", iteration: int | None = None) -> None:
+        self.run.write_status(state, message, self.iteration if iteration is None else iteration, self.pid)
+
+    def end(self, state: str, message: str = "", iteration: int | None = None) -> None:
+        if iteration is not None:
+            self.iteration = iteration
+        self.run.append_event({"type": "end", "status": state, "message": message, "time": time.time()})
+        self.status(state, message)
+        if self.tty:
+            self.stream.write("\n")
+        self.say(f"{state} at iteration {self.iteration}/{self.iterations}" + (f": {message}" if message else "")
+                 + f" ({self.run.path})")

@@ -1,0 +1,257 @@
+"""`resnet-explorer train` and `runs` as a person (or the GUI) runs them: the real child process, read back
+through its run directory. Tiny nets (depth 8) on the synthetic set, one thread, fp32 where exactness counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.runs import RunDir, effective_events, list_runs
+from tests.cifar_fixture import write_cifar_dir
+
+SMALL = ["--dataset", "synthetic", "--depths", "8", "--batch-size", "16", "--log-every", "5"]
+# Long enough that a signal sent after the first checkpoints lands well before the end, even on a fast machine.
+EXACT = [*SMALL, "--iterations", "300", "--eval-every", "50", "--checkpoint-every", "20", "--precision", "fp32",
+         "--seed", "3"]
+
+
+def env(tmp_path: Path) -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "RESNET_EXPLORER_RUNS": str(tmp_path / "default-runs"),
+            "RESNET_EXPLORER_DATA": str(tmp_path / "default-data")}
+
+
+def train(tmp_path, *args, runs="runs", timeout=240) -> subprocess.CompletedProcess:
+    extra = ["--runs-dir", str(tmp_path / runs)] if runs and "--resume" not in args else []
+    return subprocess.run([sys.executable, "-m", "explorer", "train", *args, *extra], env=env(tmp_path),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start(tmp_path, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "explorer", "train", *args, "--runs-dir", str(tmp_path / "runs")],
+                            env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def only_run(tmp_path, runs="runs") -> RunDir:
+    (path,) = (tmp_path / runs).iterdir()
+    return RunDir.open(path)
+
+
+def metrics(run: RunDir) -> list[tuple]:
+    """What must match between runs: train and eval values, without times and speeds."""
+    events, _ = run.read_events()
+    return [(e["type"], e["model"], e["iteration"], e.get("loss"), e.get("error"), e.get("lr"), e.get("test_loss"),
+             e.get("test_error")) for e in effective_events(events) if e["type"] in ("train", "eval")]
+
+
+def wait_for_iteration(run_parent: Path, proc: subprocess.Popen, iteration: int) -> RunDir:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        runs = list(run_parent.iterdir()) if run_parent.exists() else []
+        if runs and (runs[0] / "status.json").exists():
+            run = RunDir.open(runs[0])
+            if run.status()["iteration"] >= iteration:
+                return run
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    pytest.fail(f"the trainer did not reach iteration {iteration}")
+
+
+def test_train_writes_a_run_and_runs_lists_it(tmp_path):
+    done = train(tmp_path, *SMALL, "--iterations", "30", "--eval-every", "15", "--name", "tiny")
+    assert done.returncode == 0, done.stderr
+    for said in ("starting…", "loading data (synthetic)…", "iteration 30/30", "finished at iteration 30/30"):
+        assert said in done.stderr
+    run = only_run(tmp_path)
+    assert run.path.name.endswith("-tiny")
+    assert run.status()["state"] == "finished" and run.status()["iteration"] == 30
+    events, _ = run.read_events()
+    start_event = events[0]
+    assert start_event["type"] == "start" and start_event["models"] == ["plain-8", "resnet-8"]
+    assert (start_event["iterations"], start_event["batch_size"], start_event["dataset"]) == (30, 16, "synthetic")
+    train_events = [e for e in events if e["type"] == "train"]
+    assert [e["iteration"] for e in train_events] == [5, 5, 10, 10, 15, 15, 20, 20, 25, 25, 30, 30]
+    assert all(0 <= e["error"] <= 1 and e["images_per_sec"] > 0 and e["lr"] == 0.1 for e in train_events)
+    assert [(e["model"], e["iteration"]) for e in events if e["type"] == "eval"] == [
+        ("plain-8", 15), ("resnet-8", 15), ("plain-8", 30), ("resnet-8", 30)]
+    assert events[-1]["type"] == "end" and events[-1]["status"] == "finished"
+    assert sorted(p.name for p in (run.path / "checkpoints").iterdir()) == ["plain-8.pt", "resnet-8.pt", "trainer.pt"]
+
+    listed = subprocess.run([sys.executable, "-m", "explorer", "runs", "--runs-dir", str(tmp_path / "runs")],
+                            capture_output=True, text=True, env=env(tmp_path))
+    assert listed.returncode == 0
+    assert run.path.name in listed.stdout and "finished" in listed.stdout and "30/30" in listed.stdout
+    as_json = subprocess.run([sys.executable, "-m", "explorer", "runs", "--json", "--runs-dir",
+                              str(tmp_path / "runs")], capture_output=True, text=True, env=env(tmp_path))
+    (info,) = json.loads(as_json.stdout)
+    assert info["models"] == ["plain-8", "resnet-8"] and set(info["best_test_error"]) == {"plain-8", "resnet-8"}
+
+
+def test_sigterm_then_resume_gives_the_uninterrupted_metrics(tmp_path):
+    whole = train(tmp_path, *EXACT, runs="whole")
+    assert whole.returncode == 0, whole.stderr
+    reference = metrics(only_run(tmp_path, "whole"))
+
+    proc = start(tmp_path, *EXACT)
+    run = wait_for_iteration(tmp_path / "runs", proc, 45)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    status = run.status()
+    assert status["state"] == "cancelled" and 45 <= status["iteration"] < 300
+    assert "resume to continue" in status["message"]
+    resumed = train(tmp_path, "--resume", str(run.path))
+    assert resumed.returncode == 0, resumed.stderr
+    assert run.status()["state"] == "finished"
+    events, _ = run.read_events()
+    assert [e["iteration"] for e in events if e["type"] == "resume"] == [status["iteration"]]
+    assert metrics(run) == reference
+
+
+def test_sigkill_leaves_readable_metrics_and_resumes_from_the_last_checkpoint(tmp_path):
+    proc = start(tmp_path, *EXACT)
+    run = wait_for_iteration(tmp_path / "runs", proc, 65)
+    proc.kill()
+    proc.communicate()
+    events, offset = run.read_events()
+    assert offset == run.metrics_path.stat().st_size  # every line whole: flushed line by line
+    assert max(e.get("iteration", 0) for e in events) >= 65
+    status = run.status()
+    assert status["state"] == "failed"
+    assert status["message"] == (f"the trainer stopped without finishing (pid {proc.pid}); "
+                                 "resume to continue from the last checkpoint")
+    resumed = train(tmp_path, "--resume", str(run.path))
+    assert resumed.returncode == 0, resumed.stderr
+    events, _ = run.read_events()
+    (resume,) = [e for e in events if e["type"] == "resume"]
+    assert resume["iteration"] >= 60 and resume["iteration"] % 20 == 0
+    assert train(tmp_path, *EXACT, runs="whole").returncode == 0
+    assert metrics(run) == metrics(only_run(tmp_path, "whole"))
+
+
+def test_resume_starts_a_run_the_gui_created(tmp_path):
+    config = RunConfig(name="from-gui", data=DataConfig(dataset="synthetic"),
+                       train=TrainConfig(depths=(8,), compare="plain", iterations=10, batch_size=16, log_every=5))
+    run = RunDir.create(tmp_path / "runs", config)
+    done = train(tmp_path, "--resume", str(run.path))
+    assert done.returncode == 0, done.stderr
+    events, _ = run.read_events()
+    assert [e["type"] for e in events if e["type"] in ("start", "resume")] == ["start"]
+    assert run.status()["state"] == "finished"
+    assert [i.name for i in list_runs(tmp_path / "runs")] == ["from-gui"]
+    changed = train(tmp_path, "--resume", str(run.path), "--lr", "0.5")
+    assert changed.returncode == 2
+    assert "settings in its config.json; leave out --lr" in changed.stderr
+
+
+def test_nan_marks_models_diverged_and_fails_the_run(tmp_path):
+    done = train(tmp_path, *SMALL, "--iterations", "40", "--lr", "1e3")
+    assert done.returncode == 1
+    run = only_run(tmp_path)
+    events, _ = run.read_events()
+    assert {e["model"] for e in events if e["type"] == "diverged"} == {"plain-8", "resnet-8"}
+    status = run.status()
+    assert status["state"] == "failed"
+    assert status["message"].startswith("every model diverged (the loss became NaN or infinite) by iteration")
+    assert status["message"].endswith("try a lower --lr than 1000")
+    assert events[-1] == {**events[-1], "type": "end", "status": "failed", "message": status["message"]}
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_dataset_offline(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = train(tmp_path, "--dataset", "cifar10", "--data-dir", str(empty), "--iterations", "5")
+    assert done.returncode == 1
+    run = only_run(tmp_path)
+    status = run.status()
+    assert status["state"] == "failed"
+    assert status["message"].startswith(f"could not download CIFAR-10 to {empty}")
+    assert status["message"] in done.stderr and "Traceback" not in done.stderr
+
+
+def test_corrupt_batch_file(tmp_path):
+    data = tmp_path / "cifar"
+    write_cifar_dir(data, n_per_batch=20, manifest=True)
+    batch = data / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:-100])
+    done = train(tmp_path, "--dataset", "cifar10", "--data-dir", str(data), "--iterations", "5",
+                 "--batch-size", "8", "--depths", "8")
+    assert done.returncode == 1
+    message = only_run(tmp_path).status()["message"]
+    assert str(batch) in message and "delete it and download again" in message
+    assert "Traceback" not in done.stderr
+
+
+def test_a_cifar_folder_in_the_real_format_trains(tmp_path):
+    data = tmp_path / "cifar"
+    write_cifar_dir(data, n_per_batch=20, manifest=True)
+    done = train(tmp_path, "--dataset", "cifar10", "--data-dir", str(data), "--iterations", "4", "--batch-size",
+                 "8", "--depths", "8", "--log-every", "2")
+    assert done.returncode == 0, done.stderr
+    events, _ = only_run(tmp_path).read_events()
+    assert events[0]["dataset"] == "cifar10" and events[-1]["status"] == "finished"
+
+
+def _unwritable_folder(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A folder nobody may write to: chmod works for a normal user; root ignores permissions, so as root a
+    read-only tmpfs is mounted. Returns the folder and the command that undoes the mount."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return folder, []
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], check=True)
+    return folder, ["umount", str(folder)]
+
+
+@pytest.mark.parametrize("where", ["file", "below-a-file", "read-only"])
+def test_unusable_runs_dir_fails_before_training(tmp_path, where):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    undo: list[str] = []
+    if where == "file":
+        runs = blocker
+    elif where == "below-a-file":
+        runs = blocker / "runs"
+    else:
+        folder, undo = _unwritable_folder(tmp_path)
+        runs = folder / "runs"
+    try:
+        done = train(tmp_path, *SMALL, "--iterations", "5", "--runs-dir", str(runs), runs=None)
+    finally:
+        if undo:
+            subprocess.run(undo, check=True)
+    assert done.returncode == 2
+    (line,) = [l for l in done.stderr.splitlines() if "error" in l or "cannot" in l]
+    assert line.startswith(f"resnet-explorer train: cannot write runs to {runs if where != 'below-a-file' else blocker}")
+    assert line.endswith("choose another --runs-dir")
+    if where == "read-only":
+        assert "read-only file system" in line or "permission denied" in line
+    assert "loading data" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--depth", "21"], "depth 21 is not 6n+2 for cifar basic blocks"),
+    (["--iterations", "0"], "iterations 0 must be a whole number of at least 1"),
+    (["--milestones", "5,x"], "milestones '5,x' must be whole numbers separated by commas"),
+    (["--lr", "-1"], "lr -1.0 must be a number of at least 0"),
+    (["--precision", "fp8"], "argument --precision: invalid choice"),
+    (["--momentum", "1"], "momentum 1.0 must be below 1"),
+    (["--device", "mps"], "device mps is not available on this machine; use --device auto or cpu"),
+    (["--resume", "/nonexistent/run"], "/nonexistent/run is not a run folder"),
+])
+def test_bad_options_exit_2_in_one_sentence(tmp_path, args, said):
+    done = train(tmp_path, *args)
+    assert done.returncode == 2
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()

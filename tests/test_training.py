@@ -1,0 +1,103 @@
+"""The trainer on CPU with tiny data: every model sees the same batches, a diverging model stops alone, and
+checkpoints restore every piece of state."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from explorer.data import make_synthetic
+from explorer.runs import RunDir
+from explorer.training.device import resolve_precision
+from explorer.training.events import Reporter
+from explorer.training.trainer import Trainer
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The machine's two cores are shared; one thread keeps these tests fast whatever else runs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_trainer(tmp_path, *, iterations=12, lr=0.1, compare="residual", depths=(8,), log_every=1,
+                 precision="fp32", seed=0):
+    config = RunConfig(
+        model=ModelConfig(depth=8), data=DataConfig(dataset="synthetic"),
+        train=TrainConfig(compare=compare, depths=depths, iterations=iterations, batch_size=16, lr=lr,
+                          log_every=log_every, eval_every=iterations, checkpoint_every=iterations,
+                          precision=precision, seed=seed),
+    )
+    run = RunDir.create(tmp_path, config)
+    reporter = Reporter(run, iterations, io.StringIO())
+    dataset = make_synthetic(160, 40, seed)
+    trainer = Trainer(config, dataset, device=CPU, precision=resolve_precision(precision, CPU), reporter=reporter)
+    reporter.start(models=[m.name for m in trainer.members], device="cpu", precision=precision,
+                   milestones=(), batch_size=16, dataset="synthetic", resumed_from=0)
+    return trainer, run
+
+
+def train_events(run, model=None):
+    events, _ = run.read_events()
+    return [e for e in events if e["type"] == "train" and (model is None or e["model"] == model)]
+
+
+def test_two_identical_models_see_identical_batches(tmp_path):
+    trainer, run = make_trainer(tmp_path, iterations=12)
+    original = trainer.members[0]
+    twin = trainer._member(original.config)
+    twin.name = "twin"
+    trainer.members.append(twin)
+    assert trainer.train(run) == ("finished", "")
+    mine, theirs = train_events(run, original.name), train_events(run, "twin")
+    assert len(mine) == 12
+    assert [(e["loss"], e["error"]) for e in mine] == [(e["loss"], e["error"]) for e in theirs]
+    assert len({e["loss"] for e in mine}) > 1  # they really trained
+    for a, b in zip(original.model.parameters(), twin.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_model_initialises_the_same_whatever_shares_its_run(tmp_path):
+    alone, _ = make_trainer(tmp_path / "a", compare="residual")
+    both, _ = make_trainer(tmp_path / "b", compare="both")
+    resnet = [m for m in both.members if m.name == "resnet-8"][0]
+    for a, b in zip(alone.members[0].model.parameters(), resnet.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_diverging_model_stops_and_the_others_go_on(tmp_path):
+    trainer, run = make_trainer(tmp_path, compare="both", iterations=6, log_every=3)
+    plain = trainer.members[0]
+    with torch.no_grad():
+        next(plain.model.parameters()).fill_(float("nan"))
+    assert trainer.train(run) == ("finished", "")
+    events, _ = run.read_events()
+    diverged = [e for e in events if e["type"] == "diverged"]
+    assert [(e["model"], e["iteration"]) for e in diverged] == [("plain-8", 1)]
+    assert "try a lower --lr" in diverged[0]["message"]
+    assert {e["model"] for e in train_events(run)} == {"resnet-8"}
+    assert {e["model"] for e in events if e["type"] == "eval"} == {"resnet-8"}
+
+
+def test_checkpoint_restores_models_optimisers_stream_and_interval(tmp_path):
+    trainer, run = make_trainer(tmp_path, iterations=20, log_every=4)
+    for _ in range(6):  # mid-interval: the steps since the last log are only in the accumulators
+        trainer.step()
+    trainer.save_checkpoint(run)
+    restored, _ = make_trainer(tmp_path / "other", iterations=20, log_every=4)
+    assert restored.load_checkpoint(run) == 6
+    a, b = trainer.members[0], restored.members[0]
+    assert b.steps == 6 and torch.equal(a.loss_sum, b.loss_sum)
+    for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+        assert torch.equal(p, q)
+    trainer.step()
+    restored.step()
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
