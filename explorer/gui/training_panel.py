@@ -62,6 +62,7 @@ class TrainingPage(QWidget):
         self._display_state = "idle"
         self._overlay_follower: RunFollower | None = None
         self._devices = DeviceProbe(self)
+        self._devices_known = False
         self._build()
         self._restore()
         self._process.event.connect(self._on_process_event)
@@ -256,7 +257,12 @@ class TrainingPage(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt)
         super().showEvent(event)
-        self._devices.start()  # after the window shows: torch loads in a child, the GUI stays light
+        if not self._devices_known:
+            self._devices.start()  # after the window shows: torch loads in a child, the GUI stays light
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().hideEvent(event)
+        self._devices.stop()  # asked again when shown, if it had not answered yet
 
     def shutdown(self, keep_running: bool) -> None:
         """The app is closing: stop the child and wait for its checkpoint, or leave it running if asked."""
@@ -273,7 +279,6 @@ class TrainingPage(QWidget):
                 if not self._process.wait(STOP_GRACE_S):
                     self._process.kill()
                     self._process.wait(5.0)
-        self.curves.stop()
 
     def open_run(self, path: Path, overlay: bool = False) -> None:
         """Show a run folder's curves, following it while it is live; ``overlay`` adds it as fainter curves."""
@@ -506,6 +511,7 @@ class TrainingPage(QWidget):
             self.data_dir.setText(folder)
 
     def _on_devices_found(self, devices: list) -> None:
+        self._devices_known = True
         current = self._settings.value("training/device", "Auto")
         for device in devices:
             self.device.addItem(device["label"], (device["device"], device.get("index")))

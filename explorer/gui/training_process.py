@@ -6,21 +6,24 @@ never blocks. :class:`TrainingProcess` is that follower plus the child process `
 --resume RUN_DIR``. Everything here runs on the GUI thread and talks to widgets only through signals; torch is
 never imported in this process.
 
-The child is started detached (``QProcess.startDetached``) so that a person may close the app and keep a long
-run going; its liveness is polled by pid, and how it ended is read from ``status.json`` and ``stderr.log``.
+The child is a ``subprocess.Popen`` in its own session rather than a QProcess: a QProcess kills its process when
+it is destroyed, so a person could not close the app and keep a long run going, and PySide6's
+``QProcess.startDetached`` does not return the pid. ``Popen.poll()`` on the timer never blocks and still tells
+a clean exit from a signal; how the run ended is read from ``status.json`` and ``stderr.log``.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from explorer.runs import RunDir, _pid_alive
+from explorer.runs import RunDir
 
 POLL_MS = 150  # ~7 Hz: new lines show up promptly; one read of an append-only file per tick
 STATUS_EVERY = 6  # status.json is re-read every sixth tick (about once a second)
@@ -120,7 +123,7 @@ class TrainingProcess(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pid: int | None = None
+        self._child: subprocess.Popen | None = None
         self._follower: RunFollower | None = None
         self._state = "idle"
         self._stop_sent_at: float | None = None
@@ -134,7 +137,7 @@ class TrainingProcess(QObject):
 
     @property
     def pid(self) -> int | None:
-        return self._pid
+        return self._child.pid if self._child is not None else None
 
     @property
     def run_path(self) -> Path | None:
@@ -149,27 +152,21 @@ class TrainingProcess(QObject):
         if self.is_running():
             raise RuntimeError("a training child is already running; stop it first")
         run = RunDir(Path(run_dir))
-        process = QProcess()
-        process.setProgram(sys.executable)
-        process.setArguments(["-m", "explorer", "train", "--resume", str(run.path)])
-        process.setWorkingDirectory(str(run.path))
-        process.setStandardOutputFile(QProcess.nullDevice())
-        process.setStandardErrorFile(str(run.stderr_path), QProcess.OpenModeFlag.Append)
-        if environment:
-            env = QProcessEnvironment.systemEnvironment()
-            for key, value in environment.items():
-                env.insert(key, value)
-            process.setProcessEnvironment(env)
         self._follower = RunFollower(run.path, self)
         self._follower.events.connect(self._on_events)
         self._stop_sent_at = None
-        ok, pid = process.startDetached()
-        if not ok:
+        try:
+            with open(run.stderr_path, "ab") as stderr:
+                self._child = subprocess.Popen(
+                    [sys.executable, "-m", "explorer", "train", "--resume", str(run.path)],
+                    cwd=run.path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                    env={**os.environ, **(environment or {})},
+                    start_new_session=True)  # no SIGINT/SIGHUP from the app's terminal: it may outlive the app
+        except OSError as exc:
             self._set_state("failed")
             self.failed.emit(f"could not start the trainer ({sys.executable} -m explorer train): "
-                             f"{process.errorString()}; check the Python environment")
+                             f"{exc.strerror or exc}; check the Python environment and the run folder")
             return False
-        self._pid = int(pid)
         self._set_state("starting")
         self._follower.start(keep_following=True)
         self._watch.start()
@@ -177,23 +174,24 @@ class TrainingProcess(QObject):
 
     def stop(self) -> None:
         """Ask the child to checkpoint and exit (SIGTERM); it is killed only after a generous grace period."""
-        if not self.is_running() or self._pid is None:
+        if not self.is_running() or self._child is None:
             return
-        self._signal(signal.SIGTERM)
+        self._child.terminate()  # SIGTERM on POSIX: the trainer checkpoints and exits "cancelled"
         self._stop_sent_at = time.monotonic()
         self._set_state("stopping")
 
     def kill(self) -> None:
-        if self.is_running() and self._pid is not None:
-            self._signal(signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+        if self._child is not None:
+            self._child.kill()
 
     def wait(self, timeout_s: float) -> bool:
         """Block until the child has exited (used only when the app closes); True when it did."""
-        deadline = time.monotonic() + timeout_s
-        while self._pid is not None and _pid_alive(self._pid):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
+        if self._child is None:
+            return True
+        try:
+            self._child.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
         self._on_watch()
         return True
 
@@ -202,14 +200,8 @@ class TrainingProcess(QObject):
         self._watch.stop()
         if self._follower is not None:
             self._follower.stop()
-        self._pid = None
+        self._child = None
         self._set_state("idle")
-
-    def _signal(self, signum: int) -> None:
-        try:
-            os.kill(self._pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
@@ -223,16 +215,17 @@ class TrainingProcess(QObject):
             self.event.emit(event)
 
     def _on_watch(self) -> None:
-        if self._pid is None or self._follower is None:
+        if self._child is None or self._follower is None:
             return
-        if _pid_alive(self._pid):
+        code = self._child.poll()  # reaps the child when it has exited; never blocks
+        if code is None:
             if self._stop_sent_at is not None and time.monotonic() - self._stop_sent_at > STOP_GRACE_S:
                 self.kill()
             return
         self._watch.stop()
         self._follower.stop()
         self._follower.poll(with_status=False)  # every line the child wrote before it went
-        pid, self._pid = self._pid, None
+        pid, self._child = self._child.pid, None
         run = self._follower.run
         status = run.status()
         state = status.get("state")
@@ -243,7 +236,7 @@ class TrainingProcess(QObject):
             self._set_state("cancelled")
             self.finished.emit(1)
         else:
-            message = self._failure_message(run, status, pid)
+            message = self._failure_message(run, status, pid, code)
             try:
                 run.write_status("failed", message.splitlines()[0], int(status.get("iteration") or 0), pid)
             except OSError:
@@ -251,7 +244,7 @@ class TrainingProcess(QObject):
             self._set_state("failed")
             self.failed.emit(message)
 
-    def _failure_message(self, run: RunDir, status: dict, pid: int) -> str:
+    def _failure_message(self, run: RunDir, status: dict, pid: int, code: int) -> str:
         tail = stderr_tail(run.stderr_path)
         if self._stop_sent_at is not None:
             first = "the trainer did not stop in time and was killed; resume to continue from the last checkpoint"
@@ -262,7 +255,11 @@ class TrainingProcess(QObject):
             first = "the trainer could not import what it needs; check the Python environment, then resume"
         elif status.get("message") and "pid" not in status.get("message", ""):
             first = status["message"]
+        elif code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            first = (f"the trainer (pid {pid}) was killed by {name}"
+                     f"{' (out of memory?)' if name == 'SIGKILL' else ''}; resume to continue from the last checkpoint")
         else:
-            first = (f"the trainer (pid {pid}) ended without finishing, killed or crashed; "
+            first = (f"the trainer (pid {pid}) exited with code {code} without finishing; "
                      "resume to continue from the last checkpoint")
         return f"{first}\n\n{tail}" if tail else first
