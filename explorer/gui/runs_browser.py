@@ -27,7 +27,7 @@ from explorer.runs import RunDir, RunInfo, list_runs
 
 COL_STATE, COL_DATE, COL_NAME, COL_MODELS, COL_ITERATIONS, COL_BEST, COL_DEVICE = range(7)
 HEADERS = ("State", "Date", "Name", "Networks", "Iterations", "Best test error", "Device")
-REFRESH_MS = 3000
+REFRESH_MS = 3000  # only while the page is shown; each listing runs on the worker thread
 STATE_COLOURS = {"running": "#1565c0", "finished": "#2e7d32", "cancelled": "#8d6e00", "failed": "#b00020"}
 
 
@@ -218,10 +218,7 @@ class RunsPage(QWidget):
 
     def set_runs_dir(self, runs_dir: Path) -> None:
         self._runs_dir = Path(runs_dir)
-        if self._watcher.directories():
-            self._watcher.removePaths(self._watcher.directories())
-        if self._runs_dir.is_dir():
-            self._watcher.addPath(str(self._runs_dir))
+        self._watch_folder()
         self.folder_label.setText(f"Runs folder: {self._runs_dir}")
         self.refresh()
 
@@ -258,8 +255,21 @@ class RunsPage(QWidget):
         self._timer.stop()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+        """While shown, the list is read every few seconds too: a live run's iteration changes inside its
+        folder, which the watcher (on the runs folder itself) does not see."""
         super().showEvent(event)
+        self._timer.start()
         self.refresh()
+
+    def _watch_folder(self) -> None:
+        """Watch the runs folder, or, until it exists, the nearest folder above it that does."""
+        folder = self._runs_dir
+        while not folder.is_dir() and folder.parent != folder:
+            folder = folder.parent
+        if self._watcher.directories() != [str(folder)]:
+            if self._watcher.directories():
+                self._watcher.removePaths(self._watcher.directories())
+            self._watcher.addPath(str(folder))
 
     # --- handlers -------------------------------------------------------------------------------------------
     def _on_listed(self, runs_dir: Path, rows: list) -> None:
@@ -270,17 +280,11 @@ class RunsPage(QWidget):
         self.model.set_rows(rows)
         if selected is not None:
             self.select_path(selected)
-        if self._runs_dir.is_dir() and str(self._runs_dir) not in self._watcher.directories():
-            self._watcher.addPath(str(self._runs_dir))
+        self._watch_folder()
         self.empty_label.setText("" if rows else
                                  f"No runs in {self._runs_dir} yet. Start one on the Training tab, or run "
                                  "resnet-explorer train --runs-dir with this folder.")
         self.empty_label.setVisible(not rows)
-        live = any(info.state == "running" for info in rows)
-        if live and self.isVisible():
-            self._timer.start()
-        else:
-            self._timer.stop()
         self._update_actions()
         if self._again:
             self._again = False

@@ -298,9 +298,15 @@ class TrainingPage(QWidget):
             self._overlay_follower.start()
             self._say(f"Overlaid run {run.path.name}")
             return
+        if self.is_training() and run.path == self._process.run_path:
+            if not self._shows_own_run():  # back to the run this page trains: what came so far, then live
+                self._show_run(run.path, own=True)
+                self._display_state = self._process.state
+                self._on_display_events(self._process.history())
+                self.progress.set_state(self._process.state)
+            return
         self._show_run(run.path)
-        if self._display_follower is not None:
-            self._display_follower.start()
+        self._display_follower.start()
 
     def export_to(self, path: Path) -> None:
         """PNG or SVG of the curves, or CSV of the metrics, by the file's suffix."""

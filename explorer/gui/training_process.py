@@ -84,8 +84,13 @@ class RunFollower(QObject):
     def stop(self) -> None:
         self._timer.stop()
 
-    def set_keep_following(self, keep: bool) -> None:
-        self._keep = keep
+    def history(self) -> list[dict]:
+        """The events already delivered (from the start of the file up to where this follower has read), for a
+        view that starts showing the run midway."""
+        events, _ = RunDir(self.path).read_events(0)
+        with open(self.run.metrics_path, "rb") as f:
+            delivered = f.read(self._offset).count(b"\n")
+        return events[:delivered] if delivered < len(events) else events
 
     def poll(self, with_status: bool = True) -> None:
         events, self._offset = self.run.read_events(self._offset)
@@ -142,6 +147,10 @@ class TrainingProcess(QObject):
     @property
     def run_path(self) -> Path | None:
         return self._follower.path if self._follower else None
+
+    def history(self) -> list[dict]:
+        """Every event of the child's run delivered so far through ``event``."""
+        return self._follower.history() if self._follower else []
 
     def is_running(self) -> bool:
         return self._state in ("starting", "running", "stopping")

@@ -74,6 +74,7 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
             if page.curves.frames > 0:  # training is in progress and its first points are drawn
                 state.update(measuring=True, started=time.monotonic(), frames0=page.curves.frames,
                              wall0=time.time())
+                print(f"training in progress; measuring for {args.seconds:.0f} s", file=sys.stderr, flush=True)
             return
         gaps.append(elapsed - PROBE_MS)
         if time.monotonic() - state["started"] >= args.seconds:
@@ -84,6 +85,7 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
     clock.start()
     probe.start()
     app.exec()
+    print("measured; stopping the run", file=sys.stderr, flush=True)
     frames = page.curves.frames - state["frames0"]
     run_path = page.process.run_path
     page.stop_action.trigger()

@@ -49,6 +49,17 @@ def test_a_new_run_appears_without_a_click(qtbot, page, runs_dir):
     assert not page.empty_label.isVisible()
 
 
+def test_a_runs_folder_made_after_the_page_is_watched(qtbot, tmp_path):
+    later = tmp_path / "made-later" / "runs"
+    page = RunsPage(later)
+    qtbot.addWidget(page)
+    page.show()
+    write_run(later)
+    wait_rows(qtbot, page, 1)
+    page.close()
+    page.wait_idle()
+
+
 def test_open_and_overlay_emit_the_selected_folder(qtbot, page, runs_dir):
     run = write_run(runs_dir)
     page.refresh()

@@ -80,11 +80,18 @@ def test_start_runs_the_real_child_to_finished_with_curves_in_both_panels(qtbot,
     assert header.startswith("model,iteration") and len(rows) >= 22
 
 
-def test_stop_ends_the_run_cancelled_and_offers_resume(qtbot, page):
+def test_stop_ends_the_run_cancelled_and_offers_resume(qtbot, page, tmp_path):
     choose_tiny_run(page, iterations=2000)
     page.start_action.trigger()
     qtbot.waitUntil(lambda: "ETA" in page.progress.details.text(), timeout=CHILD_TIMEOUT_MS)
     assert "images/s" in page.progress.details.text()
+    other = write_run(tmp_path / "other-runs")
+    page.open_run(other.path)  # look at another run while this one trains, then come back
+    assert "resnet-56" in page.curves.model_names()
+    page.open_run(page.process.run_path)
+    delivered = [e for e in page.process.history() if e.get("type") == "train" and e.get("model") == "resnet-8"]
+    assert page.curves.model_names() == ["plain-8", "resnet-8"]
+    assert page.curves.point_count("resnet-8") == len(delivered) > 0
     with qtbot.waitSignal(page.process.finished, timeout=CHILD_TIMEOUT_MS) as done:
         page.stop_action.trigger()
         assert "Stopping" in page.progress.state_label.text()
