@@ -262,7 +262,7 @@ class LayerTable(QWidget):
         layout.addWidget(self._tree, 1)
 
         expand.clicked.connect(self._tree.expandAll)
-        collapse.clicked.connect(self._on_collapse)
+        collapse.clicked.connect(self._tree.collapseAll)
         copy.clicked.connect(self.copy_selection)
         self.copy_action.triggered.connect(self.copy_selection)
         export.clicked.connect(self.export_action.trigger)
@@ -326,9 +326,6 @@ class LayerTable(QWidget):
             self.status_message.emit(f"Could not write {path}: {exc.strerror or exc}; choose another folder.")
         else:
             self.status_message.emit(f"Wrote {len(self.model.all_rows())} layers to {path}.")
-
-    def _on_collapse(self) -> None:
-        self._tree.collapseAll()
 
     def _on_computed(self, summary: "Summary") -> None:
         self._summary = summary

@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.runs, "Runs")
         self.setCentralWidget(self.tabs)
         self._config_label = QLabel()
+        self._config_label.setToolTip("The network chosen on the Architecture tab: what the Training tab trains")
         self.statusBar().addPermanentWidget(self._config_label)
         self._build_menus()
 
@@ -105,7 +106,7 @@ class MainWindow(QMainWindow):
         config = self.architecture.config
         self.summaries.request(config)
         self.training.set_model_config(config)
-        self._config_label.setText(config.name)
+        self._on_config_changed(config)
         self._restore_layout()
 
     def _build_menus(self) -> None:
@@ -153,7 +154,7 @@ class MainWindow(QMainWindow):
         self._settings.sync()
 
     def _on_config_changed(self, config: ModelConfig) -> None:
-        self._config_label.setText(config.name)
+        self._config_label.setText(f"Architecture: {config.name}")
         self._settings.setValue(CONFIG_KEY, json.dumps(config.to_dict()))
 
     def _on_status_message(self, message: str) -> None:
