@@ -255,3 +255,12 @@ def test_bad_options_exit_2_in_one_sentence(tmp_path, args, said):
     assert done.returncode == 2
     assert said in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_settings_that_do_not_fit_the_data_fail_the_run_with_exit_2(tmp_path):
+    done = train(tmp_path, *SMALL, "--iterations", "5", "--train-subset", "8")
+    assert done.returncode == 2
+    status = only_run(tmp_path).status()
+    assert status["state"] == "failed"
+    assert status["message"] == "batch-size 16 is larger than the 8 training images; use a batch size of at most 8"
+    assert "Traceback" not in done.stderr

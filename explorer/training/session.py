@@ -34,18 +34,20 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None) -> 
         try:
             device = resolve_device(config.train.device)
             precision = resolve_precision(config.train.precision, device)
+            threads = configure_threads()
+            configure_backends(device)
+            reporter.say(f"loading data ({config.data.dataset})…")
+            dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download)
+            reporter.say(f"building {', '.join(m.name for m in config.model_configs())} on {device.type} "
+                         f"({precision.name})…")
+            trainer = Trainer(config, dataset, device=device, precision=precision, reporter=reporter,
+                              should_stop=stop)
+            start = trainer.load_checkpoint(run)
         except ValueError as exc:
-            reporter.end("failed", str(exc), iteration=0)
+            # Settings that do not fit this machine or this data (a missing device, a batch larger than the
+            # training set): the person's to change, so the usage exit code, before any step was taken.
+            reporter.end("failed", str(exc))
             return EXIT_USAGE
-        threads = configure_threads()
-        configure_backends(device)
-        reporter.say(f"loading data ({config.data.dataset})…")
-        dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download)
-        reporter.say(f"building {', '.join(m.name for m in config.model_configs())} on {device.type} "
-                     f"({precision.name})…")
-        trainer = Trainer(config, dataset, device=device, precision=precision, reporter=reporter,
-                          should_stop=stop)
-        start = trainer.load_checkpoint(run)
         if start > 0 or _has_events(run):
             # Events a killed trainer wrote after its last checkpoint are superseded from here on.
             reporter.resume(start)
