@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings, QTimer
 
 from explorer.gui.app import make_application
 from explorer.gui.main_window import MainWindow
+from explorer.gui.training_panel import RECIPES
 
 TABS = ("architecture", "training", "runs")
 
@@ -30,11 +31,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
     parser.add_argument("--tab", choices=TABS, default="training", help="the tab on screen (default training)")
     parser.add_argument("--depths", default="20,32", help="depths to train, plain and residual (default 20,32)")
-    parser.add_argument("--iterations", type=int, default=200, help="iterations of the run (default 200)")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    parser.add_argument("--images", type=int, default=2000, help="images in the synthetic set (default 2000)")
-    parser.add_argument("--evals", type=int, default=4, help="test points per network before the grab (default 4)")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for them at most (default 300)")
+    parser.add_argument("--iterations", type=int, default=500, help="iterations of the run (default 500)")
+    parser.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    parser.add_argument("--images", type=int, default=10000, help="images in the synthetic set (default 10000)")
+    parser.add_argument("--evals", type=int, default=7, help="test points per network before the grab (default 7,"
+                        " of the 10 a run makes: past the first lr drop)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for them at most (default 900)")
     args = parser.parse_args(argv)
     try:
         args.width, args.height = (int(v) for v in args.size.lower().split("x"))
@@ -45,16 +47,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def start_training(window: MainWindow, args: argparse.Namespace) -> None:
-    """Fill the Training tab as a person would (synthetic data, a short custom recipe) and press Start."""
+    """Fill the Training tab as a person would (synthetic data, a short recipe) and press Start."""
     page = window.training
     page.dataset.setCurrentIndex(page.dataset.findData("synthetic"))
     page.synthetic_size.setValue(args.images)
     for depth, box in page.depth_checks.items():
         box.setChecked(depth in args.depth_list)
     page.compare.setCurrentIndex(page.compare.findData("both"))
-    page.recipe.setCurrentIndex(page.recipe.findText("Custom"))
-    page.iterations.setValue(args.iterations)
-    page.batch_size.setValue(args.batch_size)
+    preset = next((i for i, (_, iterations, batch, _lr) in enumerate(RECIPES)
+                   if (iterations, batch) == (args.iterations, args.batch_size)), None)
+    if preset is not None:  # the defaults are the "Quick look" preset a person would pick
+        page.recipe.setCurrentIndex(preset)
+    else:
+        page.recipe.setCurrentIndex(page.recipe.findText("Custom"))
+        page.iterations.setValue(args.iterations)
+        page.batch_size.setValue(args.batch_size)
     page.run_name.setText("screenshot")
     page.start_action.trigger()
 

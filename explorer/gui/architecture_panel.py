@@ -121,18 +121,14 @@ class ArchitecturePanel(QWidget):
             label = QLabel(text)
             label.setToolTip(TIPS[tip])
             form.addRow(label, field)
-        for widget, tip in (
-            (self._family, "family"), (self._residual, "network"), (self._plain, "network"),
-            (self._depth, "depth"), (self._block, "block"), (self._preact, "preact"),
-            (self._shortcut, "shortcut"), (self._stride_on, "stride_on"),
+        for widget, name, tip in (
+            (self._family, "family", "family"), (self._residual, "residual", "network"),
+            (self._plain, "plain", "network"), (self._depth, "depth", "depth"), (self._block, "block", "block"),
+            (self._preact, "preact", "preact"), (self._shortcut, "shortcut", "shortcut"),
+            (self._stride_on, "stride_on", "stride_on"),
         ):
+            widget.setObjectName(name)  # how tests find them
             widget.setToolTip(TIPS[tip])
-        for widget, name in (
-            (self._family, "family"), (self._residual, "residual"), (self._plain, "plain"), (self._depth, "depth"),
-            (self._block, "block"), (self._preact, "preact"), (self._shortcut, "shortcut"),
-            (self._stride_on, "stride_on"),
-        ):
-            widget.setObjectName(name)  # how tests and style sheets find them
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self._problem)
