@@ -182,9 +182,10 @@ class RunDir:
             self._events.close()
             self._events = None
 
-    def read_events(self, offset: int = 0) -> tuple[list[dict], int]:
+    def read_events(self, offset: int = 0, skip: bytes | None = None) -> tuple[list[dict], int]:
         """Events from byte ``offset`` to the last complete line, and the offset to read from next time.
-        A partial last line (still being written) is left for the next call; corrupt whole lines are skipped."""
+        A partial last line (still being written) is left for the next call; corrupt whole lines are skipped,
+        and so are lines containing ``skip`` (the runs list passes over the many ``train`` lines unparsed)."""
         try:
             with open(self.metrics_path, "rb") as f:
                 f.seek(offset)
@@ -194,6 +195,8 @@ class RunDir:
         end = data.rfind(b"\n") + 1
         events = []
         for line in data[:end].splitlines():
+            if skip is not None and skip in line:
+                continue
             try:
                 event = json.loads(line)
             except ValueError:
@@ -261,7 +264,7 @@ def run_info(run: RunDir) -> RunInfo:
     status = run.status()
     best: dict[str, float] = {}
     device, precision = config.train.device, config.train.precision
-    events, _ = run.read_events()
+    events, _ = run.read_events(skip=b'"type": "train"')
     for event in effective_events(events):
         if event.get("type") == "start":
             device = event.get("device", device)

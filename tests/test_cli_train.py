@@ -19,7 +19,7 @@ from tests.cifar_fixture import write_cifar_dir
 
 SMALL = ["--dataset", "synthetic", "--depths", "8", "--batch-size", "16", "--log-every", "5"]
 # Long enough that a signal sent after the first checkpoints lands well before the end, even on a fast machine.
-EXACT = [*SMALL, "--iterations", "300", "--eval-every", "50", "--checkpoint-every", "20", "--precision", "fp32",
+EXACT = [*SMALL, "--iterations", "200", "--eval-every", "50", "--checkpoint-every", "20", "--precision", "fp32",
          "--seed", "3"]
 
 
@@ -96,28 +96,33 @@ def test_train_writes_a_run_and_runs_lists_it(tmp_path):
     assert info["models"] == ["plain-8", "resnet-8"] and set(info["best_test_error"]) == {"plain-8", "resnet-8"}
 
 
-def test_sigterm_then_resume_gives_the_uninterrupted_metrics(tmp_path):
-    whole = train(tmp_path, *EXACT, runs="whole")
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> list[tuple]:
+    """The metrics of an EXACT run that nothing stopped."""
+    tmp_path = tmp_path_factory.mktemp("uninterrupted")
+    whole = train(tmp_path, *EXACT)
     assert whole.returncode == 0, whole.stderr
-    reference = metrics(only_run(tmp_path, "whole"))
+    return metrics(only_run(tmp_path))
 
+
+def test_sigterm_then_resume_gives_the_uninterrupted_metrics(tmp_path, uninterrupted):
     proc = start(tmp_path, *EXACT)
     run = wait_for_iteration(tmp_path / "runs", proc, 45)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
     status = run.status()
-    assert status["state"] == "cancelled" and 45 <= status["iteration"] < 300
+    assert status["state"] == "cancelled" and 45 <= status["iteration"] < 200
     assert "resume to continue" in status["message"]
     resumed = train(tmp_path, "--resume", str(run.path))
     assert resumed.returncode == 0, resumed.stderr
     assert run.status()["state"] == "finished"
     events, _ = run.read_events()
     assert [e["iteration"] for e in events if e["type"] == "resume"] == [status["iteration"]]
-    assert metrics(run) == reference
+    assert metrics(run) == uninterrupted
 
 
-def test_sigkill_leaves_readable_metrics_and_resumes_from_the_last_checkpoint(tmp_path):
+def test_sigkill_leaves_readable_metrics_and_resumes_from_the_last_checkpoint(tmp_path, uninterrupted):
     proc = start(tmp_path, *EXACT)
     run = wait_for_iteration(tmp_path / "runs", proc, 65)
     proc.kill()
@@ -134,8 +139,7 @@ def test_sigkill_leaves_readable_metrics_and_resumes_from_the_last_checkpoint(tm
     events, _ = run.read_events()
     (resume,) = [e for e in events if e["type"] == "resume"]
     assert resume["iteration"] >= 60 and resume["iteration"] % 20 == 0
-    assert train(tmp_path, *EXACT, runs="whole").returncode == 0
-    assert metrics(run) == metrics(only_run(tmp_path, "whole"))
+    assert metrics(run) == uninterrupted
 
 
 def test_resume_starts_a_run_the_gui_created(tmp_path):

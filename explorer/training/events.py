@@ -59,8 +59,8 @@ class Reporter:
     def _progress(self) -> None:
         left = (self.iterations - self.iteration) * self._batch_size / self.images_per_sec \
             if self.images_per_sec and math.isfinite(self.images_per_sec) else math.nan
-        parts = [f"iteration {self.iteration}/{self.iterations}", f"ETA {_duration(left)}",
-                 f"{self.images_per_sec:.0f} img/s"]
+        speed = f"{self.images_per_sec:.0f}" if math.isfinite(self.images_per_sec) else "-"
+        parts = [f"iteration {self.iteration}/{self.iterations}", f"ETA {_duration(left)}", f"{speed} img/s"]
         for model, error in self.train_error.items():
             test = self.test_error.get(model)
             parts.append(f"{model} train {_percent(error)}" + (f" test {_percent(test)}" if test is not None else ""))
