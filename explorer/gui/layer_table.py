@@ -206,6 +206,8 @@ class LayerTable(QWidget):
         self._busy.setTextVisible(False)
         self._busy.setToolTip("Computing the summary on a worker thread…")
         self._busy.hide()
+        self._busy_label = QLabel("computing…")
+        self._busy_label.hide()
         self._totals = QLabel("Loading PyTorch and computing the first summary…")
         self._totals.setObjectName("summaryTotals")
         self._totals.setToolTip(MACS_TIP)
@@ -250,6 +252,7 @@ class LayerTable(QWidget):
         head = QHBoxLayout()
         head.addWidget(self._title)
         head.addStretch(1)
+        head.addWidget(self._busy_label)
         head.addWidget(self._busy)
         for button in (expand, collapse, copy, export):
             head.addWidget(button)
@@ -346,6 +349,7 @@ class LayerTable(QWidget):
         )
         note = paper_note(config)
         self._paper.setText(note or "The paper reports no figures for this configuration.")
+        self._paper.show()
 
     def _on_failed(self, message: str) -> None:
         self._summary = None
@@ -353,8 +357,11 @@ class LayerTable(QWidget):
         self._error.setText(message)
         self._error.show()
         self._totals.setText("—")
+        self._title.setText("<b>No summary</b>")
         self._paper.clear()
+        self._paper.hide()
         self.status_message.emit(message)
 
     def _on_busy_changed(self, busy: bool) -> None:
         self._busy.setVisible(busy)
+        self._busy_label.setVisible(busy)
