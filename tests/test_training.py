@@ -28,12 +28,12 @@ def one_thread():
 
 
 def make_trainer(tmp_path, *, iterations=12, lr=0.1, compare="residual", depths=(8,), log_every=1,
-                 precision="fp32", seed=0):
+                 precision="fp32", seed=0, **recipe):
     config = RunConfig(
         model=ModelConfig(depth=8), data=DataConfig(dataset="synthetic"),
         train=TrainConfig(compare=compare, depths=depths, iterations=iterations, batch_size=16, lr=lr,
                           log_every=log_every, eval_every=iterations, checkpoint_every=iterations,
-                          precision=precision, seed=seed),
+                          precision=precision, seed=seed, **recipe),
     )
     run = RunDir.create(tmp_path, config)
     reporter = Reporter(run, iterations, io.StringIO())
@@ -101,3 +101,12 @@ def test_checkpoint_restores_models_optimisers_stream_and_interval(tmp_path):
     restored.step()
     for p, q in zip(a.model.parameters(), b.model.parameters()):
         assert torch.equal(p, q)
+
+
+def test_deep_nets_warm_up_until_their_training_error_falls(tmp_path):
+    trainer, run = make_trainer(tmp_path, compare="residual", depths=(8, 14), iterations=9, log_every=3,
+                                warmup_min_depth=14, warmup_lr=0.01, warmup_until_error=0.99)
+    assert trainer.train(run) == ("finished", "")
+    lrs = {(e["model"], e["iteration"]): e["lr"] for e in train_events(run)}
+    assert [lrs["resnet-14", i] for i in (3, 6, 9)] == [0.01, 0.1, 0.1]  # first interval's error < 99%: done
+    assert [lrs["resnet-8", i] for i in (3, 6, 9)] == [0.1, 0.1, 0.1]
