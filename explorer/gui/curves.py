@@ -183,6 +183,9 @@ class CurvesView(QWidget):
                 item.setZValue(100)
                 item.hide()
                 plot.addItem(item, ignoreBounds=True)
+            # Invisible points carrying both panels' y extent (see _share_y_range).
+            plot.shared_bounds = pg.ScatterPlotItem(size=0, pen=None, brush=None)
+            plot.addItem(plot.shared_bounds)
         self.residual_plot.setYLink(self.plain_plot)
         self.residual_plot.setXLink(self.plain_plot)
         self._set_x_label()
@@ -404,7 +407,26 @@ class CurvesView(QWidget):
                 if model.diverged is not None and model.diverged_at is not None:
                     last = model.train.y[model.train.n - 1] if model.train.n else 50.0
                     model.diverged.setPos(model.diverged_at[0] * scale, last)
+        if drew:
+            self._share_y_range()
         self.frames += drew  # redraws that changed something (the responsiveness benchmark reads it)
+
+    def _share_y_range(self) -> None:
+        """Give both panels the same y extent: 0 (as in Figure 6) to the highest error either shows.
+
+        Linked views auto-range each on its own curves and the last one to do so wins, which cut the other
+        panel's curves off; with the union of both as an invisible item in each, they agree, and the user's
+        zoom and pyqtgraph's auto-range button keep working."""
+        top = 0.0
+        for run in self._runs.values():
+            for model in run.models.values():
+                for series in (model.train, model.test):
+                    values = series.y[:series.n]
+                    values = values[np.isfinite(values)]
+                    if values.size:
+                        top = max(top, float(values.max()))
+        for plot in (self.plain_plot, self.residual_plot):
+            plot.shared_bounds.setData([0.0, 0.0], [0.0, top])
 
     def _set_x_label(self) -> None:
         for plot in (self.plain_plot, self.residual_plot):

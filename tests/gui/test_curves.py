@@ -137,3 +137,21 @@ def test_exports_write_real_files(curves, tmp_path):
     svg = (tmp_path / "f.svg").read_text()
     assert "<svg" in svg and ("polyline" in svg or "path" in svg) and "plain-20" in svg
     assert rows == 38 and len((tmp_path / "f.csv").read_text().splitlines()) == 39
+
+
+def test_shared_y_range_shows_every_curve_of_both_panels(curves, qtbot):
+    """Linked views must not cut one panel's curves off at the other's extent (the residual nets go lower)."""
+    events = [train("plain-20", it, 0.9 - it / 2000) for it in range(10, 400, 10)]
+    events += [train("resnet-20", it, 0.9 - it / 450) for it in range(10, 400, 10)]
+    curves.add_events(events)
+    qtbot.waitUntil(lambda: len(data(curves, "resnet-20", "train")[0]) == 39, timeout=2000)
+
+    def covers():
+        lows, highs = [], []
+        for plot in (curves.plain_plot, curves.residual_plot):
+            (_, _), (y0, y1) = plot.getViewBox().viewRange()
+            lows.append(y0)
+            highs.append(y1)
+        return max(lows) <= 3.0 and min(highs) >= 89.0
+
+    qtbot.waitUntil(covers, timeout=3000)
