@@ -277,7 +277,8 @@ class CurvesView(QWidget):
         scene = self.layout_widget.scene()
         if Path(path).suffix.lower() == ".svg":
             # Qt's own SVG writer: pyqtgraph's SVGExporter fails on the dotted lr-drop markers' paths
-            rect = scene.sceneRect()
+            view = self.layout_widget
+            rect = view.mapToScene(view.viewport().rect()).boundingRect()  # what is on screen, as for PNG
             generator = QSvgGenerator()
             generator.setFileName(str(path))
             generator.setSize(rect.size().toSize())
@@ -290,7 +291,9 @@ class CurvesView(QWidget):
                 painter.end()
         else:
             exporter = pg.exporters.ImageExporter(scene)
-            exporter.parameters()["width"] = max(1600, int(scene.sceneRect().width()))
+            # Scale from what is on screen: the scene's own rect also spans off-screen items (thousands of
+            # pixels), and rendering at that scale took minutes and gigabytes.
+            exporter.parameters()["width"] = max(1600, self.layout_widget.width())
             exporter.export(str(path))
 
     def export_csv(self, path: Path) -> int:
