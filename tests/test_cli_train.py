@@ -165,7 +165,7 @@ def test_nan_marks_models_diverged_and_fails_the_run(tmp_path):
     assert {e["model"] for e in events if e["type"] == "diverged"} == {"plain-8", "resnet-8"}
     status = run.status()
     assert status["state"] == "failed"
-    assert status["message"].startswith("every model diverged (the loss became NaN or infinite) by iteration")
+    assert status["message"].startswith("every model diverged (the loss became NaN, infinite or above 10000) by")
     assert status["message"].endswith("try a lower --lr than 1000")
     assert events[-1] == {**events[-1], "type": "end", "status": "failed", "message": status["message"]}
     assert "Traceback" not in done.stderr

@@ -3,7 +3,9 @@ net trains worse than the 20-layer plain net (degradation), and the 56-layer Res
 shortcuts, trains better than the plain-56. Trained side by side on identical batches of the synthetic set,
 through the trainer the app runs.
 
-The budget is what fits a test on a 2-core CPU: 200 steps of 32 images, three nets, one thread. Without
+The budget is what fits a test on a 2-core CPU: 200 steps of 32 images, three nets, one thread. The paper's
+lr of 0.1 is for batches of 128; for 32 it is scaled linearly to 0.025 (Goyal et al. 2017), without which
+ResNet-56 sat at chance on one seed of three within the budget. Without
 shortcuts ResNet-56 *is* plain-56 (each net starts from the run's seed alone, so the two would have the same
 weights and see the same batches) and the second assertion fails.
 """
@@ -25,10 +27,11 @@ from explorer.training.trainer import Trainer
 CPU = torch.device("cpu")
 ITERATIONS = 200
 BATCH = 32
-SEED = 1  # seed 2 fails: its ResNet-56 stays at chance for all 200 steps (see the table)
-# Mean training error over the last 20% of the steps, seeds 0 / 1 / 2: plain-20 0.28 / 0.24 / 0.36,
-# plain-56 0.76 / 0.91 / 0.80, ResNet-56 0.70 / 0.68 / 0.91.
-MARGIN = 0.05
+LR = 0.1 * BATCH / 128  # the paper's 0.1 at 128, scaled linearly
+SEED = 0
+# Mean training error over the last 20% of the steps, seeds 0 / 1 / 2: plain-20 0.25 / 0.34 / 0.31,
+# plain-56 0.78 / 0.77 / 0.75, ResNet-56 0.04 / 0.09 / 0.11. The margin asked for is well inside every seed's.
+MARGIN = 0.2
 
 
 def mean_training_error(run: RunDir, model: str, after: int) -> float:
@@ -46,13 +49,13 @@ def one_thread():
 
 
 def test_deeper_plain_net_trains_worse_and_shortcuts_fix_it(tmp_path, one_thread):
-    config = RunConfig(  # the paper's recipe: SGD lr 0.1, momentum 0.9, weight decay 1e-4, no lr drop this early
+    config = RunConfig(  # the paper's recipe: SGD, momentum 0.9, weight decay 1e-4, no lr drop this early
         model=ModelConfig(), data=DataConfig(dataset="synthetic", synthetic_size=4000),
-        train=TrainConfig(compare="both", depths=(20, 56), iterations=ITERATIONS, batch_size=BATCH,
+        train=TrainConfig(compare="both", depths=(20, 56), iterations=ITERATIONS, batch_size=BATCH, lr=LR,
                           milestones=(32000, 48000), log_every=10, eval_every=ITERATIONS,
                           checkpoint_every=ITERATIONS, seed=SEED),
     )
-    assert (config.train.lr, config.train.momentum, config.train.weight_decay) == (0.1, 0.9, 1e-4)
+    assert (config.train.momentum, config.train.weight_decay) == (0.9, 1e-4)
     run = RunDir.create(tmp_path, config)
     precision = resolve_precision("auto", CPU)  # bf16 where the CPU has it: the app's default, and 2x faster
     trainer = Trainer(config, load_dataset(config.data, seed=SEED), device=CPU, precision=precision,

@@ -28,8 +28,8 @@ DATASETS = (("CIFAR-10", "cifar10"), ("Synthetic (offline, no download)", "synth
 COMPARES = (("Plain and residual (Figure 6)", "both"), ("Residual only", "residual"), ("Plain only", "plain"))
 # name, iterations, batch size, lr (None: the person's own); milestones follow from the iterations
 RECIPES = (
-    ("Paper: 64k iterations, lr 0.1 ÷10 at 32k/48k", 64000, 128, 0.1),
-    ("Quick look (CPU, a few minutes): 500 iterations", 500, 64, 0.1),
+    ("Paper (64k iterations)", 64000, 128, 0.1),
+    ("Quick look (500, CPU)", 500, 64, 0.1),
     ("Custom", None, None, None),
 )
 PRECISIONS = (("Auto (bf16 where fast)", "auto"), ("fp32", "fp32"), ("bf16", "bf16"), ("fp16", "fp16"))

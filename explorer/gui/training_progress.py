@@ -62,6 +62,7 @@ class ProgressBox(QWidget):
         self._ips = 0.0
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(0)
+        self.bar.setFormat("iteration %v of %m" if total else "")  # no run: no "0 of 1"
         self.details.setText("")
         self.download.hide()
         self.error.hide()

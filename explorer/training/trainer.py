@@ -9,7 +9,6 @@ stay on the device as tensors and are read back only at logging intervals.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,9 @@ from explorer.training.events import Reporter
 from explorer.training.schedule import lr_at, needs_warmup, warmup_done
 
 EVAL_BATCH_SIZE = 500
+# Cross-entropy over 10 classes starts near ln 10 = 2.3; a loss past this has blown up and does not come back
+# (at lr 1e3 it climbs to 1e34 while still finite), so it counts as divergence, like NaN and infinity.
+DIVERGED_LOSS = 1e4
 TRAINER_STATE = "trainer.pt"
 
 
@@ -49,7 +51,7 @@ class Member:
     steps: int = 0  # steps in the current logging interval
     loss_sum: torch.Tensor = field(default=None)  # type: ignore[assignment]
     errors: torch.Tensor = field(default=None)  # type: ignore[assignment]
-    bad_at: torch.Tensor = field(default=None)  # first iteration with a non-finite loss, 0 if none
+    bad_at: torch.Tensor = field(default=None)  # first iteration with a diverged loss, 0 if none
 
     def reset_interval(self, device: torch.device) -> None:
         self.steps = 0
@@ -130,7 +132,7 @@ class Trainer:
         with torch.no_grad():
             loss = loss.detach().float()
             # No .item() here: reading a value back waits for the device. Keep everything a tensor.
-            first_bad = (m.bad_at == 0) & ~torch.isfinite(loss)
+            first_bad = (m.bad_at == 0) & ~(loss < DIVERGED_LOSS)  # NaN compares False: caught too
             m.bad_at = torch.where(first_bad, torch.full_like(m.bad_at, self.iteration), m.bad_at)
             m.loss_sum += loss
             m.errors += (logits.argmax(dim=1) != y).sum()
@@ -153,11 +155,12 @@ class Trainer:
             loss_sum, errors, bad_at = torch.stack([m.loss_sum, m.errors.float(), m.bad_at.float()]).tolist()
             loss = loss_sum / m.steps
             error = errors / (m.steps * tc.batch_size)
-            if bad_at or not math.isfinite(loss):
+            if bad_at or not loss < DIVERGED_LOSS:
                 m.diverged = True
                 at = int(bad_at) or self.iteration
                 self.reporter.diverged(m.name, iteration=at, message=(
-                    f"the loss became NaN or infinite at iteration {at} with lr {self.lr(m, at):g}; "
+                    f"the loss became NaN, infinite or above {DIVERGED_LOSS:g} at iteration {at} with lr "
+                    f"{self.lr(m, at):g}; "
                     "this model stopped, try a lower --lr"))
                 continue
             self.reporter.train(m.name, iteration=self.iteration, epoch=self.batches.epoch, loss=loss,
@@ -253,7 +256,8 @@ class Trainer:
                 interval_start, interval_iteration = now, it
                 if not self.active:
                     self.save_checkpoint(run)
-                    return "failed", (f"every model diverged (the loss became NaN or infinite) by iteration {it}; "
+                    return "failed", (f"every model diverged (the loss became NaN, infinite or above {DIVERGED_LOSS:g}) by "
+                                      f"iteration {it}; "
                                       f"try a lower --lr than {tc.lr:g}")
             elif time.monotonic() - last_tick > 1.0:
                 self.reporter.tick(it)
