@@ -176,6 +176,11 @@ class TrainingProcess(QObject):
             self.failed.emit(f"could not start the trainer ({sys.executable} -m explorer train): "
                              f"{exc.strerror or exc}; check the Python environment and the run folder")
             return False
+        try:  # until the child writes its own (after seconds of `import torch`), the run reads as running
+            run.write_status("running", "starting: loading torch", int(run.status().get("iteration") or 0),
+                             self._child.pid)
+        except OSError:
+            pass  # the child reports an unwritable run folder itself, in its stderr
         self._set_state("starting")
         self._follower.start(keep_following=True)
         self._watch.start()
@@ -241,7 +246,15 @@ class TrainingProcess(QObject):
         if state == "finished":
             self._set_state("finished")
             self.finished.emit(0)
-        elif state == "cancelled":
+        elif state == "cancelled" or (self._stop_sent_at is not None and code == -signal.SIGTERM):
+            # A Stop during the child's start-up ends it before its handler is in place: still a cancel,
+            # and nothing recorded is lost.
+            if state != "cancelled":
+                try:
+                    run.write_status("cancelled", "stopped before training began; resume to continue",
+                                     int(status.get("iteration") or 0), pid)
+                except OSError:
+                    pass
             self._set_state("cancelled")
             self.finished.emit(1)
         else:

@@ -53,6 +53,9 @@ def test_start_runs_the_real_child_to_finished_with_curves_in_both_panels(qtbot,
     page.start_action.trigger()
     assert page.is_training() and not page.start_action.isEnabled() and page.stop_action.isEnabled()
     assert "Starting" in page.progress.state_label.text()
+    # While the child still imports torch, the runs list must not read its run as a dead trainer's.
+    [starting] = list(runs_dir.iterdir())
+    assert RunDir(starting).status()["state"] == "running"
     with qtbot.waitSignal(page.process.finished, timeout=CHILD_TIMEOUT_MS) as done:
         pass
     assert done.args == [0]
@@ -114,9 +117,22 @@ def test_a_killed_child_shows_its_error_and_resume_continues(qtbot, page):
     assert page.resume_action.isEnabled()
     page.resume_action.trigger()  # the app lives on: the same run continues in a new child
     assert page.is_training() and page.process.run_path == run_path
-    qtbot.waitUntil(lambda: RunDir(run_path).status()["state"] == "running", timeout=CHILD_TIMEOUT_MS)
+    # The new child is training once it has logged its own start.
+    qtbot.waitUntil(lambda: sum(e.get("type") == "start" for e in page.process.history()) == 2,
+                    timeout=CHILD_TIMEOUT_MS)
+    assert RunDir(run_path).status()["state"] == "running"
     with qtbot.waitSignal(page.process.finished, timeout=CHILD_TIMEOUT_MS):
         page.stop_action.trigger()
+
+
+def test_stop_during_the_childs_start_up_is_a_cancel(qtbot, page):
+    choose_tiny_run(page)
+    page.start_action.trigger()
+    with qtbot.waitSignal(page.process.finished, timeout=CHILD_TIMEOUT_MS) as done:
+        page.stop_action.trigger()  # at once: the child is still importing torch
+    assert done.args == [1]
+    assert RunDir(page.process.run_path).status()["state"] == "cancelled"
+    assert page.resume_action.isEnabled()
 
 
 def test_a_run_written_by_the_cli_opens_and_plots(qtbot, page, tmp_path):
