@@ -99,7 +99,8 @@ class Trainer:
         memory_format = torch.channels_last if self.train_cfg.channels_last else torch.contiguous_format
         model = build_model(config).to(self.device, memory_format=memory_format)
         tc = self.train_cfg
-        optimizer = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+        optimizer = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay,
+                                    foreach=True)
         member = Member(config.name, config, model, optimizer, self.precision.grad_scaler(self.device),
                         warming_up=needs_warmup(config.depth, tc))
         member.reset_interval(self.device)

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 
 from explorer.config import RunConfig
 from explorer.gui.app import make_application
@@ -66,6 +66,8 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
     state = {"measuring": False, "started": 0.0, "frames0": 0, "wall0": 0.0}
     probe = QTimer()
     probe.setInterval(PROBE_MS)
+    # A loop of our own: QApplication.quit() would close the window, which asks whether to stop the training.
+    loop = QEventLoop()
 
     def on_probe() -> None:
         elapsed = clock.nsecsElapsed() / 1e6
@@ -79,12 +81,12 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
         gaps.append(elapsed - PROBE_MS)
         if time.monotonic() - state["started"] >= args.seconds:
             probe.stop()
-            app.quit()
+            loop.quit()
 
     probe.timeout.connect(on_probe)
     clock.start()
     probe.start()
-    app.exec()
+    loop.exec()
     print("measured; stopping the run", file=sys.stderr, flush=True)
     frames = page.curves.frames - state["frames0"]
     run_path = page.process.run_path
