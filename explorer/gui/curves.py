@@ -188,6 +188,7 @@ class CurvesView(QWidget):
             plot.addItem(plot.shared_bounds)
         self.residual_plot.setYLink(self.plain_plot)
         self.residual_plot.setXLink(self.plain_plot)
+        self._share_y_range()
         self._set_x_label()
         self.layout_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -216,6 +217,7 @@ class CurvesView(QWidget):
                 self._rows.clear()
         self._update_markers()
         self._update_reference()
+        self._share_y_range()
 
     def add_events(self, events: list[dict], key: str = "main", title: str = "") -> None:
         """Take new events of a run; they are drawn on the next redraw tick."""
@@ -428,8 +430,9 @@ class CurvesView(QWidget):
                     values = values[np.isfinite(values)]
                     if values.size:
                         top = max(top, float(values.max()))
+        top = top or 100.0  # nothing drawn yet: the whole scale of an error in percent, not 0..1
         for plot in (self.plain_plot, self.residual_plot):
-            plot.shared_bounds.setData([0.0, 0.0], [0.0, top])
+            plot.shared_bounds.setData([0.0, 1.0], [0.0, top])
 
     def _set_x_label(self) -> None:
         for plot in (self.plain_plot, self.residual_plot):
