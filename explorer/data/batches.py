@@ -136,7 +136,9 @@ class DeviceBatches:
                 f"but this one has {len(self.labels)} in batches of {self.batch_size}; "
                 "resume with the same data options"
             )
-        self._generator.set_state(state["generator"])
+        # A checkpoint loaded with map_location="cuda" brings the state to the GPU; generators take a CPU
+        # ByteTensor on every device.
+        self._generator.set_state(state["generator"].cpu())
         self._order = None if state["order"] is None else state["order"].to(self.device)
         self._position, self._seen = state["position"], state["images_seen"]
 
