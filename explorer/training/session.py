@@ -67,6 +67,16 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None) -> 
         reporter.end("failed", f"the device ran out of memory at batch size {config.train.batch_size}; "
                                "try a smaller --batch-size or fewer models")
         return EXIT_FAILED
+    except OSError as exc:
+        # Writing the run folder failed (disk full, folder removed or made read-only): what was written stays,
+        # and the checkpoints already saved still resume. The folder may not take this word either: stderr does.
+        message = (f"cannot write to the run folder {run.path}: {(exc.strerror or str(exc)).lower()}; "
+                   "free some space or fix the folder, then resume")
+        try:
+            reporter.end("failed", message)
+        except OSError:
+            (stream or sys.stderr).write(f"failed: {message}\n")
+        return EXIT_FAILED
     except Exception as exc:
         # A bug, not a user's mistake: the sentence for the person, the traceback for the bug report.
         details = run.path / "error.log"
