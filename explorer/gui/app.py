@@ -9,6 +9,7 @@ the event loop for 140–210 ms (DESIGN, measured on this kind of machine).
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 from PySide6.QtCore import QSettings, Qt, QThreadPool
@@ -54,8 +55,21 @@ def _freeze_once_torch_is_loaded(window: MainWindow) -> None:
     window.summaries.computed.connect(on_first_summary)
 
 
+def missing_display() -> str | None:
+    """On Linux without an X or Wayland display Qt aborts the process; say what to do instead."""
+    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") \
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return ("resnet-explorer: no display to open the app on (DISPLAY and WAYLAND_DISPLAY are unset); run it on "
+                "a desktop, under xvfb-run, or use the command line: resnet-explorer --help")
+    return None
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Show the main window and run the event loop; returns the exit code."""
+    problem = missing_display()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = make_application(argv)
     window = make_window()
     window.show()

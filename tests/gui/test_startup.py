@@ -76,3 +76,11 @@ def test_run_app_freezes_the_start_up_objects_and_exits_cleanly(tmp_path):
     assert "frozen again after torch: True" in out
     assert "exit code: 0" in out
     assert (tmp_path / "config" / "resnet-explorer").is_dir()  # QSettings went where XDG says, not to ~
+
+
+def test_no_display_is_one_sentence_not_a_qt_abort(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "explorer"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("resnet-explorer: no display to open the app on")
+    assert "Traceback" not in result.stderr and "Aborted" not in result.stderr
