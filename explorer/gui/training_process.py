@@ -28,6 +28,7 @@ from explorer.runs import RunDir
 POLL_MS = 150  # ~7 Hz: new lines show up promptly; one read of an append-only file per tick
 STATUS_EVERY = 6  # status.json is re-read every sixth tick (about once a second)
 STOP_GRACE_S = 120.0  # a checkpoint of several big nets can take a while; kill only after this
+CHILD_NICENESS = 5  # the trainer yields the CPU to the app's event loop (see start)
 STDERR_TAIL_LINES = 12
 TERMINAL_STATES = ("finished", "cancelled", "failed")
 
@@ -42,6 +43,7 @@ def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     except OSError:
         return ""
     return "\n".join(text.strip().splitlines()[-lines:])
+
 
 
 class RunFollower(QObject):
@@ -176,6 +178,12 @@ class TrainingProcess(QObject):
             self.failed.emit(f"could not start the trainer ({sys.executable} -m explorer train): "
                              f"{exc.strerror or exc}; check the Python environment and the run folder")
             return False
+        try:
+            # The trainer takes every core it can; at a lower priority it still gets them all while the app is
+            # idle, and the app's event loop gets a core at once when it needs a few ms (no stalls while drawing).
+            os.setpriority(os.PRIO_PROCESS, self._child.pid, CHILD_NICENESS)
+        except (AttributeError, OSError):
+            pass  # not on this platform: the child runs at the app's priority
         try:  # until the child writes its own (after seconds of `import torch`), the run reads as running
             run.write_status("running", "starting: loading torch", int(run.status().get("iteration") or 0),
                              self._child.pid)
