@@ -16,12 +16,13 @@ from PySide6.QtCore import (
     QAbstractTableModel, QFileSystemWatcher, QModelIndex, QObject, QRunnable, QSortFilterProxyModel, Qt,
     QThreadPool, QTimer, QUrl, Signal,
 )
-from PySide6.QtGui import QAction, QColor, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QTableView, QToolButton,
     QVBoxLayout, QWidget,
 )
 
+from explorer.gui.actions import make_action
 from explorer.gui.curves import parse_model
 from explorer.runs import RunDir, RunInfo, list_runs
 
@@ -180,13 +181,7 @@ class RunsPage(QWidget):
         self._actions = []
         buttons = QHBoxLayout()
         for text, shortcut, tip, slot in specs:
-            action = QAction(text, self)
-            if shortcut:
-                action.setShortcut(QKeySequence(shortcut))
-                tip = f"{tip} ({shortcut})"
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-            action.triggered.connect(slot)
+            action = make_action(self, text, shortcut, tip, slot)
             self._actions.append(action)
             self.table.addAction(action)
             button = QToolButton()

@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
     QCheckBox, QPushButton, QScrollArea, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget,
 )
 
 from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig, depth_presets
+from explorer.gui.actions import make_action
 from explorer.gui.curves import CurvesView
 from explorer.gui.devices import DeviceProbe
 from explorer.gui.training_process import STOP_GRACE_S, RunFollower, TrainingProcess
@@ -208,14 +209,8 @@ class TrainingPage(QWidget):
         )
         actions = []
         for text, shortcut, tip, slot in specs:
-            action = QAction(text, self)
-            if shortcut:
-                action.setShortcut(QKeySequence(shortcut))
-                tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
+            action = make_action(self, text, shortcut, tip, slot)
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(slot)
             self.addAction(action)
             actions.append(action)
         return actions
