@@ -12,6 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from explorer.limits import (
+    MAX_BATCH_SIZE, MAX_DEPTH, MAX_IMAGES, MAX_INPUT_SIZE, MAX_ITERATIONS, MAX_LR, MAX_NUM_CLASSES, MAX_SEED,
+    MAX_SYNTHETIC_IMAGES, MAX_WEIGHT_DECAY, boolean, choice, number, whole,
+)
+
 FAMILIES = ("cifar", "imagenet")
 BLOCKS = ("basic", "bottleneck")
 SHORTCUTS = ("A", "B", "C")
@@ -36,21 +41,6 @@ FAMILY_DEFAULT_INPUT = {"cifar": 32, "imagenet": 224}
 FAMILY_DEFAULT_CLASSES = {"cifar": 10, "imagenet": 1000}
 
 LAYERS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
-
-
-def _choice(option: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"{option} {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
-
-
-def _positive_int(option: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{option} {value!r} must be a whole number of at least {minimum}")
-
-
-def _bool(option: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{option} {value!r} must be true or false")
 
 
 def depth_presets(family: str, block: str) -> tuple[int, ...]:
@@ -86,11 +76,11 @@ class ModelConfig:
     stages: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        _choice("family", self.family, FAMILIES)
+        choice("family", self.family, FAMILIES)
         if self.stages is not None:
-            stages = tuple(self.stages)
+            stages = tuple(self.stages) if isinstance(self.stages, (tuple, list)) else (self.stages,)
             if len(stages) != FAMILY_NUM_STAGES[self.family] or not all(
-                isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in stages
+                isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_DEPTH for s in stages
             ):
                 raise ValueError(
                     f"stages {list(stages)!r} must be {FAMILY_NUM_STAGES[self.family]} block counts of at least 1 "
@@ -114,21 +104,21 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad option; otherwise return None."""
-        _choice("family", self.family, FAMILIES)
-        _choice("block", self.block, BLOCKS)
-        _choice("shortcut", self.shortcut, SHORTCUTS)
-        _choice("stride-on", self.stride_on, STRIDE_ON)
+        choice("family", self.family, FAMILIES)
+        choice("block", self.block, BLOCKS)
+        choice("shortcut", self.shortcut, SHORTCUTS)
+        choice("stride-on", self.stride_on, STRIDE_ON)
         for name in ("preact", "plain", "zero_init_residual"):
-            _bool(name.replace("_", "-"), getattr(self, name))
-        _positive_int("num-classes", self.num_classes, 2)
+            boolean(name.replace("_", "-"), getattr(self, name))
+        whole("num-classes", self.num_classes, 2, MAX_NUM_CLASSES)
         minimum = FAMILY_STRIDE[self.family]
         if isinstance(self.input_size, int) and not isinstance(self.input_size, bool) and self.input_size < minimum:
             raise ValueError(
                 f"input-size {self.input_size} is too small for the {self.family} family, which downsamples "
                 f"{minimum}x; use at least {minimum}"
             )
-        _positive_int("input-size", self.input_size, minimum)
-        _positive_int("depth", self.depth, 1)
+        whole("input-size", self.input_size, minimum, MAX_INPUT_SIZE)
+        whole("depth", self.depth, 1, MAX_DEPTH)
         self.blocks_per_stage()
 
     def blocks_per_stage(self) -> tuple[int, ...]:
@@ -186,7 +176,9 @@ class ModelConfig:
         return cls(**_known_fields(cls, data, "model"))
 
 
-DATASETS = ("cifar10", "synthetic")
+DATASETS = ("cifar10", "cifar100", "synthetic")
+DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "synthetic": "synthetic"}
+DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "synthetic": 10}
 SPLITS = ("test", "val")
 COMPARES = ("both", "plain", "residual")
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -199,7 +191,7 @@ class DataConfig:
     ``'val'`` is the paper's 45k/5k train/validation split. ``data_dir=None`` is the per-user cache folder."""
 
     dataset: str = "cifar10"
-    data_dir: str | None = None
+    data_dir: str | None = None  # CIFAR: the folder its archive is kept in (None: the per-user cache)
     split: str = "test"
     train_subset: int | None = None
     augment: bool = True
@@ -209,13 +201,13 @@ class DataConfig:
         self.validate()
 
     def validate(self) -> None:
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("split", self.split, SPLITS)
-        _bool("augment", self.augment)
+        choice("dataset", self.dataset, DATASETS)
+        choice("split", self.split, SPLITS)
+        boolean("augment", self.augment)
         if self.train_subset is not None:
-            _positive_int("train-subset", self.train_subset, 1)
-        _positive_int("synthetic-size", self.synthetic_size, 20)
-        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            whole("train-subset", self.train_subset, 1, MAX_IMAGES)
+        whole("synthetic-size", self.synthetic_size, 20, MAX_SYNTHETIC_IMAGES)
+        if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir.strip()):
             raise ValueError(f"data-dir {self.data_dir!r} must be a folder path")
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,11 +218,31 @@ class DataConfig:
         return cls(**_known_fields(cls, data, "data"))
 
 
+def default_milestones(iterations: int) -> tuple[int, ...]:
+    """The lr drops at 50% and 75% of the run, as the paper's 32k and 48k of 64k."""
+    return tuple(sorted({m for m in (iterations // 2, iterations * 3 // 4) if 1 <= m < iterations}))
+
+
+def cadence(iterations: int) -> dict[str, int]:
+    """How often a run of ``iterations`` steps logs, evaluates and checkpoints, when not told otherwise.
+
+    About 200 training points (every 50 iterations at most, the paper's 64k giving 1,280), 10 to 100 test
+    evaluations (each costs about as much as a few dozen training steps, so short runs evaluate less often),
+    aligned to the logging so test and training points meet, and a checkpoint every quarter, at most every 1,000.
+    """
+    log_every = max(1, min(50, iterations // 200))
+    evaluations = min(100, max(10, iterations // 50))
+    eval_every = max(log_every, iterations // evaluations // log_every * log_every)
+    return {"log_every": log_every, "eval_every": eval_every,
+            "checkpoint_every": min(1000, max(1, iterations // 4))}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The recipe (paper §4.2 by default) and what to compare. ``warmup_lr`` is used until the training error
     falls below ``warmup_until_error`` for nets of ``warmup_min_depth`` layers or more (ResNet-110: 0.01 until
-    < 80%). ``eval_every=None`` evaluates once per epoch."""
+    < 80%). ``milestones``, ``log_every``, ``eval_every`` and ``checkpoint_every`` left at None follow from the
+    iterations (:func:`default_milestones`, :func:`cadence`); what was used is what ``config.json`` records."""
 
     compare: str = "both"
     depths: tuple[int, ...] = ()
@@ -239,61 +251,69 @@ class TrainConfig:
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 1e-4
-    milestones: tuple[int, ...] = (32000, 48000)
+    milestones: tuple[int, ...] | None = None
     gamma: float = 0.1
     warmup_lr: float = 0.01
     warmup_until_error: float = 0.8
     warmup_min_depth: int = 110
     eval_every: int | None = None
-    log_every: int = 50
-    checkpoint_every: int = 1000
+    log_every: int | None = None
+    checkpoint_every: int | None = None
     device: str = "auto"
     precision: str = "auto"
     channels_last: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.depths, (tuple, list)):
+            raise ValueError(f"depths {self.depths!r} must be a list of depths")
         object.__setattr__(self, "depths", tuple(self.depths))
+        whole("iterations", self.iterations, 1, MAX_ITERATIONS)  # the defaults below are derived from it
+        if self.milestones is None:
+            object.__setattr__(self, "milestones", default_milestones(self.iterations))
+        elif not isinstance(self.milestones, (tuple, list)):
+            raise ValueError(f"milestones {self.milestones!r} must be a list of iteration numbers")
         object.__setattr__(self, "milestones", tuple(self.milestones))
+        for name, value in cadence(self.iterations).items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         self.validate()
 
     def validate(self) -> None:
-        _choice("compare", self.compare, COMPARES)
-        _choice("device", self.device, DEVICES)
-        _choice("precision", self.precision, PRECISIONS)
+        choice("compare", self.compare, COMPARES)
+        choice("device", self.device, DEVICES)
+        choice("precision", self.precision, PRECISIONS)
         for d in self.depths:
-            _positive_int("depths", d, 1)
-        _positive_int("iterations", self.iterations, 1)
-        _positive_int("batch-size", self.batch_size, 1)
-        _positive_int("log-every", self.log_every, 1)
-        _positive_int("checkpoint-every", self.checkpoint_every, 1)
-        _positive_int("warmup-min-depth", self.warmup_min_depth, 1)
-        if self.eval_every is not None:
-            _positive_int("eval-every", self.eval_every, 1)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed {self.seed!r} must be a whole number of at least 0")
-        for option, value, low in (
-            ("lr", self.lr, 0.0),
-            ("momentum", self.momentum, 0.0),
-            ("weight-decay", self.weight_decay, 0.0),
-            ("gamma", self.gamma, 0.0),
-            ("warmup-lr", self.warmup_lr, 0.0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= low or value != value:
-                raise ValueError(f"{option} {value!r} must be a number of at least {low:g}")
-            if value == float("inf"):
-                raise ValueError(f"{option} {value!r} must be finite")
-        if self.lr <= 0:
-            raise ValueError(f"lr {self.lr!r} must be greater than 0")
-        if self.momentum >= 1:
-            raise ValueError(f"momentum {self.momentum!r} must be below 1")
-        if not 0 < self.warmup_until_error <= 1:
-            raise ValueError(f"warmup-until-error {self.warmup_until_error!r} must be in (0, 1]")
+            whole("depths", d, 1, MAX_DEPTH)
+        whole("iterations", self.iterations, 1, MAX_ITERATIONS)
+        whole("batch-size", self.batch_size, 1, MAX_BATCH_SIZE)
+        for option, value in (("log-every", self.log_every), ("eval-every", self.eval_every),
+                              ("checkpoint-every", self.checkpoint_every)):
+            whole(option, value, 1, MAX_ITERATIONS)
+        whole("warmup-min-depth", self.warmup_min_depth, 1, MAX_DEPTH)
+        whole("seed", self.seed, 0, MAX_SEED)
+        number("lr", self.lr, 0.0, MAX_LR, above_minimum=True)
+        number("momentum", self.momentum, 0.0, 1.0, below_maximum=True)
+        number("weight-decay", self.weight_decay, 0.0, MAX_WEIGHT_DECAY)
+        number("gamma", self.gamma, 0.0, 1.0, above_minimum=True)
+        number("warmup-lr", self.warmup_lr, 0.0, MAX_LR, above_minimum=True)
+        number("warmup-until-error", self.warmup_until_error, 0.0, 1.0, above_minimum=True)
         for m in self.milestones:
-            _positive_int("milestones", m, 1)
+            whole("milestones", m, 1, MAX_ITERATIONS)
+            if m > self.iterations:
+                raise ValueError(f"milestones {m:,} is beyond the {self.iterations:,} iterations of the run; use "
+                                 f"iterations from 1 to {self.iterations:,}")
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ValueError(f"milestones {list(self.milestones)} must be increasing iteration numbers")
-        _bool("channels-last", self.channels_last)
+        boolean("channels-last", self.channels_last)
+
+    @property
+    def kept_iterations(self) -> tuple[int, ...]:
+        """The checkpoints kept for analysis beside the latest one: the start, each lr drop and the end."""
+        return tuple(sorted({0, *self.milestones, self.iterations}))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -308,19 +328,53 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a training run needs: what ``config.json`` holds. ``model.depth`` is used when
-    ``train.depths`` is empty."""
+    """Everything a training run needs: what ``config.json`` holds. ``model`` is the template every network of
+    the run is made from (the Architecture tab's choice); ``train.depths`` (``model.depth`` when empty) and
+    ``train.compare`` say which networks (the Training tab's choice). Every network is validated on
+    construction, so a depth that does not fit the family fails before any folder exists. ``name=None`` is
+    :meth:`default_name`."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    name: str = "run"
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        for part, kind in ((self.model, ModelConfig), (self.data, DataConfig), (self.train, TrainConfig)):
+            if not isinstance(part, kind):
+                raise ValueError(f"{kind.__name__} expected, not {type(part).__name__}")
+        for depth in self.depths:
+            self.model.replace(depth=depth, stages=None, num_classes=self.num_classes)  # raises the depth's sentence
+        if self.name is None:
+            object.__setattr__(self, "name", self.default_name())
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"name {self.name!r} must be a non-empty text")
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        depths = self.train.depths if self.train.depths else (self.model.depth,)
+        return tuple(sorted(set(depths)))
 
     def model_configs(self) -> list[ModelConfig]:
-        """The networks this run trains, plain ones first, each depth ascending (one label per network)."""
-        depths = sorted(set(self.train.depths or (self.model.depth,)))
+        """The networks this run trains, plain ones first, each depth ascending (one label per network); their
+        classifiers have as many outputs as the data has classes."""
         kinds = {"both": (True, False), "plain": (True,), "residual": (False,)}[self.train.compare]
-        return [self.model.replace(depth=d, plain=p, stages=None) for p in kinds for d in depths]
+        classes = self.num_classes
+        return [self.model.replace(depth=d, plain=p, stages=None, num_classes=classes) for p in kinds
+                for d in self.depths]
+
+    @property
+    def num_classes(self) -> int:
+        return DATASET_CLASSES.get(self.data.dataset, self.model.num_classes)
+
+    def default_name(self) -> str:
+        """``synthetic-plain-vs-resnet-20-56``: the dataset, the kinds of network and their depths."""
+        residual = "preresnet" if self.model.preact else "resnet"
+        kinds = {"both": f"plain-vs-{residual}", "plain": "plain", "residual": residual}[self.train.compare]
+        return f"{self.data.dataset}-{kinds}-{'-'.join(map(str, self.depths))}"
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "model": self.model.to_dict(), "data": self.data.to_dict(),
@@ -332,11 +386,12 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunConfig":
         _known_fields(cls, data, "run")
+        name = data.get("name")
         return cls(
             model=ModelConfig.from_dict(data.get("model", {})),
             data=DataConfig.from_dict(data.get("data", {})),
             train=TrainConfig.from_dict(data.get("train", {})),
-            name=str(data.get("name", "run")),
+            name=None if name is None else str(name),
         )
 
     @classmethod
@@ -347,7 +402,10 @@ class RunConfig:
             raise ValueError(f"config is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ValueError("config must be a JSON object")
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except TypeError as exc:  # e.g. a list where a number belongs, deep inside a dataclass
+            raise ValueError(f"config has a value of the wrong type ({exc})") from None
 
 
 def _known_fields(cls: type, data: Mapping[str, Any], section: str) -> dict[str, Any]:
