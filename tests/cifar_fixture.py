@@ -68,12 +68,15 @@ def batch_images(n: int, seed: int, index: int) -> tuple[np.ndarray, list[int]]:
     return data, labels
 
 
-def write_cifar_dir(root: Path, n_per_batch: int = 20, seed: int = 0, *, manifest: bool = True) -> dict[str, str]:
+def write_cifar_dir(root: Path, n_per_batch: int = 20, seed: int = 0, *, manifest: bool = True,
+                    python3: bool = False) -> dict[str, str]:
     """Write ``root/cifar-10-batches-py/`` (5 training batches and a test batch of ``n_per_batch`` images each,
     plus ``batches.meta``) and return the md5 of each file, keyed by file name, for ``load_cifar10(checksums=)``.
 
     With ``manifest`` the sums are also written to the folder's ``md5sums.json``, so that code which cannot pass
-    checksums (``load_dataset``, the ``train`` command in a child process) loads the folder as it is."""
+    checksums (``load_dataset``, the ``train`` command in a child process) loads the folder as it is. With
+    ``python3`` the files are pickled as Python 3 re-pickles them with protocol 2 (bytes as ``_codecs.encode``)."""
+    dumps = (lambda obj: pickle.dumps(obj, protocol=2)) if python3 else dumps_py2
     folder = Path(root) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     checksums = {}
@@ -86,9 +89,9 @@ def write_cifar_dir(root: Path, n_per_batch: int = 20, seed: int = 0, *, manifes
             b"data": data,
             b"filenames": [f"image_{index}_{i:05d}.png".encode() for i in range(n_per_batch)],
         }
-        checksums[name] = _write(folder / name, dumps_py2(entry))
+        checksums[name] = _write(folder / name, dumps(entry))
     meta = {b"num_cases_per_batch": n_per_batch, b"label_names": [n.encode() for n in LABEL_NAMES], b"num_vis": 3072}
-    checksums["batches.meta"] = _write(folder / "batches.meta", dumps_py2(meta))
+    checksums["batches.meta"] = _write(folder / "batches.meta", dumps(meta))
     if manifest:
         (folder / "md5sums.json").write_text(json.dumps(checksums))
     return checksums

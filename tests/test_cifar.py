@@ -3,6 +3,7 @@ download and extraction, and the splits load_dataset applies."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.server
 import os
@@ -49,14 +50,16 @@ def test_reads_the_real_format(cifar_dir: Path) -> None:
     assert dataset.test_labels.tolist() == test_labels
 
 
-def test_default_checksums_are_torchvisions() -> None:
-    from torchvision.datasets import CIFAR10
+@pytest.mark.parametrize("ours, theirs", [("CIFAR10", "CIFAR10"), ("CIFAR100", "CIFAR100")])
+def test_published_checksums_and_names_are_torchvisions(ours, theirs) -> None:
+    import torchvision.datasets
 
-    published = dict(CIFAR10.train_list + CIFAR10.test_list)
-    published[CIFAR10.meta["filename"]] = CIFAR10.meta["md5"]
-    published[CIFAR10.filename] = CIFAR10.tgz_md5
-    assert dict(cifar.CHECKSUMS) == published
-    assert cifar.URL == CIFAR10.url and cifar.FOLDER == CIFAR10.base_folder
+    spec, reference = getattr(cifar, ours), getattr(torchvision.datasets, theirs)
+    published = dict(reference.train_list + reference.test_list)
+    published[reference.meta["filename"]] = reference.meta["md5"]
+    published[reference.filename] = reference.tgz_md5
+    assert dict(spec.checksums) == published
+    assert (spec.url, spec.folder, spec.archive) == (reference.url, reference.base_folder, reference.filename)
 
 
 def test_files_that_are_not_the_published_ones_fail_the_published_checksums(tmp_path: Path) -> None:
@@ -104,7 +107,7 @@ def test_truncated_file_is_refused_naming_the_file(cifar_dir: Path) -> None:
         load_cifar10(cifar_dir, download=False)
     # Without a checksum to catch it, the reader itself refuses the cut-off pickle.
     with pytest.raises(DatasetError, match=f"{path} is truncated or damaged"):
-        load_cifar10(cifar_dir, download=False, checksums={})
+        load_cifar10(cifar_dir, download=False, verify=False)
 
 
 def test_wrong_shape_is_refused(cifar_dir: Path) -> None:
@@ -112,7 +115,7 @@ def test_wrong_shape_is_refused(cifar_dir: Path) -> None:
     rows, labels = batch_images(N, seed=0, index=5)
     path.write_bytes(dumps_py2({b"data": rows[:, :3000], b"labels": labels}))
     with pytest.raises(DatasetError, match=f"{path} does not hold CIFAR-10 images"):
-        load_cifar10(cifar_dir, download=False, checksums={})
+        load_cifar10(cifar_dir, download=False, verify=False)
 
 
 class _RunsCode:
@@ -130,7 +133,7 @@ def test_a_pickle_that_runs_code_is_refused_and_never_run(cifar_dir: Path, tmp_p
     path.write_bytes(payload)
 
     with pytest.raises(DatasetError) as caught:
-        load_cifar10(cifar_dir, download=False, checksums={})
+        load_cifar10(cifar_dir, download=False, verify=False)
     message = str(caught.value)
     assert message.startswith(f"CIFAR-10 file {path} was refused: it asks to run code (")
     assert "system)" in message and message.endswith("delete it and download again")
@@ -145,17 +148,17 @@ def test_missing_folder_without_download_says_what_to_do(tmp_path: Path) -> None
         load_cifar10(tmp_path, download=False)
     assert str(caught.value) == (
         f"CIFAR-10 is not in {tmp_path}; put cifar-10-python.tar.gz there, allow the download, "
-        "or use --dataset synthetic"
+        "or choose the synthetic dataset"
     )
 
 
 def test_offline_download_fails_with_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cifar, "URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    spec = dataclasses.replace(cifar.CIFAR10, url="http://127.0.0.1:9/cifar-10-python.tar.gz")
     with pytest.raises(DatasetError) as caught:
-        load_cifar10(tmp_path / "data", download=True)
+        cifar.load_cifar(spec, tmp_path / "data", download=True)
     message = str(caught.value)
     assert message.startswith(f"could not download CIFAR-10 to {tmp_path / 'data'}: ")
-    assert message.endswith("; put cifar-10-python.tar.gz there or use --dataset synthetic")
+    assert message.endswith("; put cifar-10-python.tar.gz there or choose the synthetic dataset")
     assert "\n" not in message and "Traceback" not in message
 
 
@@ -189,9 +192,11 @@ def test_download_reports_progress_and_extracts(tmp_path: Path, monkeypatch: pyt
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        monkeypatch.setattr(cifar, "URL", f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz")
+        spec = dataclasses.replace(
+            cifar.CIFAR10, url=f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz")
         calls: list[tuple[int, int]] = []
-        dataset = load_cifar10(tmp_path / "data", checksums=checksums, progress=lambda d, t: calls.append((d, t)))
+        dataset = cifar.load_cifar(spec, tmp_path / "data", checksums=checksums,
+                                   progress=lambda d, t: calls.append((d, t)))
     finally:
         server.shutdown()
         server.server_close()

@@ -36,6 +36,13 @@ def pixel_stats(images: torch.Tensor, chunk: int = 2048) -> tuple[torch.Tensor, 
     return mean.float(), std.float()
 
 
+def check_batch_size(batch_size: int, images: int) -> None:
+    """Every batch is a full one: a batch larger than the training set is the person's to change."""
+    if images < batch_size:
+        raise ValueError(f"batch-size {batch_size} is larger than the {images} training images; "
+                         f"use a batch size of at most {images}")
+
+
 class DeviceBatches:
     """An endless stream of normalised, augmented training batches ``(x float32 [B, 3, 32, 32], y int64 [B])``.
 
@@ -61,9 +68,8 @@ class DeviceBatches:
         if images.dtype != torch.uint8 or images.ndim != 4 or len(images) != len(labels):
             raise ValueError(f"images must be uint8 [N, C, H, W] with one label each, not {images.dtype} "
                              f"{list(images.shape)} with {len(labels)} labels")
-        if drop_last and len(images) < batch_size:
-            raise ValueError(f"batch-size {batch_size} is larger than the {len(images)} training images; "
-                             f"use a batch size of at most {len(images)}")
+        if drop_last:
+            check_batch_size(batch_size, len(images))
         self.device = torch.device(device)
         self.batch_size, self.augment = batch_size, augment
         self.channels_last, self.drop_last = channels_last, drop_last

@@ -1,11 +1,12 @@
-"""CIFAR-10 on disk: download (through torchvision's downloader), integrity, and reading without running code.
+"""CIFAR-10 and CIFAR-100 on disk: the folder, download (through torchvision's downloader), integrity, reading.
 
-The batch files are Python pickles, and unpickling a file can run any code it names. A data folder is not
-trusted code, so the reader's unpickler builds only the few numpy objects the real files are made of and
-refuses anything else. Each file's md5 is checked against the published list; the result is remembered in a
-stamp (size, mtime, md5 per file) so later loads do not hash 180 MB again (torchvision re-hashes every time).
-Every failure a person can fix is a ``DatasetError`` whose message is one sentence: the file, what is wrong,
-what to do.
+A data folder is not trusted: the archive is extracted member by member into the one folder it belongs in
+(:mod:`explorer.data.archive`), the batch pickles are read without running code (:mod:`explorer.data.safe_pickle`),
+and every file's md5 is checked against the published list - or against the folder's own ``md5sums.json``
+(a private copy, the test fixture), which must then name every file. The result is remembered in a stamp
+(device, inode, size, mtime and ctime per file): ctime cannot be set back by a program (``utime`` sets only
+mtime and atime), so any write to a file, or a file put in its place, is hashed again; the 180 MB are not
+hashed at every start as torchvision does. Every failure a person can fix is one sentence (``DatasetError``).
 """
 
 from __future__ import annotations
@@ -15,134 +16,190 @@ import functools
 import hashlib
 import json
 import os
-import pickle
-import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
 
+from explorer.atomic import atomic_write
+from explorer.data.archive import real_folder, real_folder_or_absent, safe_extract
 from explorer.data.dataset import Dataset
+from explorer.data.errors import DatasetError, reason
+from explorer.data.safe_pickle import unpickle
 
-URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-ARCHIVE = "cifar-10-python.tar.gz"
-FOLDER = "cifar-10-batches-py"
-TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
-TEST_FILE = "test_batch"
-META_FILE = "batches.meta"
 STAMP = ".verified"
-# A folder written by something other than the official archive (the test fixture, a private copy) may list its
-# own md5 sums here; the official archive has none, so the published sums below apply to every real download.
 MANIFEST = "md5sums.json"
-
-# The published md5 sums, as torchvision.datasets.CIFAR10 lists them (a test keeps the two equal). Copied rather
-# than imported because importing torchvision.datasets costs more than a second at every start.
-CHECKSUMS: Mapping[str, str] = {
-    ARCHIVE: "c58f30108f718f92721af3b95e74349a",
-    "data_batch_1": "c99cafc152244af753f735de768cd75f",
-    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
-    "data_batch_4": "634d18415352ddfa80567beed471001a",
-    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
-    TEST_FILE: "40351d587109b95175f43aff81a1287e",
-    META_FILE: "5ff9c542aee3614f3951f8cda6e48888",
-}
-
 Progress = Callable[[int, int], None]
 
 
-class DatasetError(Exception):
-    """A dataset that cannot be used; ``str()`` is one sentence for a person."""
+@dataclass(frozen=True)
+class CifarSpec:
+    """One of the two CIFAR datasets as its authors publish it (torchvision lists the same names and sums)."""
+
+    key: str
+    title: str
+    url: str
+    archive: str
+    folder: str
+    train_files: tuple[str, ...]
+    test_file: str
+    meta_file: str
+    label_key: bytes
+    names_key: bytes
+    classes: int
+    checksums: Mapping[str, str]
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (*self.train_files, self.test_file, self.meta_file)
 
 
-def default_data_dir() -> Path:
+CIFAR10 = CifarSpec(
+    key="cifar10", title="CIFAR-10", url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    archive="cifar-10-python.tar.gz", folder="cifar-10-batches-py",
+    train_files=tuple(f"data_batch_{i}" for i in range(1, 6)), test_file="test_batch", meta_file="batches.meta",
+    label_key=b"labels", names_key=b"label_names", classes=10,
+    checksums={
+        "cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a",
+        "data_batch_1": "c99cafc152244af753f735de768cd75f",
+        "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+        "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+        "data_batch_4": "634d18415352ddfa80567beed471001a",
+        "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+        "test_batch": "40351d587109b95175f43aff81a1287e",
+        "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+    },
+)
+CIFAR100 = CifarSpec(
+    key="cifar100", title="CIFAR-100", url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    archive="cifar-100-python.tar.gz", folder="cifar-100-python", train_files=("train",), test_file="test",
+    meta_file="meta", label_key=b"fine_labels", names_key=b"fine_label_names", classes=100,
+    checksums={
+        "cifar-100-python.tar.gz": "eb9058c3a382ffc7106e4002c42a8d85",
+        "train": "16019d7e3df5f24257cddd939b257f8d",
+        "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+        "meta": "7973b15100ade9c7d40fb424638fde48",
+    },
+)
+SPECS = {spec.key: spec for spec in (CIFAR10, CIFAR100)}
+
+
+def default_data_dir(dataset: str = "cifar10") -> Path:
     """``$RESNET_EXPLORER_DATA``, else the per-user cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
     configured = os.environ.get("RESNET_EXPLORER_DATA")
     if configured:
         return Path(configured).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "resnet-explorer" / "cifar10"
+    return Path(cache).expanduser() / "resnet-explorer" / dataset
 
 
-def load_cifar10(
+def check_folder(root: Path, spec: CifarSpec) -> bool:
+    """Raise DatasetError for a data folder that cannot be used; True when the dataset is there already,
+    False when it would be extracted or downloaded (into a folder made for it if it does not exist)."""
+    if root.exists() and not root.is_dir():
+        raise DatasetError(f"the data folder {root} is a file, not a folder; choose a folder for {spec.title}")
+    real_folder_or_absent(root / spec.folder, spec.title)
+    if root.is_dir():
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise DatasetError(f"the data folder {root} cannot be read (permission denied); choose another folder "
+                               f"or fix its permissions")
+        folder = root / spec.folder
+        if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+            raise DatasetError(f"the {spec.title} folder {folder} cannot be read (permission denied); fix its "
+                               "permissions")
+        return all((folder / name).is_file() for name in spec.files)
+    return False
+
+
+def load_cifar(
+    spec: CifarSpec,
     data_dir: str | os.PathLike | None = None,
     *,
     download: bool = True,
+    verify: bool = True,
     checksums: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> Dataset:
-    """Load CIFAR-10 from ``data_dir``, extracting or downloading ``cifar-10-python.tar.gz`` there if needed.
+    """Load ``spec`` from ``data_dir``, extracting or downloading its archive there if needed.
 
     ``checksums`` maps file names (the archive and each batch file) to md5 sums; by default the folder's
-    ``md5sums.json`` when it has one, else the published sums. ``progress(done_bytes, total_bytes)`` replaces the
-    download bar on stderr.
-    """
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
-    folder = root / FOLDER
-    checksums = _manifest(folder) if checksums is None else checksums
-    if not all((folder / name).is_file() for name in (*TRAIN_FILES, TEST_FILE, META_FILE)):
-        _fetch(root, checksums, download, progress)
-    _verify(folder, checksums)
-    train = [_read_batch(folder / name) for name in TRAIN_FILES]
-    test_images, test_labels = _read_batch(folder / TEST_FILE)
+    ``md5sums.json`` when it has one, else the published sums. ``verify=False`` reads without checking (tests of
+    the reader itself). ``progress(done_bytes, total_bytes)`` replaces the download bar on stderr."""
+    root = Path(data_dir) if data_dir is not None else default_data_dir(spec.key)
+    present = check_folder(root, spec)
+    folder = root / spec.folder
+    if verify:
+        checksums = _manifest(folder, spec) if checksums is None else checksums
+    if not present:
+        _fetch(root, spec, checksums if verify else {}, download, progress)
+    if verify:
+        _verify(folder, spec, checksums)
+    train = [_read_batch(folder / name, spec) for name in spec.train_files]
+    test_images, test_labels = _read_batch(folder / spec.test_file, spec)
     return Dataset(
         train_images=torch.cat([images for images, _ in train]),
         train_labels=torch.cat([labels for _, labels in train]),
-        test_images=test_images,
-        test_labels=test_labels,
-        classes=_read_classes(folder / META_FILE),
-        name="cifar10",
+        test_images=test_images, test_labels=test_labels, classes=_read_classes(folder / spec.meta_file, spec),
+        name=spec.key,
     )
 
 
-def _manifest(folder: Path) -> Mapping[str, str]:
+def load_cifar10(data_dir: str | os.PathLike | None = None, **options) -> Dataset:
+    return load_cifar(CIFAR10, data_dir, **options)
+
+
+def _manifest(folder: Path, spec: CifarSpec) -> Mapping[str, str]:
     path = folder / MANIFEST
     if not path.is_file():
-        return CHECKSUMS
+        return spec.checksums
     try:
-        sums = json.loads(path.read_text())
-    except (OSError, ValueError):
+        sums = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
         sums = None
     if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
         raise DatasetError(f"checksum list {path} is unreadable; delete it to check against the published sums")
+    missing = [name for name in spec.files if name not in sums]
+    if missing:  # an empty or partial list must not switch checking off for the files it leaves out
+        raise DatasetError(f"checksum list {path} has no md5 sum for {missing[0]}; add one for every file, or delete "
+                           "the list to check against the published sums")
     return sums
 
 
-def _fetch(root: Path, checksums: Mapping[str, str], download: bool, progress: Progress | None) -> None:
+def _fetch(root: Path, spec: CifarSpec, checksums: Mapping[str, str], download: bool,
+           progress: Progress | None) -> None:
     """Extract the archive in ``root`` when it is intact, else download it (when allowed) and extract it."""
-    archive = root / ARCHIVE
-    expected = checksums.get(ARCHIVE)
-    if archive.is_file() and (expected is None or _md5(archive) == expected):
-        from torchvision.datasets.utils import extract_archive
-
-        try:
-            extract_archive(str(archive), str(root))
-        except (OSError, EOFError, tarfile.TarError) as exc:
-            raise DatasetError(
-                f"CIFAR-10 archive {archive} could not be extracted ({_reason(exc)}); delete it and download again"
-            ) from None
+    archive = root / spec.archive
+    expected = checksums.get(spec.archive)
+    if archive.is_file() and (expected is None or _md5(archive, spec) == expected):
+        safe_extract(archive, root, spec.folder, spec.files, spec.title)
     elif download:
-        _download(root, expected, progress)
+        _download(root, spec, expected, progress)
+        safe_extract(archive, root, spec.folder, spec.files, spec.title)
     elif archive.is_file():
-        raise DatasetError(f"CIFAR-10 archive {archive} is corrupt (checksum mismatch); delete it and download again")
+        raise DatasetError(f"{spec.title} archive {archive} is corrupt (checksum mismatch); delete it and download "
+                           "again")
     else:
-        raise DatasetError(f"CIFAR-10 is not in {root}; put {ARCHIVE} there, allow the download, "
-                           "or use --dataset synthetic")
+        raise DatasetError(f"{spec.title} is not in {root}; put {spec.archive} there, allow the download, or choose "
+                           "the synthetic dataset")
 
 
-def _download(root: Path, md5: str | None, progress: Progress | None) -> None:
-    from torchvision.datasets.utils import download_and_extract_archive
+def _download(root: Path, spec: CifarSpec, md5: str | None, progress: Progress | None) -> None:
+    from torchvision.datasets.utils import download_url
 
+    real_folder(root, spec.title)
     try:
         with _progress_to(progress):
-            download_and_extract_archive(URL, str(root), filename=ARCHIVE, md5=md5)
-    except (OSError, EOFError, RuntimeError, tarfile.TarError) as exc:
+            download_url(spec.url, str(root), filename=spec.archive, md5=md5)
+    except (OSError, EOFError, RuntimeError) as exc:
         # torchvision raises a bare RuntimeError when the downloaded archive fails its md5 check.
-        reason = "the download is corrupt (checksum mismatch)" if type(exc) is RuntimeError else _reason(exc)
-        raise DatasetError(
-            f"could not download CIFAR-10 to {root}: {reason}; put {ARCHIVE} there or use --dataset synthetic"
-        ) from None
+        why = "the download is corrupt (checksum mismatch)" if type(exc) is RuntimeError else reason(exc)
+        raise DatasetError(f"could not download {spec.title} to {root}: {why}; put {spec.archive} there or choose "
+                           "the synthetic dataset") from None
+    if not (root / spec.archive).is_file():
+        raise DatasetError(f"could not download {spec.title} to {root}: the download did not arrive; put "
+                           f"{spec.archive} there or choose the synthetic dataset")
 
 
 class _CallbackBar:
@@ -167,8 +224,7 @@ def _progress_to(progress: Progress | None) -> Iterator[None]:
     """While downloading, send progress to ``progress`` instead of torchvision's tqdm bar on stderr.
 
     torchvision takes no progress argument; its downloader draws ``utils.tqdm``, so that name is swapped for the
-    duration of the download (a training child downloads on its one thread, so nothing else sees the swap).
-    """
+    duration of the download (a download runs on its process's one thread, so nothing else sees the swap)."""
     from torchvision.datasets import utils
 
     if progress is None or not hasattr(utils, "tqdm"):
@@ -182,124 +238,72 @@ def _progress_to(progress: Progress | None) -> Iterator[None]:
         utils.tqdm = original
 
 
-def _verify(folder: Path, checksums: Mapping[str, str]) -> None:
-    """md5-check every file that has a checksum, skipping files whose size and mtime the stamp already vouches for."""
+def _identity(stat: os.stat_result, md5: str) -> dict:
+    return {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "ctime_ns": stat.st_ctime_ns, "md5": md5}
+
+
+def _verify(folder: Path, spec: CifarSpec, checksums: Mapping[str, str]) -> None:
+    """md5-check every file, skipping the files the stamp vouches for (unchanged since they were hashed)."""
     stamp_path = folder / STAMP
     try:
-        stamp = json.loads(stamp_path.read_text())
-    except (OSError, ValueError):
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8")) if not stamp_path.is_symlink() else {}
+    except (OSError, ValueError, UnicodeDecodeError):
         stamp = {}
+    stamp = stamp if isinstance(stamp, dict) else {}
     verified = {}
-    for name in (*TRAIN_FILES, TEST_FILE, META_FILE):
+    for name in spec.files:
         path = folder / name
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            raise DatasetError(
-                f"CIFAR-10 file {path} is missing; delete the folder {folder} and download again"
-            ) from None
         expected = checksums.get(name)
         if expected is None:
-            continue
-        entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "md5": expected}
-        if stamp.get(name) != entry and _md5(path) != expected:
-            raise DatasetError(f"CIFAR-10 file {path} is corrupt (checksum mismatch); delete it and download again")
+            raise DatasetError(f"no md5 sum is known for {spec.title} file {path}; it cannot be checked")
+        try:
+            entry = _identity(path.stat(), expected)
+        except FileNotFoundError:
+            raise DatasetError(f"{spec.title} file {path} is missing; delete the folder {folder} and download "
+                               "again") from None
+        if stamp.get(name) != entry and _md5(path, spec) != expected:
+            raise DatasetError(f"{spec.title} file {path} is corrupt (checksum mismatch); delete it and download again")
         verified[name] = entry
     if verified != stamp:
         try:
-            tmp = stamp_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(verified))
-            os.replace(tmp, stamp_path)
+            atomic_write(stamp_path, json.dumps(verified))
         except OSError:
             pass  # A read-only data folder still loads; it is only hashed again next time.
 
 
-def _md5(path: Path) -> str:
+def _md5(path: Path, spec: CifarSpec) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     try:
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
     except OSError as exc:
-        raise DatasetError(f"could not read CIFAR-10 file {path} ({_reason(exc)}); check that it is readable") from None
+        raise DatasetError(f"could not read {spec.title} file {path} ({reason(exc)}); check that it is readable") from None
     return digest.hexdigest()
 
 
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return str(reason)
-
-
-def _numpy_reconstruct() -> Callable:
-    try:
-        from numpy._core.multiarray import _reconstruct  # numpy >= 2
-    except ImportError:
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
-
-
-class _RefusedGlobal(pickle.UnpicklingError):
-    pass
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Builds plain containers and numpy arrays only; any other global a pickle names is refused, not imported."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct(),
-        ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct(),
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-    }
-
-    def find_class(self, module: str, name: str) -> object:
-        try:
-            return self._ALLOWED[(module, name)]
-        except KeyError:
-            raise _RefusedGlobal(f"{module}.{name}") from None
-
-
-def _unpickle(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            # encoding='bytes' as the format's authors load it: the Python 2 strings stay bytes (b'data', ...).
-            entry = _SafeUnpickler(f, encoding="bytes").load()
-    except _RefusedGlobal as exc:
-        raise DatasetError(
-            f"CIFAR-10 file {path} was refused: it asks to run code ({exc}), which no CIFAR-10 file does; "
-            "delete it and download again"
-        ) from None
-    except OSError as exc:
-        raise DatasetError(f"could not read CIFAR-10 file {path} ({_reason(exc)}); check that it is readable") from None
-    except Exception as exc:  # A damaged pickle can fail in many ways (EOFError, UnpicklingError, ValueError, ...).
-        raise DatasetError(
-            f"CIFAR-10 file {path} is truncated or damaged ({type(exc).__name__}); delete it and download again"
-        ) from None
-    if not isinstance(entry, dict):
-        raise DatasetError(f"CIFAR-10 file {path} does not hold a CIFAR-10 batch; delete it and download again")
-    return entry
-
-
-def _read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_batch(path: Path, spec: CifarSpec) -> tuple[torch.Tensor, torch.Tensor]:
     """Images [n, 3, 32, 32] uint8 (each row of the file is the R, G and B planes, row-major) and int64 labels."""
-    entry = _unpickle(path)
-    data, labels = entry.get(b"data"), entry.get(b"labels")
+    entry = unpickle(path, spec.title)
+    data, labels = entry.get(b"data"), entry.get(spec.label_key)
     if (
         not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32
         or not isinstance(labels, list) or len(labels) != len(data)
-        or not all(type(label) is int and 0 <= label <= 9 for label in labels)
+        or not all(type(label) is int and 0 <= label < spec.classes for label in labels)
     ):
         found = f"data {getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}"
         raise DatasetError(
-            f"CIFAR-10 file {path} does not hold CIFAR-10 images (expected uint8 data of shape [n, 3072] and n "
-            f"labels 0-9, found {found.strip()}); delete it and download again"
+            f"{spec.title} file {path} does not hold {spec.title} images (expected uint8 data of shape [n, 3072] and "
+            f"n labels 0-{spec.classes - 1}, found {found.strip()}); delete it and download again"
         )
     images = torch.from_numpy(np.ascontiguousarray(data)).reshape(-1, 3, 32, 32)
     return images, torch.tensor(labels, dtype=torch.int64)
 
 
-def _read_classes(path: Path) -> tuple[str, ...]:
-    names = _unpickle(path).get(b"label_names")
-    if not isinstance(names, list) or len(names) != 10 or not all(isinstance(n, bytes) for n in names):
-        raise DatasetError(f"CIFAR-10 file {path} does not hold the 10 class names; delete it and download again")
+def _read_classes(path: Path, spec: CifarSpec) -> tuple[str, ...]:
+    names = unpickle(path, spec.title).get(spec.names_key)
+    if not isinstance(names, list) or len(names) != spec.classes or not all(isinstance(n, bytes) for n in names):
+        raise DatasetError(f"{spec.title} file {path} does not hold the {spec.classes} class names; delete it and "
+                           "download again")
     return tuple(n.decode("ascii", "replace") for n in names)
