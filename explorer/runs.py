@@ -1,30 +1,40 @@
 """The run directory, the single source of truth of a training run; no torch here.
 
 ``<runs-dir>/<YYYYmmdd-HHMMSS>-<name>/`` holds ``config.json`` (written once, atomically), ``status.json``
-(replaced atomically), ``metrics.jsonl`` (append-only, one JSON object a line, flushed per line) and
-``checkpoints/<model>.pt``. The trainer writes it; the GUI and ``resnet-explorer runs`` read it, live or
-finished, tolerating a partial last line and a trainer that died without a word.
+(replaced atomically; written by the trainer alone), ``metrics.jsonl`` (append-only, one JSON object a line,
+flushed per line), ``trainer.lock`` (held by the one trainer of the run while it lives) and ``checkpoints/``
+(:mod:`explorer.checkpoints`). The GUI and ``resnet-explorer runs`` read it, live or finished, tolerating a
+partial last line, lines of the wrong shape and a trainer that died without a word.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import math
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, IO
+from typing import Any
 
+from explorer.atomic import atomic_write, is_disk_full, overwrite_in_place
 from explorer.config import RunConfig
+from explorer.events_schema import valid_event
 
 STATES = ("running", "finished", "cancelled", "failed")
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
+LOCK_FILE = "trainer.lock"
 CHECKPOINT_DIR = "checkpoints"
+# status.json is padded to this size, so that on a full disk the trainer can still overwrite it in place
+# (the blocks are already the file's) with how the run ended.
+STATUS_BYTES = 1024
+LOCK_TRIES = 40  # a reader holds the lock shared for microseconds; a trainer that meets one tries again
+LOCK_RETRY_S = 0.025
 
 
 class RunDirError(Exception):
@@ -40,8 +50,9 @@ def default_runs_dir() -> Path:
     return Path(data_home).expanduser() / "resnet-explorer" / "runs"
 
 
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
+def os_reason(exc: OSError) -> str:
+    """An OSError as the end of a sentence: 'the disk is full', 'permission denied'."""
+    if is_disk_full(exc):
         return "the disk is full"
     if exc.errno in (errno.ENOTDIR, errno.EEXIST):
         return "a file is in the way where a folder should be"
@@ -49,22 +60,30 @@ def _reason(exc: OSError) -> str:
 
 
 def _write_error(where: Path | str, exc: OSError) -> RunDirError:
-    return RunDirError(f"cannot write runs to {where}: {_reason(exc)}; choose another --runs-dir")
+    return RunDirError(f"cannot write runs to {where}: {os_reason(exc)}; choose another runs folder")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, fsync it and rename it over ``path``: readers see the old
-    file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def check_runs_dir(runs_dir: str | Path) -> Path:
+    """Refuse a runs folder that clearly cannot take a run (a file, below a file, read-only) before any work is
+    done, with the sentence :meth:`RunDir.create` would give; nothing is made here."""
+    runs_dir = Path(runs_dir).expanduser()
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunDirError(f"cannot write runs to {runs_dir}: it is a file, not a folder; choose another runs folder")
+    existing = runs_dir
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunDirError(f"cannot write runs to {existing}: a file is in the way where a folder should be; choose "
+                          "another runs folder")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        probe = os.statvfs(existing)
+        read_only = bool(probe.f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    if read_only or not os.access(existing, os.W_OK | os.X_OK):
+        raise RunDirError(f"cannot write runs to {runs_dir}: {'read-only file system' if read_only else 'permission denied'}"
+                          "; choose another runs folder")
+    return runs_dir
 
 
 def _finite(value: Any) -> Any:
@@ -99,13 +118,26 @@ def _safe_name(name: str) -> str:
     return cleaned[:80] or "run"
 
 
+class TrainerLock:
+    """The run's ``trainer.lock`` held with ``flock``: the kernel lets it go when the process dies, however it
+    dies, so a live lock means a live trainer (no stale pid files, no pid reuse)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+
 class RunDir:
     """One run's folder. Create it with :meth:`create` (the GUI and the CLI), open an existing one with
     :meth:`open`. Writing events keeps ``metrics.jsonl`` open; :meth:`close` releases it."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._events: IO[str] | None = None
+        self._events: int | None = None  # metrics.jsonl opened for appending, by the trainer
 
     @classmethod
     def create(cls, runs_dir: str | Path, config: RunConfig) -> "RunDir":
@@ -113,7 +145,7 @@ class RunDir:
         Raises :class:`RunDirError` when the folder cannot be written: read-only, not a folder, disk full."""
         runs_dir = Path(runs_dir).expanduser()
         if runs_dir.exists() and not runs_dir.is_dir():
-            raise RunDirError(f"cannot write runs to {runs_dir}: it is a file, not a folder; choose another --runs-dir")
+            raise RunDirError(f"cannot write runs to {runs_dir}: it is a file, not a folder; choose another runs folder")
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -129,10 +161,10 @@ class RunDir:
             except OSError as exc:
                 raise _write_error(runs_dir, exc) from None
         else:
-            raise RunDirError(f"cannot write runs to {runs_dir}: too many runs named {stem}; choose another --name")
+            raise RunDirError(f"cannot write runs to {runs_dir}: too many runs named {stem}; choose another name")
         try:
             # config.json doubles as the probe write: a read-only or full disk fails here, before any training.
-            _atomic_write(path / CONFIG_FILE, config.to_json() + "\n")
+            atomic_write(path / CONFIG_FILE, config.to_json() + "\n")
         except OSError as exc:
             try:
                 path.rmdir()
@@ -152,9 +184,12 @@ class RunDir:
     def config(self) -> RunConfig:
         try:
             return RunConfig.from_json((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunDirError(f"{self.path} has no {CONFIG_FILE} (the run's settings), so it cannot be shown or "
+                              "resumed") from None
         except OSError as exc:
-            raise RunDirError(f"cannot read {self.path / CONFIG_FILE}: {_reason(exc)}") from None
-        except ValueError as exc:
+            raise RunDirError(f"cannot read {self.path / CONFIG_FILE}: {os_reason(exc)}") from None
+        except (ValueError, UnicodeDecodeError) as exc:
             raise RunDirError(f"{self.path / CONFIG_FILE} is not a usable run config: {exc}") from None
 
     @property
@@ -166,26 +201,99 @@ class RunDir:
         """Where the GUI sends the training child's stderr."""
         return self.path / "stderr.log"
 
-    def checkpoint_path(self, model_name: str) -> Path:
-        return self.path / CHECKPOINT_DIR / f"{model_name}.pt"
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT_DIR
 
+    # -- one trainer per run ------------------------------------------------------------------------------
+    def lock(self) -> TrainerLock:
+        """Become the run's one trainer, or raise RunDirError naming the one that already is."""
+        try:
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise RunDirError(f"cannot use the run folder {self.path}: {os_reason(exc)}") from None
+        for _ in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(LOCK_RETRY_S)
+        else:
+            os.close(fd)
+            pid = self.trainer_pid()
+            raise RunDirError(f"the run {self.path.name} is already being trained by another process"
+                              f"{f' (pid {pid})' if pid and pid > 0 else ''}; stop it first or wait for it to end")
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # the lock still holds; only the pid shown to others is missing
+        return TrainerLock(fd)
+
+    def trainer_pid(self) -> int | None:
+        """The pid of the trainer that holds the run's lock now (-1 if it cannot be read), None if none does."""
+        try:
+            fd = os.open(self.path / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    # -- events -------------------------------------------------------------------------------------------
     def append_event(self, event: dict) -> None:
-        """One strict-JSON line, flushed so a reader (or a crash) sees every whole line written so far.
-        No fsync per line: a power cut may lose the last lines, a killed process loses nothing flushed."""
+        """One strict-JSON line in one write, so a reader (or a crash) sees every whole line written so far.
+        A write the disk cuts short is taken back: the file never ends in half a line of ours. No fsync per
+        line: a power cut may lose the last lines, a killed process loses nothing written."""
         if self._events is None:
-            self._events = open(self.metrics_path, "a", encoding="utf-8")
-        self._events.write(json.dumps(_finite(event), allow_nan=False) + "\n")
-        self._events.flush()
+            self._cut_partial_line()
+            self._events = os.open(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        line = (json.dumps(_finite(event), allow_nan=False) + "\n").encode("utf-8")
+        size = os.fstat(self._events).st_size
+        try:
+            if os.write(self._events, line) != len(line):  # a short write: the disk took only part of it
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.metrics_path))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._events, size)
+            raise
+
+    def _cut_partial_line(self) -> None:
+        """A trainer killed mid-line left half a line at the end: cut it before appending, or the next event
+        would be glued onto it and lost to every reader."""
+        try:
+            with open(self.metrics_path, "rb+") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size == 0:
+                    return
+                f.seek(max(0, size - 1))
+                if f.read(1) == b"\n":
+                    return
+                start = max(0, size - (1 << 20))
+                f.seek(start)
+                tail = f.read()
+                cut = tail.rfind(b"\n")
+                f.truncate(start + cut + 1 if cut >= 0 else (0 if start == 0 else size))
+        except FileNotFoundError:
+            return
 
     def close(self) -> None:
         if self._events is not None:
-            self._events.close()
+            os.close(self._events)
             self._events = None
 
     def read_events(self, offset: int = 0, skip: bytes | None = None) -> tuple[list[dict], int]:
         """Events from byte ``offset`` to the last complete line, and the offset to read from next time.
-        A partial last line (still being written) is left for the next call; corrupt whole lines are skipped,
-        and so are lines containing ``skip`` (the runs list passes over the many ``train`` lines unparsed)."""
+        A partial last line (still being written) is left for the next call; lines that are not an event of
+        the right shape are skipped, and so are lines containing ``skip`` (the runs list passes over the many
+        ``train`` lines unparsed)."""
         try:
             with open(self.metrics_path, "rb") as f:
                 f.seek(offset)
@@ -199,35 +307,83 @@ class RunDir:
                 continue
             try:
                 event = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
-            if isinstance(event, dict):
+            if valid_event(event):
                 events.append(event)
         return events, offset + end
 
+    # -- status -------------------------------------------------------------------------------------------
     def write_status(self, state: str, message: str = "", iteration: int = 0, pid: int | None = None) -> None:
+        """The trainer's own word on the run (only the trainer calls this). On a full disk the old file is
+        overwritten in place, so how the run ended is still recorded."""
         if state not in STATES:
             raise ValueError(f"state {state!r} is not one of {', '.join(STATES)}")
         status = {"state": state, "message": message, "iteration": int(iteration), "pid": pid}
-        _atomic_write(self.path / STATUS_FILE, json.dumps(status) + "\n")
+        data = json.dumps(status).encode()
+        if len(data) > STATUS_BYTES - 1:
+            status["message"] = message[: max(0, len(message) - (len(data) - STATUS_BYTES + 8))] + "…"
+            data = json.dumps(status).encode()
+        data = data.ljust(STATUS_BYTES - 1) + b"\n"
+        try:
+            atomic_write(self.path / STATUS_FILE, data)
+        except OSError as exc:
+            if not (is_disk_full(exc) and overwrite_in_place(self.path / STATUS_FILE, data)):
+                raise
 
     def status(self) -> dict:
-        """``status.json``, except that a "running" run whose trainer is gone reads "failed"."""
-        try:
-            status = json.loads((self.path / STATUS_FILE).read_text(encoding="utf-8"))
-            if not isinstance(status, dict) or status.get("state") not in STATES:
-                raise ValueError("not a status")
-        except (OSError, ValueError):
-            return {"state": "failed", "iteration": 0, "pid": None,
-                    "message": "the trainer stopped without finishing (no status was written); "
-                               "resume to continue from the last checkpoint"}
-        status = {"message": "", "iteration": 0, "pid": None, **status}
-        pid = status.get("pid")
-        if status["state"] == "running" and not (isinstance(pid, int) and _pid_alive(pid)):
+        """``status.json`` as its readers need it: ``state`` is "running" while a trainer holds the run's lock,
+        "failed" when the last trainer died without saying how it ended, "created" for a folder no trainer has
+        started yet; ``busy`` says whether a trainer holds the run now, ``problem`` what was wrong with the file."""
+        raw, problem = self._read_status()
+        holder = self.trainer_pid()
+        legacy = holder is None and not (self.path / LOCK_FILE).exists()
+        if legacy and raw.get("state") == "running" and isinstance(raw.get("pid"), int):
+            holder = raw["pid"] if _pid_alive(raw["pid"]) else None  # a run from before the lock existed
+        status = {"state": raw.get("state"), "message": raw.get("message", ""), "iteration": raw.get("iteration", 0),
+                  "pid": holder if holder is not None else raw.get("pid"), "busy": holder is not None,
+                  "problem": problem}
+        if holder is not None:
+            if status["state"] not in ("finished", "cancelled", "failed"):
+                status["state"] = "running"
+        elif problem and not (self.path / STATUS_FILE).exists():
+            started = self.metrics_path.exists() or (self.checkpoint_dir.exists())
+            status.update(state="failed" if started else "created", problem="",
+                          message="the trainer stopped without saying how (no status was written); resume to "
+                                  "continue from the last checkpoint" if started else
+                                  "not started yet; Resume starts it")
+        elif problem or status["state"] == "running":
             status["state"] = "failed"
-            status["message"] = (f"the trainer stopped without finishing (pid {pid}); "
-                                 "resume to continue from the last checkpoint")
+            status["message"] = (f"{problem}; resume to continue from the last checkpoint" if problem else
+                                 f"the trainer stopped without finishing (pid {raw.get('pid')}); resume to continue "
+                                 "from the last checkpoint")
         return status
+
+    def _read_status(self) -> tuple[dict, str]:
+        path = self.path / STATUS_FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}, "no status"
+        except OSError as exc:
+            return {}, f"cannot read {STATUS_FILE}: {os_reason(exc)}"
+        except (ValueError, UnicodeDecodeError):
+            return {}, f"{STATUS_FILE} is not valid JSON"
+        if not isinstance(raw, dict):
+            return {}, f"{STATUS_FILE} is not a JSON object"
+        checks = (("state", lambda v: v in STATES, "one of " + ", ".join(STATES)),
+                  ("message", lambda v: isinstance(v, str), "a text"),
+                  ("iteration", lambda v: type(v) is int and v >= 0, "a whole number"),
+                  ("pid", lambda v: v is None or type(v) is int, "a process id"))
+        clean = {}
+        for key, ok, what in checks:
+            if key in raw and not ok(raw[key]):
+                return {k: v for k, v in clean.items()}, f"{STATUS_FILE} is invalid ({key} {raw[key]!r} is not {what})"
+            if key in raw:
+                clean[key] = raw[key]
+        if "state" not in clean:
+            return clean, f"{STATUS_FILE} is invalid (it has no state)"
+        return clean, ""
 
 
 def effective_events(events: list[dict]) -> list[dict]:
@@ -240,57 +396,3 @@ def effective_events(events: list[dict]) -> list[dict]:
             kept = [e for e in kept if not (isinstance(e.get("iteration"), int) and e["iteration"] > k)]
         kept.append(event)
     return kept
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One line of the runs list (``resnet-explorer runs``, the GUI's runs browser)."""
-
-    path: Path
-    name: str
-    created: float
-    state: str
-    message: str
-    models: tuple[str, ...]
-    iteration: int
-    iterations: int
-    best_test_error: dict[str, float]
-    device: str
-    precision: str
-
-
-def run_info(run: RunDir) -> RunInfo:
-    config = run.config()
-    status = run.status()
-    best: dict[str, float] = {}
-    device, precision = config.train.device, config.train.precision
-    events, _ = run.read_events(skip=b'"type": "train"')
-    for event in effective_events(events):
-        if event.get("type") == "start":
-            device = event.get("device", device)
-            precision = event.get("precision", precision)
-        elif event.get("type") == "eval" and isinstance(event.get("test_error"), (int, float)):
-            model = event.get("model", "")
-            best[model] = min(best.get(model, math.inf), float(event["test_error"]))
-    return RunInfo(
-        path=run.path, name=config.name, created=(run.path / CONFIG_FILE).stat().st_mtime,
-        state=status["state"], message=status.get("message", ""),
-        models=tuple(m.name for m in config.model_configs()), iteration=int(status.get("iteration") or 0),
-        iterations=config.train.iterations, best_test_error=best, device=device, precision=precision,
-    )
-
-
-def list_runs(runs_dir: str | Path) -> list[RunInfo]:
-    """The runs in ``runs_dir``, newest first. Folders without a readable ``config.json`` are skipped."""
-    runs_dir = Path(runs_dir).expanduser()
-    if not runs_dir.is_dir():
-        return []
-    infos = []
-    for path in runs_dir.iterdir():
-        if not (path / CONFIG_FILE).is_file():
-            continue
-        try:
-            infos.append(run_info(RunDir(path)))
-        except (RunDirError, OSError):
-            continue
-    return sorted(infos, key=lambda info: (info.created, info.path.name), reverse=True)

@@ -1,15 +1,16 @@
 """``summarize(config)``: the layer table of a network as plain data (ints, strs, tuples) — no torch objects leave.
 
 torchinfo runs the forward pass (batch 1) and gives the structure, the call order and the output shapes. The
-model is built on the ``meta`` device (no initialisation) and then given uninitialised CPU storage: only the
-shapes matter, and a CPU forward pass beats the meta device's Python decompositions of batch norm by 2×, so
-ResNet-1202 takes about a second and ResNet-152 a third of one. MACs are counted here, not by torchinfo, because the paper's "FLOPs" are the
+model is traced on the CPU (small inputs) or on the ``meta`` device (no storage, no arithmetic, so the cost does
+not grow with the input size; :func:`trace_device`). Only a prototype with at most two blocks per stage is traced; the repeated blocks' rows are
+copied from it, which keeps every table of the option space well under 100 ms. MACs are counted here, not by torchinfo, because the paper's "FLOPs" are the
 multiply-adds of the convolutions and the fully connected layer only, while torchinfo also counts a MAC per
 BN parameter and per bias.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,8 @@ import torch
 import torchinfo
 from torch import nn
 
-from explorer.config import ModelConfig
+from explorer.config import LAYERS_PER_BLOCK, ModelConfig
+from explorer.formatting import count, size
 from explorer.models import build_model
 
 BYTES_PER_ACTIVATION = 4  # fp32
@@ -84,72 +86,122 @@ def layer_macs(module: nn.Module, output_shape: tuple[int, ...]) -> int:
     return 0
 
 
-def summarize(config: ModelConfig) -> Summary:
-    """The layer table of ``config`` for one image. Raises ValueError for an invalid config."""
-    config.validate()
-    with torch.device("meta"):
-        model = build_model(config)
-    model = model.to_empty(device="cpu")  # values are garbage and unused: the table needs shapes only
-    input_shape = (1, 3, config.input_size, config.input_size)
-    stats = torchinfo.summary(model, input_size=input_shape, device="cpu", verbose=0, mode="eval")
-    names = {id(m): name for name, m in model.named_modules()}
+def trace_device(config: ModelConfig) -> str:
+    """Where the prototype runs: small CIFAR-sized inputs on the CPU (a few MMACs, no warm-up), larger ones on
+    the ``meta`` device, whose cost does not grow with the input (its first use in a process imports
+    torch._dynamo, about a second, which :func:`warm_up` can take off the critical path)."""
+    return "cpu" if config.family == "cifar" and config.input_size <= 64 else "meta"
 
+
+def warm_up() -> None:
+    """Pay the meta device's one-time cost now (a worker thread calls this while the person reads a table)."""
+    a = torch.empty(1, 4, 4, 4, device="meta")
+    torch.relu(a + a)
+
+
+def _same_shape(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _traced_rows(config: ModelConfig) -> list[LayerRow]:
+    """torchinfo's rows of ``config``'s network (batch 1), with our MACs and subtotals."""
+    device = trace_device(config)
+    with torch.device(device):  # the prototype is small: built and initialised on the CPU in milliseconds
+        model = build_model(config)
+    if device == "meta":
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.forward = _same_shape  # BN keeps its input's shape; its meta decomposition is slow
+    input_shape = (1, 3, config.input_size, config.input_size)
+    stats = torchinfo.summary(model, input_size=input_shape, device=device, verbose=0, mode="eval")
+    names = {id(m): name for name, m in model.named_modules()}
     # torchinfo lists calls in order with their nesting depth; depth 0 is the model itself.
     infos = [i for i in stats.summary_list if i.depth >= 1]
-    own_params: list[int] = []
-    seen: set[int] = set()
+    rows, seen = [], set()
     for info in infos:
         counted = info.is_leaf_layer and id(info.module) not in seen
         seen.add(id(info.module))
-        own_params.append(sum(p.numel() for p in info.module.parameters()) if counted else 0)
-    own_macs = [
-        layer_macs(i.module, tuple(i.output_size)) if i.is_leaf_layer else 0 for i in infos
-    ]
-    # A container's subtotal is the sum of the rows after it until the next row at its depth or above.
-    sub_params, sub_macs = list(own_params), list(own_macs)
+        rows.append(LayerRow(
+            name=names.get(id(info.module), info.var_name), type=info.class_name, depth=info.depth,
+            output_shape=tuple(int(s) for s in info.output_size),
+            params=sum(p.numel() for p in info.module.parameters()) if counted else 0,
+            macs=layer_macs(info.module, tuple(info.output_size)) if info.is_leaf_layer else 0,
+            is_leaf=info.is_leaf_layer,
+        ))
+    return rows
+
+
+def _repeat_blocks(rows: list[LayerRow], blocks: tuple[int, ...]) -> list[LayerRow]:
+    """Rows of the network with ``blocks`` per stage, from the rows of its prototype with at most two per stage.
+
+    Within a stage every block after the first has the same input and output shape and the same layers, so
+    its rows are those of block 1 under another index: ``layer2.1.conv1`` becomes ``layer2.7.conv1``."""
+    out: list[LayerRow] = []
+    i = 0
+    while i < len(rows):
+        row = rows[i]
+        parts = row.name.split(".")
+        stage = int(parts[0][5:]) if parts[0].startswith("layer") and parts[0][5:].isdigit() else 0
+        if stage and len(parts) == 2 and parts[1] == "1" and blocks[stage - 1] > 2:
+            end = i + 1
+            while end < len(rows) and rows[end].depth > row.depth:
+                end += 1
+            prefix = f"{parts[0]}.1"
+            for index in range(1, blocks[stage - 1]):
+                name = f"{parts[0]}.{index}"
+                out.extend(dataclasses.replace(r, name=name + r.name[len(prefix):]) for r in rows[i:end])
+            i = end
+            continue
+        out.append(row)
+        i += 1
+    return out
+
+
+def _subtotals(rows: list[LayerRow]) -> tuple[LayerRow, ...]:
+    """Each container row carries the sums of the leaf rows after it until the next row at its depth or above."""
+    params, macs = [r.params if r.is_leaf else 0 for r in rows], [r.macs if r.is_leaf else 0 for r in rows]
     stack: list[int] = []
-    for index, info in enumerate(infos):
-        while stack and infos[stack[-1]].depth >= info.depth:
+    for index, row in enumerate(rows):
+        while stack and rows[stack[-1]].depth >= row.depth:
             stack.pop()
         for parent in stack:
-            sub_params[parent] += own_params[index]
-            sub_macs[parent] += own_macs[index]
+            params[parent] += params[index] if row.is_leaf else 0
+            macs[parent] += macs[index] if row.is_leaf else 0
         stack.append(index)
+    return tuple(dataclasses.replace(r, params=p, macs=m) for r, p, m in zip(rows, params, macs))
 
-    rows = tuple(
-        LayerRow(
-            name=names.get(id(info.module), info.var_name),
-            type=info.class_name,
-            depth=info.depth,
-            output_shape=tuple(int(s) for s in info.output_size),
-            params=sub_params[i],
-            macs=sub_macs[i],
-            is_leaf=info.is_leaf_layer,
-        )
-        for i, info in enumerate(infos)
-    )
+
+def summarize(config: ModelConfig, *, repeat_blocks: bool = True) -> Summary:
+    """The layer table of ``config`` for one image. Raises ValueError for an invalid config.
+
+    The network traced is a prototype with at most two blocks per stage; the other blocks' rows are copies of
+    block 1's (:func:`_repeat_blocks`), so ResNet-1202 costs about what ResNet-20 does. ``repeat_blocks=False``
+    traces the whole network instead: the tests hold the two equal over the option space."""
+    config.validate()
+    blocks = config.blocks_per_stage()
+    traced = config
+    if repeat_blocks and max(blocks) > 2:
+        stages = tuple(min(b, 2) for b in blocks)
+        traced = config.replace(stages=stages, depth=LAYERS_PER_BLOCK[config.block] * sum(stages) + 2)
+    rows = _traced_rows(traced)
+    if traced is not config:
+        rows = _repeat_blocks(rows, blocks)
+    rows = _subtotals(rows)
     leaves = [r for r in rows if r.is_leaf]
     weighted = sum(
         1 for r in leaves if r.type in ("Conv2d", "Linear") and ".downsample." not in f".{r.name}."
     )
+    total_params = sum(r.params for r in leaves)
     return Summary(
         config=config,
-        input_shape=input_shape,
+        input_shape=(1, 3, config.input_size, config.input_size),
         rows=rows,
-        total_params=sum(p.numel() for p in model.parameters()),
-        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        total_params=total_params,
+        trainable_params=total_params,  # every parameter of these networks trains
         total_macs=sum(r.macs for r in leaves),
         activation_bytes=sum(math.prod(r.output_shape) for r in leaves) * BYTES_PER_ACTIVATION,
         weighted_depth=weighted,
     )
-
-
-def human(value: float, unit: str = "") -> str:
-    """1234567 -> '1.23 M'; the suffixes a person reads in a table."""
-    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {suffix}{unit}"
-    return f"{value:.0f} {unit}".rstrip()
 
 
 def format_table(summary: Summary) -> str:
@@ -168,9 +220,9 @@ def format_table(summary: Summary) -> str:
                      f"{row.macs:>15,}")
     lines.append("-" * len(header))
     lines.append(
-        f"params {summary.total_params:,} ({human(summary.total_params)})   "
-        f"MACs {summary.total_macs:,} ({human(summary.total_macs)})   "
-        f"FLOPs (2×MACs) {human(summary.total_flops)}   weighted depth {summary.weighted_depth}   "
-        f"activations {human(summary.activation_bytes, 'B')} per image"
+        f"params {summary.total_params:,} ({count(summary.total_params)})   "
+        f"MACs {summary.total_macs:,} ({count(summary.total_macs)})   "
+        f"FLOPs (2×MACs) {count(summary.total_flops)}   weighted depth {summary.weighted_depth}   "
+        f"activations {size(summary.activation_bytes)} per image"
     )
     return "\n".join(lines) + "\n"

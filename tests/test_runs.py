@@ -12,13 +12,8 @@ import sys
 import pytest
 
 from explorer.config import RunConfig, TrainConfig
-from explorer.runs import (
-    RunDir,
-    RunDirError,
-    default_runs_dir,
-    effective_events,
-    list_runs,
-)
+from explorer.run_list import list_runs
+from explorer.runs import RunDir, RunDirError, default_runs_dir, effective_events
 
 
 def make_run(tmp_path, name="demo", **train):
@@ -32,6 +27,7 @@ def test_create_writes_config_and_names_the_folder(tmp_path):
     assert run.config() == RunConfig(name="my run/1", train=TrainConfig(iterations=30, depths=(20, 56)))
     assert RunDir.open(run.path).config().train.iterations == 30
     assert [p.name for p in run.path.iterdir()] == ["config.json"]  # no temporary file left
+    assert run.status()["state"] == "created"  # no trainer has started it yet
 
 
 def test_names_collide_get_a_suffix(tmp_path):
@@ -48,7 +44,7 @@ def test_open_refuses_a_folder_without_config(tmp_path):
 def test_runs_dir_that_is_a_file(tmp_path):
     target = tmp_path / "runs"
     target.write_text("")
-    with pytest.raises(RunDirError, match=r"is a file, not a folder; choose another --runs-dir"):
+    with pytest.raises(RunDirError, match=r"is a file, not a folder; choose another runs folder"):
         make_run(target)
     with pytest.raises(RunDirError, match="cannot write runs to"):
         make_run(target / "below")
@@ -61,7 +57,7 @@ def test_disk_full_is_one_sentence(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(RunDirError) as info:
         make_run(tmp_path / "runs")
-    assert str(info.value) == f"cannot write runs to {tmp_path / 'runs'}: the disk is full; choose another --runs-dir"
+    assert str(info.value) == f"cannot write runs to {tmp_path / 'runs'}: the disk is full; choose another runs folder"
     assert list((tmp_path / "runs").iterdir()) == []  # nothing half-made left behind
 
 
@@ -76,28 +72,41 @@ def test_default_runs_dir(monkeypatch, tmp_path):
 def test_events_from_an_offset_leave_a_partial_line(tmp_path):
     run = make_run(tmp_path)
     run.append_event({"type": "start", "time": 1.0})
-    run.append_event({"type": "train", "iteration": 1, "loss": float("nan"), "error": float("inf")})
+    run.append_event({"type": "train", "model": "m", "iteration": 1, "loss": float("nan"), "error": float("inf")})
     events, offset = run.read_events()
-    assert events == [{"type": "start", "time": 1.0}, {"type": "train", "iteration": 1, "loss": None, "error": None}]
+    assert events == [{"type": "start", "time": 1.0},
+                      {"type": "train", "model": "m", "iteration": 1, "loss": None, "error": None}]
     with open(run.metrics_path, "a") as f:
-        f.write('this is not json\n{"type": "eval", "iter')
+        f.write('this is not json\n{"type": "eval", "model": "m", "iter')
     more, offset2 = run.read_events(offset)
     assert more == [] and offset2 > offset  # the corrupt whole line is consumed, the partial one is not
     with open(run.metrics_path, "a") as f:
         f.write('ation": 2}\n')
     more, offset3 = run.read_events(offset2)
-    assert more == [{"type": "eval", "iteration": 2}]
+    assert more == [{"type": "eval", "model": "m", "iteration": 2}]
     assert offset3 == run.metrics_path.stat().st_size
     run.close()
     for line in run.metrics_path.read_text().splitlines()[:2]:
         json.loads(line, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
 
 
+def test_lines_of_the_wrong_shape_are_skipped(tmp_path):
+    run = make_run(tmp_path)
+    good = {"type": "eval", "model": "resnet-20", "iteration": 10, "test_error": 0.5}
+    lines = [good, {**good, "iteration": "abc"}, {**good, "iteration": True}, {**good, "test_error": "x"},
+             {**good, "model": 5}, {"type": "train", "iteration": 3}, [1, 2], "text", {"no": "type"},
+             {"type": "resume", "iteration": -1}]
+    run.metrics_path.write_text("\n".join(json.dumps(line) for line in lines) + '\n{"type": "eval", "iteration": 1e999}\n')
+    events, _ = run.read_events()
+    assert events == [good]
+
+
 def test_status_of_a_trainer_that_died(tmp_path):
     run = make_run(tmp_path)
-    assert run.status()["state"] == "failed"  # nothing written yet
+    assert run.status()["state"] == "created"  # nothing written yet
     run.write_status("running", iteration=5, pid=os.getpid())
-    assert run.status() == {"state": "running", "message": "", "iteration": 5, "pid": os.getpid()}
+    assert run.status() == {"state": "running", "message": "", "iteration": 5, "pid": os.getpid(), "busy": True,
+                            "problem": ""}
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     run.write_status("running", iteration=7, pid=dead.pid)
@@ -144,5 +153,5 @@ def test_list_runs_newest_first_with_best_errors(tmp_path):
     assert runs[0].best_test_error == {"resnet-20": 0.3}
     assert (runs[0].state, runs[0].iteration, runs[0].iterations) == ("finished", 50, 50)
     assert (runs[0].device, runs[0].precision) == ("cpu", "bf16")
-    assert (runs[1].state, runs[1].device, runs[1].precision) == ("failed", "auto", "auto")
+    assert (runs[1].state, runs[1].device, runs[1].precision) == ("created", "auto", "auto")
     assert list_runs(tmp_path / "missing") == []

@@ -52,7 +52,7 @@ def test_deeper_plain_net_trains_worse_and_shortcuts_fix_it(tmp_path, one_thread
     config = RunConfig(  # the paper's recipe: SGD, momentum 0.9, weight decay 1e-4, no lr drop this early
         model=ModelConfig(), data=DataConfig(dataset="synthetic", synthetic_size=4000),
         train=TrainConfig(compare="both", depths=(20, 56), iterations=ITERATIONS, batch_size=BATCH, lr=LR,
-                          milestones=(32000, 48000), log_every=10, eval_every=ITERATIONS,
+                          milestones=(), log_every=10, eval_every=ITERATIONS,
                           checkpoint_every=ITERATIONS, seed=SEED),
     )
     assert (config.train.momentum, config.train.weight_decay) == (0.9, 1e-4)

@@ -16,34 +16,22 @@ import sys
 import time
 from typing import IO, Sequence
 
+from explorer.formatting import duration, percent
 from explorer.runs import RunDir
 
 DOWNLOAD_EVENT_INTERVAL_S = 0.5
 
 
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
-
-
 class Reporter:
     """Writes the events of one trainer process and keeps ``status.json`` current."""
 
-    def __init__(self, run: RunDir, iterations: int, stream: IO[str] | None = None) -> None:
+    def __init__(self, run: RunDir, iterations: int, stream: IO[str] | None = None, iteration: int = 0) -> None:
         self.run = run
         self.iterations = iterations
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty()
         self.pid = os.getpid()
-        self.iteration = 0
+        self.iteration = iteration  # where a resumed run stands before its first step: never 0 for one with progress
         self.images_per_sec = math.nan
         self.train_error: dict[str, float | None] = {}
         self.test_error: dict[str, float | None] = {}
@@ -60,10 +48,10 @@ class Reporter:
         left = (self.iterations - self.iteration) * self._batch_size / self.images_per_sec \
             if self.images_per_sec and math.isfinite(self.images_per_sec) else math.nan
         speed = f"{self.images_per_sec:.0f}" if math.isfinite(self.images_per_sec) else "-"
-        parts = [f"iteration {self.iteration}/{self.iterations}", f"ETA {_duration(left)}", f"{speed} img/s"]
+        parts = [f"iteration {self.iteration}/{self.iterations}", f"ETA {duration(left)}", f"{speed} img/s"]
         for model, error in self.train_error.items():
             test = self.test_error.get(model)
-            parts.append(f"{model} train {_percent(error)}" + (f" test {_percent(test)}" if test is not None else ""))
+            parts.append(f"{model} train {percent(error)}" + (f" test {percent(test)}" if test is not None else ""))
         line = "  ".join(parts)
         if self.tty:
             self.stream.write("\r\x1b[K" + line)
@@ -134,9 +122,14 @@ class Reporter:
         self.run.write_status(state, message, self.iteration if iteration is None else iteration, self.pid)
 
     def end(self, state: str, message: str = "", iteration: int | None = None) -> None:
+        """The end event, then the status. A full disk may refuse the event line: the status is still written
+        (in place if need be), and only an error writing that reaches the caller."""
         if iteration is not None:
             self.iteration = iteration
-        self.run.append_event({"type": "end", "status": state, "message": message, "time": time.time()})
+        try:
+            self.run.append_event({"type": "end", "status": state, "message": message, "time": time.time()})
+        except OSError:
+            pass
         self.status(state, message)
         if self.tty:
             self.stream.write("\n")

@@ -1,6 +1,7 @@
-"""One trainer process from its first line to its last: pick the device, load the data, build or restore
-the models, train, and always leave the run directory saying how it ended (``status.json`` and an ``end``
-event), whatever happened: finished, cancelled by SIGTERM/SIGINT, diverged, a dataset error, a crash.
+"""One trainer process from its first line to its last: check the machine, load the data, build or restore the
+models, train, and always leave the run directory saying how it ended (``status.json`` and an ``end`` event),
+whatever happened: finished, cancelled by SIGTERM/SIGINT (once or twice), diverged, a dataset error, out of
+memory, a full disk, a crash. The caller holds the run's lock (one trainer per run).
 """
 
 from __future__ import annotations
@@ -11,81 +12,117 @@ from typing import IO
 
 import torch
 
+from explorer.atomic import atomic_write, is_disk_full
+from explorer.checkpoints import latest_iteration
 from explorer.data import DatasetError, load_dataset
-from explorer.runs import RunDir
-from explorer.training.device import configure_backends, configure_threads, resolve_device, resolve_precision
+from explorer.data.dataset import Dataset
+from explorer.runs import RunDir, os_reason
+from explorer.training.checkpoint import CheckpointError
+from explorer.training.device import configure_backends, configure_threads
 from explorer.training.events import Reporter
+from explorer.training.preflight import preflight
 from explorer.training.stop import StopFlag
-from explorer.training.trainer import CheckpointError, Trainer
+from explorer.training.trainer import Trainer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _has_events(run: RunDir) -> bool:
-    return run.metrics_path.exists() and run.metrics_path.stat().st_size > 0
+def out_of_memory_message(batch_size: int, models: int, where: str) -> str:
+    fewer = ", or fewer networks per run" if models > 1 else ""
+    return (f"{where} ran out of memory at batch size {batch_size}; choose a smaller batch size or a smaller "
+            f"depth{fewer}, then resume")
 
 
-def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None) -> int:
-    """Train the run in ``run`` (from its last checkpoint, if any); returns the process exit code."""
+def is_cpu_out_of_memory(exc: BaseException) -> bool:
+    """torch reports a failed CPU allocation as a RuntimeError ("DefaultCPUAllocator: can't allocate memory")."""
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "not enough memory" in str(exc)))
+
+
+def _images(config) -> int:
+    data = config.data
+    if data.dataset == "synthetic":
+        return data.synthetic_size + max(1, data.synthetic_size // 5)
+    return 60_000
+
+
+def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None) -> int:
+    """Train the run in ``run`` (from its current checkpoint set, if any); returns the process exit code.
+    ``dataset`` is the data already loaded by the caller (the CLI loads it before it makes the run folder)."""
     config = run.config()
-    reporter = Reporter(run, config.train.iterations, stream)
+    reporter = Reporter(run, config.train.iterations, stream, iteration=latest_iteration(run.checkpoint_dir) or 0)
     trainer = None
     try:
+        reporter.status("running", "starting")
         try:
-            device = resolve_device(config.train.device)
-            precision = resolve_precision(config.train.precision, device)
-            threads = configure_threads()
-            configure_backends(device)
-            reporter.say(f"loading data ({config.data.dataset})…")
-            dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download)
-            reporter.say(f"building {', '.join(m.name for m in config.model_configs())} on {device.type} "
-                         f"({precision.name})…")
-            trainer = Trainer(config, dataset, device=device, precision=precision, reporter=reporter,
-                              should_stop=stop)
-            start = trainer.load_checkpoint(run)
+            with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
+                checked = preflight(config, _images(config))
+                threads = configure_threads()
+                configure_backends(checked.device)
+                if dataset is None:
+                    reporter.say(f"loading data ({config.data.dataset})…")
+                    dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download)
+                reporter.say(f"building {', '.join(m.name for m in config.model_configs())} on "
+                             f"{checked.device.type} ({checked.precision.name})…")
+                trainer = Trainer(config, dataset, device=checked.device, precision=checked.precision,
+                                  reporter=reporter, should_stop=stop, interruptible=stop.interruptible)
+                start = trainer.load_checkpoint(run)
         except ValueError as exc:
             # Settings that do not fit this machine or this data (a missing device, a batch larger than the
-            # training set): the person's to change, so the usage exit code, before any step was taken.
+            # training set, a run too big for the memory): the person's to change, before any step was taken.
             reporter.end("failed", str(exc))
             return EXIT_USAGE
-        if start > 0 or _has_events(run):
+        if start > 0 or (run.metrics_path.exists() and run.metrics_path.stat().st_size > 0):
             # Events a killed trainer wrote after its last checkpoint are superseded from here on.
             reporter.resume(start)
-        reporter.start(models=[m.name for m in trainer.members], device=device.type, precision=precision.name,
-                       milestones=config.train.milestones, batch_size=config.train.batch_size,
-                       dataset=dataset.name, resumed_from=start, threads=threads)
+        reporter.start(models=[m.name for m in trainer.members], device=checked.device.type,
+                       precision=checked.precision.name, milestones=config.train.milestones,
+                       batch_size=config.train.batch_size, dataset=dataset.name, resumed_from=start, threads=threads)
         state, message = trainer.train(run)
         reporter.end(state, message, iteration=trainer.iteration)
         return EXIT_FAILED if state == "failed" else EXIT_OK
-    except (DatasetError, CheckpointError) as exc:
-        reporter.end("failed", str(exc))
-        return EXIT_FAILED
     except KeyboardInterrupt:
-        reporter.end("cancelled", "stopped at once by a second signal; resume to continue from the last checkpoint")
-        return EXIT_OK
+        at = trainer.saved_at if trainer is not None else None
+        return _end(reporter, "cancelled", "stopped at once by a second signal; resume to continue from the last "
+                    "checkpoint" if trainer is not None else "stopped before training began; resume to start it",
+                    EXIT_OK, iteration=at)
+    except (DatasetError, CheckpointError) as exc:
+        return _end(reporter, "failed", str(exc), EXIT_FAILED)
     except torch.OutOfMemoryError:
-        reporter.end("failed", f"the device ran out of memory at batch size {config.train.batch_size}; "
-                               "try a smaller --batch-size or fewer models")
-        return EXIT_FAILED
+        where = "the GPU" if torch.cuda.is_available() else "the device"
+        return _end(reporter, "failed", out_of_memory_message(config.train.batch_size, len(config.model_configs()),
+                                                              where), EXIT_FAILED)
     except OSError as exc:
         # Writing the run folder failed (disk full, folder removed or made read-only): what was written stays,
-        # and the checkpoints already saved still resume. The folder may not take this word either: stderr does.
-        message = (f"cannot write to the run folder {run.path}: {(exc.strerror or str(exc)).lower()}; "
-                   "free some space or fix the folder, then resume")
-        try:
-            reporter.end("failed", message)
-        except OSError:
-            (stream or sys.stderr).write(f"failed: {message}\n")
-        return EXIT_FAILED
+        # and the checkpoint sets already saved still resume.
+        advice = "free some space, then resume" if is_disk_full(exc) else "fix the folder, then resume"
+        return _end(reporter, "failed", f"cannot write to the run folder {run.path}: {os_reason(exc)}; {advice}",
+                    EXIT_FAILED)
     except Exception as exc:
+        if is_cpu_out_of_memory(exc):
+            return _end(reporter, "failed", out_of_memory_message(
+                config.train.batch_size, len(config.model_configs()), "the CPU"), EXIT_FAILED)
         # A bug, not a user's mistake: the sentence for the person, the traceback for the bug report.
         details = run.path / "error.log"
-        details.write_text(traceback.format_exc())
-        reporter.end("failed", f"training stopped by an internal error ({type(exc).__name__}: {exc}); "
-                               f"details are in {details}")
-        return EXIT_FAILED
+        try:
+            atomic_write(details, traceback.format_exc())
+            where = f"details are in {details}"
+        except OSError:
+            where = "details could not be written (the run folder refused them)"
+            traceback.print_exc(file=stream or sys.stderr)
+        return _end(reporter, "failed", f"training stopped by an internal error ({type(exc).__name__}: {exc}); "
+                    f"{where}", EXIT_FAILED)
     finally:
         if trainer is not None:
             trainer.close()
         run.close()
         (stream or sys.stderr).flush()
+
+
+def _end(reporter: Reporter, state: str, message: str, code: int, iteration: int | None = None) -> int:
+    """Record how the run ended; when the folder takes no word at all (a full disk), stderr still does."""
+    try:
+        reporter.end(state, message, iteration=iteration)
+    except OSError:
+        (reporter.stream or sys.stderr).write(f"{state}: {message}\n")
+    return code

@@ -1,27 +1,53 @@
 """Stopping on request: SIGTERM (the GUI's Stop, a cluster's scheduler) or SIGINT (Ctrl-C) sets a flag that
-the trainer polls between steps, so it finishes the step, saves its checkpoints and reports "cancelled".
-A second signal stops at once. No torch here: the flag is set up before torch is imported, so a stop
-during the seconds of start-up is honoured too."""
+the trainer polls between steps, so it finishes the step, saves its checkpoint set and reports "cancelled".
+
+When a signal may also cut work short (``KeyboardInterrupt``) is chosen per section: during start-up (loading
+data, building models: nothing to save yet) the first signal does; during a training step or an evaluation a
+second one does (the last checkpoint set stays current); while a checkpoint, an event or the status is being
+written, no signal does, so a person hammering Ctrl-C or a scheduler sending SIGTERM twice still gets a
+consistent run that ends "cancelled". No torch here: the flag is set up before torch is imported."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from typing import Iterator
+
+NEVER, SECOND, FIRST = "never", "second", "first"
 
 
 class StopFlag:
-    """A context manager that installs the handlers; calling it says whether a stop was asked for."""
+    """A context manager that installs the handlers; calling it says whether a stop was asked for.
+    ``restore=False`` keeps them installed after the block (a process that is about to exit must not die of
+    a late signal's default action, exit 143, while it flushes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, restore: bool = True) -> None:
         self.requested = False
+        self._mode = NEVER
+        self._restore = restore
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
+        cut = self._mode == FIRST or (self._mode == SECOND and self.requested)
         self.requested = True
+        if cut:
+            self._mode = NEVER  # what follows (the final report) is not cut again
+            raise KeyboardInterrupt
 
     def __call__(self) -> bool:
         return self.requested
+
+    @contextlib.contextmanager
+    def interruptible(self, at_first: bool = False) -> Iterator[None]:
+        """A section a signal may cut short: at the first signal (``at_first``) or at the second."""
+        if at_first and self.requested:
+            raise KeyboardInterrupt
+        previous, self._mode = self._mode, FIRST if at_first else SECOND
+        try:
+            yield
+        finally:
+            if self._mode != NEVER:  # NEVER here: a signal cut this section, and nothing is cut again
+                self._mode = previous
 
     def __enter__(self) -> "StopFlag":
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -29,5 +55,7 @@ class StopFlag:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+        self._mode = NEVER
+        if self._restore:
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)

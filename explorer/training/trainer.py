@@ -9,11 +9,10 @@ stay on the device as tensors and are read back only at logging intervals.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +21,7 @@ from explorer.config import ModelConfig, RunConfig
 from explorer.data import DeviceBatches
 from explorer.models import build_model
 from explorer.runs import RunDir
+from explorer.training.checkpoint import CheckpointError, load_set, save_set
 from explorer.training.device import Precision
 from explorer.training.events import Reporter
 from explorer.training.schedule import lr_at, needs_warmup, warmup_done
@@ -30,11 +30,6 @@ EVAL_BATCH_SIZE = 500
 # Cross-entropy over 10 classes starts near ln 10 = 2.3; a loss past this has blown up and does not come back
 # (at lr 1e3 it climbs to 1e34 while still finite), so it counts as divergence, like NaN and infinity.
 DIVERGED_LOSS = 1e4
-TRAINER_STATE = "trainer.pt"
-
-
-class CheckpointError(Exception):
-    """Checkpoints that cannot be used to resume; the message is one sentence for a person."""
 
 
 @dataclass
@@ -61,27 +56,20 @@ class Member:
             self.bad_at = torch.zeros((), dtype=torch.int64, device=device)
 
 
-def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class Trainer:
     """Trains ``config.model_configs()`` on ``dataset``; ``should_stop()`` is polled between steps."""
 
     def __init__(self, config: RunConfig, dataset, *, device: torch.device, precision: Precision,
-                 reporter: Reporter, should_stop: Callable[[], bool] = lambda: False) -> None:
+                 reporter: Reporter, should_stop: Callable[[], bool] = lambda: False,
+                 interruptible: Callable[[], ContextManager] = contextlib.nullcontext) -> None:
         self.config = config
         self.train_cfg = config.train
         self.device = device
         self.precision = precision
         self.reporter = reporter
         self.should_stop = should_stop
-        self.iteration = 0
+        self.interruptible = interruptible
+        self.iteration = self.saved_at = 0
         tc = self.train_cfg
         self.batches = DeviceBatches(
             dataset.train_images, dataset.train_labels, batch_size=tc.batch_size, device=device,
@@ -89,7 +77,7 @@ class Trainer:
         )
         # The test set is moved to the device once, like the training set.
         self.test_images, self.test_labels = dataset.test_images.to(device), dataset.test_labels.to(device)
-        self.eval_every = tc.eval_every or max(1, len(dataset.train_labels) // tc.batch_size)
+        self.eval_every = tc.eval_every
         self.members = [self._member(mc) for mc in config.model_configs()]
 
     def _member(self, config: ModelConfig) -> Member:
@@ -162,7 +150,7 @@ class Trainer:
                 self.reporter.diverged(m.name, iteration=at, message=(
                     f"the loss became NaN, infinite or above {DIVERGED_LOSS:g} at iteration {at} with lr "
                     f"{self.lr(m, at):g}; "
-                    "this model stopped, try a lower --lr"))
+                    "this model stopped, try a lower learning rate"))
                 continue
             self.reporter.train(m.name, iteration=self.iteration, epoch=self.batches.epoch, loss=loss,
                                 error=error, lr=self.lr(m, self.iteration), images_per_sec=images_per_sec)
@@ -189,38 +177,27 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def save_checkpoint(self, run: RunDir) -> None:
-        """Every model's file, then the trainer's: each written to a temporary file and renamed into place."""
-        folder = run.checkpoint_path("x").parent
-        folder.mkdir(exist_ok=True)
-        for m in self.members:
-            _atomic_save({
-                "iteration": self.iteration, "config": m.config.to_dict(), "model": m.model.state_dict(),
-                "optimizer": m.optimizer.state_dict(), "scaler": m.scaler.state_dict() if m.scaler else None,
-                "warming_up": m.warming_up, "diverged": m.diverged, "steps": m.steps, "loss_sum": m.loss_sum,
-                "errors": m.errors, "bad_at": m.bad_at,
-            }, run.checkpoint_path(m.name))
-        _atomic_save({
+        """Every model's state and the trainer's, as one set (written beside the last, then switched to)."""
+        models = {m.name: {
+            "iteration": self.iteration, "config": m.config.to_dict(), "model": m.model.state_dict(),
+            "optimizer": m.optimizer.state_dict(), "scaler": m.scaler.state_dict() if m.scaler else None,
+            "warming_up": m.warming_up, "diverged": m.diverged, "steps": m.steps, "loss_sum": m.loss_sum,
+            "errors": m.errors, "bad_at": m.bad_at,
+        } for m in self.members}
+        trainer = {
             "iteration": self.iteration, "batches": self.batches.state_dict(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-        }, folder / TRAINER_STATE)
+        }
+        save_set(run.checkpoint_dir, self.iteration, models, trainer, keep=self.train_cfg.kept_iterations)
+        self.saved_at = self.iteration
 
     def load_checkpoint(self, run: RunDir) -> int:
-        """Restore the last checkpoint of ``run``; returns its iteration (0 when there is none)."""
-        trainer_path = run.checkpoint_path("x").parent / TRAINER_STATE
-        if not trainer_path.exists():
+        """Restore the current checkpoint set of ``run``; returns its iteration (0 when there is none)."""
+        loaded = load_set(run.checkpoint_dir, [m.name for m in self.members], self.device)
+        if loaded is None:
             return 0
-        try:
-            state = torch.load(trainer_path, map_location=self.device, weights_only=True)
-            per_model = {m.name: torch.load(run.checkpoint_path(m.name), map_location=self.device,
-                                            weights_only=True) for m in self.members}
-        except Exception as exc:  # a truncated or foreign file: any unpickling error means the same to a person
-            raise CheckpointError(f"cannot resume from the checkpoints in {trainer_path.parent}: {exc}; "
-                                  "start a new run") from None
+        state, per_model = loaded
         iteration = state["iteration"]
-        for name, saved in per_model.items():
-            if saved["iteration"] != iteration:
-                raise CheckpointError(f"checkpoint of {name} is from iteration {saved['iteration']}, the trainer's "
-                                      f"from {iteration}; start a new run")
         for m in self.members:
             saved = per_model[m.name]
             m.model.load_state_dict(saved["model"])
@@ -233,21 +210,27 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        self.iteration = iteration
+        self.iteration = self.saved_at = iteration
         return iteration
 
     # -- the loop ------------------------------------------------------------------------------------------
     def train(self, run: RunDir) -> tuple[str, str]:
-        """Train to ``iterations`` or until asked to stop; returns the final state and its message."""
+        """Train to ``iterations`` or until asked to stop; returns the final state and its message.
+
+        Steps and evaluations run inside ``interruptible()`` (a second stop signal ends them at once, the last
+        checkpoint set still current); checkpoints and reports never do, so they are never left half-written."""
         tc = self.train_cfg
         total = tc.iterations
-        saved_at = self.iteration
+        keep = set(tc.kept_iterations)
+        if self.iteration == 0 and 0 in keep:
+            self.save_checkpoint(run)  # the networks as initialised: the start of every analysis over time
         interval_start, interval_iteration = time.perf_counter(), self.iteration
         last_tick = time.monotonic()
         while self.iteration < total:
             if self.should_stop():
                 break
-            self.step()
+            with self.interruptible():
+                self.step()
             it = self.iteration
             if it % tc.log_every == 0 or it == total:
                 now = time.perf_counter()
@@ -257,21 +240,20 @@ class Trainer:
                 interval_start, interval_iteration = now, it
                 if not self.active:
                     self.save_checkpoint(run)
-                    return "failed", (f"every model diverged (the loss became NaN, infinite or above {DIVERGED_LOSS:g}) by "
-                                      f"iteration {it}; "
-                                      f"try a lower --lr than {tc.lr:g}")
+                    return "failed", (f"every model diverged (the loss became NaN, infinite or above "
+                                      f"{DIVERGED_LOSS:g}) by iteration {it}; try a lower learning rate than {tc.lr:g}")
             elif time.monotonic() - last_tick > 1.0:
                 self.reporter.tick(it)
                 last_tick = time.monotonic()
             paused = time.perf_counter()
             if it % self.eval_every == 0 or it == total:
-                self.evaluate()
-            if it % tc.checkpoint_every == 0 or it == total:
+                with self.interruptible():
+                    self.evaluate()
+            if it % tc.checkpoint_every == 0 or it == total or it in keep:
                 self.save_checkpoint(run)
-                saved_at = it
             # images_per_sec is training speed: evaluation and checkpoint time are left out of the interval.
             interval_start += time.perf_counter() - paused
-        if self.iteration != saved_at:
+        if self.iteration != self.saved_at:
             self.save_checkpoint(run)
         if self.iteration < total:
             return "cancelled", f"stopped at iteration {self.iteration}; resume to continue"

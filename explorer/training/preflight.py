@@ -1,0 +1,58 @@
+"""What is checked before a run takes its first step, in the CLI before any folder exists and in the trainer
+again on the machine it runs on: the device exists, the precision works there, and the run fits in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from explorer.config import RunConfig
+from explorer.memory import Estimate, cpu_available_bytes, refusal, training_bytes
+from explorer.training.device import Precision, resolve_device, resolve_precision
+
+IMAGE_BYTES = 3 * 32 * 32
+
+
+def available_bytes(device: torch.device) -> tuple[int | None, str]:
+    """Free memory of ``device`` and how to name it in a sentence."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        free, _total = torch.cuda.mem_get_info(index)
+        return free, f"CUDA {index} ({torch.cuda.get_device_name(index)})"
+    if device.type == "mps":
+        try:
+            return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()), "the Apple GPU"
+        except (AttributeError, RuntimeError):
+            return None, "the Apple GPU"
+    return cpu_available_bytes(), "the CPU's memory"
+
+
+def estimate(config: RunConfig, device: torch.device, dataset_images: int = 60_000) -> Estimate:
+    """The peak memory of one training step of ``config`` on ``device``, from the networks' layer tables."""
+    from explorer.summary import summarize
+
+    models = []
+    for model in config.model_configs():
+        table = summarize(model)
+        models.append((table.activation_bytes, table.total_params))
+    available, where = available_bytes(device)
+    needed = training_bytes(models, config.train.batch_size, dataset_images * IMAGE_BYTES)
+    return Estimate(needed=needed, available=available, where=where)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    device: torch.device
+    precision: Precision
+    memory: Estimate
+
+
+def preflight(config: RunConfig, dataset_images: int = 60_000) -> Preflight:
+    """Raise ValueError (one sentence) when ``config`` cannot run here; else the device, precision and estimate."""
+    device = resolve_device(config.train.device)
+    precision = resolve_precision(config.train.precision, device)
+    memory = estimate(config, device, dataset_images)
+    if not memory.fits:
+        raise ValueError(refusal(memory, config.train.batch_size, len(config.model_configs())))
+    return Preflight(device, precision, memory)
