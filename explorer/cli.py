@@ -1,9 +1,11 @@
-"""The command line: `summary`, `train` and `runs`. Every mistake a user can make ends in one sentence, exit 2."""
+"""The command line: `summary`, `train`, `runs` and `data`. Every mistake a user can make ends in one sentence and
+exit code 2, before anything is written; a failure while running is one sentence and exit code 1."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -11,7 +13,10 @@ from explorer.config import (
     BLOCKS, COMPARES, DATASETS, DEVICES, FAMILIES, PRECISIONS, SHORTCUTS, SPLITS, STRIDE_ON,
     DataConfig, ModelConfig, RunConfig, TrainConfig,
 )
-from explorer.runs import RunDir, RunDirError, default_runs_dir, list_runs
+from explorer.formatting import percent
+from explorer.recipes import RECIPES, recipe_train_config
+from explorer.run_list import list_runs
+from explorer.runs import RunDir, RunDirError, check_runs_dir, default_runs_dir
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,9 +54,10 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
+    config = model_config_from_args(args)  # validated (and bounded) before torch is imported
     from explorer.summary import format_table, summarize
 
-    summary = summarize(model_config_from_args(args))
+    summary = summarize(config)
     if args.json:
         json.dump(summary.to_json(), sys.stdout)
         sys.stdout.write("\n")
@@ -63,18 +69,28 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 def _int_list(option: str):
     def parse(text: str) -> tuple[int, ...]:
         try:
-            return tuple(int(part) for part in text.split(",") if part.strip())
+            values = tuple(int(part) for part in text.split(",") if part.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{option} {text!r} must be whole numbers separated by commas, e.g. 32000,48000") from None
+                f"{option} {text!r} must be whole numbers separated by commas, e.g. 20,56") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"{option} {text!r} names no number; write e.g. 20,56")
+        return values
     return parse
 
 
-# Training flags -> TrainConfig / DataConfig fields. None means "the config's default".
+# Training flags -> TrainConfig / DataConfig fields. None means "the recipe's or the config's default".
 TRAIN_FLAGS = ("compare", "depths", "iterations", "batch_size", "lr", "momentum", "weight_decay", "milestones",
                "gamma", "warmup_lr", "warmup_until_error", "warmup_min_depth", "eval_every", "log_every",
                "checkpoint_every", "device", "precision", "channels_last", "seed")
-DATA_FLAGS = ("dataset", "data_dir", "split", "train_subset", "augment")
+DATA_FLAGS = ("dataset", "data_dir", "split", "train_subset", "augment", "synthetic_size")
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS, help="cifar10 or cifar100 (downloaded once with checksums) "
+                      "or synthetic (offline)")
+    data.add_argument("--data-dir", help="where the dataset is kept (default: a per-user cache folder)")
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -82,21 +98,23 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--compare", choices=COMPARES, help="plain, residual or both (default both)")
     what.add_argument("--depths", type=_int_list("depths"), help="several depths at once, e.g. 20,56 "
                       "(default --depth)")
+    add_data_options(parser)
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", choices=DATASETS, help="cifar10 (downloaded once) or synthetic (offline)")
-    data.add_argument("--data-dir", help="where CIFAR-10 is kept (default: a per-user cache folder)")
     data.add_argument("--split", choices=SPLITS, help="test: 50k train / 10k test (default); val: 45k/5k")
     data.add_argument("--train-subset", type=int, metavar="N", help="train on N images only")
+    data.add_argument("--synthetic-size", type=int, metavar="N", help="images of the synthetic set (10000)")
     data.add_argument("--no-augment", dest="augment", action="store_const", const=False,
                       help="no random crops and flips")
     recipe = parser.add_argument_group("recipe (paper defaults)")
+    recipe.add_argument("--recipe", choices=tuple(RECIPES), help="; ".join(f"{r.key}: {r.label}"
+                        for r in RECIPES.values()) + " (default paper); the options below override it")
     recipe.add_argument("--iterations", type=int, help="steps to train (64000)")
     recipe.add_argument("--batch-size", type=int, help="128")
     recipe.add_argument("--lr", type=float, help="0.1")
     recipe.add_argument("--momentum", type=float, help="0.9")
     recipe.add_argument("--weight-decay", type=float, help="1e-4")
     recipe.add_argument("--milestones", type=_int_list("milestones"), help="iterations after which the lr is "
-                        "multiplied by --gamma (32000,48000)")
+                        "multiplied by --gamma (default 50%% and 75%% of --iterations)")
     recipe.add_argument("--gamma", type=float, help="0.1")
     recipe.add_argument("--warmup-lr", type=float, help="lr of the warm-up of very deep nets (0.01)")
     recipe.add_argument("--warmup-until-error", type=float, help="warm up until the training error is below "
@@ -104,73 +122,113 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--warmup-min-depth", type=int, help="nets this deep or deeper warm up (110)")
     recipe.add_argument("--seed", type=int, help="0")
     run = parser.add_argument_group("running")
-    run.add_argument("--eval-every", type=int, help="iterations between test evaluations (default: one epoch)")
-    run.add_argument("--log-every", type=int, help="iterations between training-metric lines (50)")
-    run.add_argument("--checkpoint-every", type=int, help="iterations between checkpoints (1000)")
+    run.add_argument("--eval-every", type=int, help="iterations between test evaluations (default: follows "
+                     "--iterations, 10 to 100 evaluations)")
+    run.add_argument("--log-every", type=int, help="iterations between training-metric lines (default: about "
+                     "200 lines, every 50 at most)")
+    run.add_argument("--checkpoint-every", type=int, help="iterations between checkpoints (a quarter of the "
+                     "run, 1000 at most)")
     run.add_argument("--device", choices=DEVICES, help="auto: cuda, then mps, then cpu")
     run.add_argument("--precision", choices=PRECISIONS, help="auto: bf16 where the hardware has it, fp16 on "
                      "older GPUs, else fp32")
     run.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False,
                      help="keep tensors in NCHW layout (slower on CPUs and tensor-core GPUs)")
     run.add_argument("--runs-dir", help=f"where run folders are made (default {default_runs_dir()})")
-    run.add_argument("--name", help="the run's name, part of its folder name")
-    run.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint "
-                     "(or start it, if it has none), with the settings in its config.json")
+    run.add_argument("--name", help="the run's name, part of its folder name (default: dataset, networks, depths)")
+    start = run.add_mutually_exclusive_group()
+    start.add_argument("--run-dir", metavar="RUN_DIR", help="start the run prepared in RUN_DIR (a folder with its "
+                       "config.json, as the app makes one)")
+    start.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last "
+                       "checkpoint, with the settings in its config.json")
 
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig the flags describe, validated as a whole (every network included)."""
     model = model_config_from_args(args)
-    train = TrainConfig(**{k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None})
+    options = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    train = recipe_train_config(args.recipe, **options) if args.recipe else TrainConfig(**options)
     data = DataConfig(**{k: getattr(args, k) for k in DATA_FLAGS if getattr(args, k) is not None})
-    depths = "-".join(map(str, train.depths or (model.depth,)))
-    name = args.name or {"both": f"plain-vs-resnet-{depths}", "plain": f"plain-{depths}",
-                         "residual": f"resnet-{depths}"}[train.compare]
-    return RunConfig(model=model, data=data, train=train, name=name)
+    return RunConfig(model=model, data=data, train=train, name=args.name)
 
 
 def _changed_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
     defaults = vars(parser.parse_args([]))
     return [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
-            if k not in ("resume", "func", "command") and defaults.get(k) != v]
+            if k not in ("resume", "run_dir", "func", "command", "train_parser") and defaults.get(k) != v]
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from explorer.training.stop import StopFlag
 
-    with StopFlag() as stop:
-        sys.stderr.write("starting…\n")
-        sys.stderr.flush()
-        if args.resume:
+    # First of all, so that a stop at any instant from here on ends the run "cancelled" (never exit 143).
+    with StopFlag(restore=False) as stop:
+        dataset = None
+        if args.resume or args.run_dir:
             changed = _changed_options(args, args.train_parser)
             if changed:
-                raise ValueError(f"--resume continues a run with the settings in its config.json; leave out "
-                                 f"{', '.join(changed)}")
-            run = RunDir.open(args.resume)
+                raise ValueError(f"{'--resume' if args.resume else '--run-dir'} uses the settings in the run's "
+                                 f"config.json; leave out {', '.join(changed)}")
+            run = RunDir.open(args.resume or args.run_dir)
             run.config()  # a config that cannot be read is the person's to fix: exit 2 before training
+            lock = run.lock()
+            sys.stderr.write("starting…\n")
+            if args.run_dir and (run.metrics_path.exists() or run.checkpoint_dir.exists()):
+                lock.release()
+                raise ValueError(f"{run.path} has already started; continue it with --resume")
         else:
             config = run_config_from_args(args)
-            # Importing torch takes seconds, but a device this machine lacks is the person's mistake: say so
-            # before a run folder is made.
-            from explorer.training.device import resolve_device, resolve_precision
-
-            resolve_precision(config.train.precision, resolve_device(config.train.device))
-            run = RunDir.create(args.runs_dir or default_runs_dir(), config)
+            runs_dir = check_runs_dir(args.runs_dir or default_runs_dir())
+            sys.stderr.write("starting…\n")
+            try:
+                with stop.interruptible(at_first=True):
+                    dataset = _prepare(config)
+            except KeyboardInterrupt:
+                sys.stderr.write("stopped before the run began; nothing was written\n")
+                return 0
+            run = RunDir.create(runs_dir, config)
+            lock = run.lock()
         sys.stderr.write(f"run folder: {run.path}\n")
         from explorer.training.session import run_training
 
-        return run_training(run, stop)
+        try:
+            return run_training(run, stop, dataset=dataset)
+        finally:
+            lock.release()
 
 
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
+def _prepare(config: RunConfig):
+    """Everything that can refuse a new run, before its folder is made: the device, the precision, the memory,
+    the data (downloaded now if need be). Returns the loaded dataset."""
+    from explorer.data import DatasetError, load_dataset
+    from explorer.training.preflight import preflight
+
+    from explorer.data.batches import check_batch_size
+
+    preflight(config)
+    sys.stderr.write(f"loading data ({config.data.dataset})…\n")
+    try:
+        dataset = load_dataset(config.data, seed=config.train.seed, progress=_download_line)
+    except DatasetError as exc:
+        raise _Failed(str(exc)) from None
+    check_batch_size(config.train.batch_size, len(dataset.train_labels))
+    return dataset
+
+
+class _Failed(Exception):
+    """A failure of the environment (not of the person's options) before a run folder exists: exit 1."""
+
+
+def _download_line(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\x1b[Kdownloading: {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+        sys.stderr.flush()
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
     runs_dir = args.runs_dir or default_runs_dir()
     runs = list_runs(runs_dir)
     if args.json:
-        json.dump([{**info.__dict__, "path": str(info.path), "models": list(info.models)} for info in runs],
-                  sys.stdout)
+        json.dump([info.to_json() for info in runs], sys.stdout)
         sys.stdout.write("\n")
         return 0
     if not runs:
@@ -178,11 +236,39 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         return 0
     for info in runs:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))
-        best = ", ".join(f"{m} {_percent(info.best_test_error.get(m))}" for m in info.models)
+        if info.problem and not info.models:
+            print(f"{info.path.name}  {created}  {info.state:<9}  {info.problem}")
+            continue
+        best = ", ".join(f"{m} {percent(info.best_test_error.get(m))}" for m in info.models)
         print(f"{info.path.name}  {created}  {info.state:<9}  {info.iteration}/{info.iterations}  "
-              f"{info.device}/{info.precision}  best test error: {best}")
-        if info.state == "failed" and info.message:
+              f"{info.dataset}  {info.device}/{info.precision}  best test error: {best}")
+        if info.state in ("failed", "unreadable") and info.message:
             print(f"    {info.message}")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    """Make sure a dataset is on disk and intact (downloading it if need be); ``--progress json`` prints one
+    JSON object a line for the app that follows it."""
+    config = DataConfig(**{k: getattr(args, k) for k in ("dataset", "data_dir") if getattr(args, k) is not None})
+    from explorer.data import DatasetError, data_folder, load_dataset
+
+    def report(done: int, total: int) -> None:
+        if args.progress == "json":
+            print(json.dumps({"type": "download", "done": done, "total": total}), flush=True)
+        else:
+            _download_line(done, total)
+
+    try:
+        dataset = load_dataset(config, progress=report)
+    except DatasetError as exc:
+        raise _Failed(str(exc)) from None
+    where = data_folder(config)
+    line = {"type": "ready", "dataset": dataset.name, "train": len(dataset.train_labels),
+            "test": len(dataset.test_labels), "folder": str(where) if where else None}
+    print(json.dumps(line) if args.progress == "json" else
+          f"{dataset.name}: {line['train']} training and {line['test']} test images ready"
+          + (f" in {where}" if where else ""), flush=True)
     return 0
 
 
@@ -202,15 +288,29 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--runs-dir", help=f"default {default_runs_dir()}")
     runs.add_argument("--json", action="store_true", help="one JSON list on stdout")
     runs.set_defaults(func=_cmd_runs)
+    data = sub.add_parser("data", help="download and check a dataset (training does this too, when needed)")
+    add_data_options(data)
+    data.add_argument("--progress", choices=("line", "json"), default="line", help=argparse.SUPPRESS)
+    data.set_defaults(func=_cmd_data)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader that went away (`| head -1`) is met here, not at exit
+        return code
     except (ValueError, RunDirError) as exc:
         print(f"resnet-explorer {args.command}: {exc}", file=sys.stderr)
         return 2
+    except _Failed as exc:
+        print(f"resnet-explorer {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `resnet-explorer runs | head -1`: the reader has gone; say nothing, as a Unix tool does (and keep
+        # the interpreter's own flush at exit from meeting the closed pipe again).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

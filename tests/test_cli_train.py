@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.runs import RunDir, effective_events, list_runs
+from explorer.run_list import list_runs
+from explorer.runs import RunDir, effective_events
 from tests.cifar_fixture import write_cifar_dir
 
 SMALL = ["--dataset", "synthetic", "--depths", "8", "--batch-size", "16", "--log-every", "5"]
@@ -80,11 +81,19 @@ def test_train_writes_a_run_and_runs_lists_it(tmp_path):
     assert (start_event["iterations"], start_event["batch_size"], start_event["dataset"]) == (30, 16, "synthetic")
     train_events = [e for e in events if e["type"] == "train"]
     assert [e["iteration"] for e in train_events] == [5, 5, 10, 10, 15, 15, 20, 20, 25, 25, 30, 30]
-    assert all(0 <= e["error"] <= 1 and e["images_per_sec"] > 0 and e["lr"] == 0.1 for e in train_events)
+    assert all(0 <= e["error"] <= 1 and e["images_per_sec"] > 0 for e in train_events)
+    # Without --milestones the lr drops at 50% and 75% of the run, as the paper's 32k and 48k of 64k.
+    assert [(e["iteration"], e["lr"]) for e in train_events if e["model"] == "resnet-8"] == [
+        (5, 0.1), (10, 0.1), (15, 0.1), (20, pytest.approx(0.01)), (25, pytest.approx(0.001)), (30, pytest.approx(0.001))]
     assert [(e["model"], e["iteration"]) for e in events if e["type"] == "eval"] == [
         ("plain-8", 15), ("resnet-8", 15), ("plain-8", 30), ("resnet-8", 30)]
     assert events[-1]["type"] == "end" and events[-1]["status"] == "finished"
-    assert sorted(p.name for p in (run.path / "checkpoints").iterdir()) == ["plain-8.pt", "resnet-8.pt", "trainer.pt"]
+    # The latest set, and the kept ones: the start, each lr drop (15 and 22) and the end.
+    assert (run.path / "checkpoints" / "LATEST").read_text() == "iter-00000030\n"
+    assert sorted(p.name for p in (run.path / "checkpoints").iterdir()) == [
+        "LATEST", "iter-00000000", "iter-00000015", "iter-00000022", "iter-00000030"]
+    assert sorted(p.name for p in (run.path / "checkpoints" / "iter-00000030").iterdir()) == [
+        "plain-8.pt", "resnet-8.pt", "trainer.pt"]
 
     listed = subprocess.run([sys.executable, "-m", "explorer", "runs", "--runs-dir", str(tmp_path / "runs")],
                             capture_output=True, text=True, env=env(tmp_path))
@@ -154,7 +163,7 @@ def test_resume_starts_a_run_the_gui_created(tmp_path):
     assert [i.name for i in list_runs(tmp_path / "runs")] == ["from-gui"]
     changed = train(tmp_path, "--resume", str(run.path), "--lr", "0.5")
     assert changed.returncode == 2
-    assert "settings in its config.json; leave out --lr" in changed.stderr
+    assert "--resume uses the settings in the run's config.json; leave out --lr" in changed.stderr
 
 
 def test_nan_marks_models_diverged_and_fails_the_run(tmp_path):
@@ -166,21 +175,20 @@ def test_nan_marks_models_diverged_and_fails_the_run(tmp_path):
     status = run.status()
     assert status["state"] == "failed"
     assert status["message"].startswith("every model diverged (the loss became NaN, infinite or above 10000) by")
-    assert status["message"].endswith("try a lower --lr than 1000")
+    assert status["message"].endswith("try a lower learning rate than 1000")
     assert events[-1] == {**events[-1], "type": "end", "status": "failed", "message": status["message"]}
     assert "Traceback" not in done.stderr
 
 
-def test_missing_dataset_offline(tmp_path):
+def test_missing_dataset_offline_fails_before_any_run_folder(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     done = train(tmp_path, "--dataset", "cifar10", "--data-dir", str(empty), "--iterations", "5")
     assert done.returncode == 1
-    run = only_run(tmp_path)
-    status = run.status()
-    assert status["state"] == "failed"
-    assert status["message"].startswith(f"could not download CIFAR-10 to {empty}")
-    assert status["message"] in done.stderr and "Traceback" not in done.stderr
+    (line,) = [l for l in done.stderr.splitlines() if l.startswith("resnet-explorer train:")]
+    assert line.startswith(f"resnet-explorer train: could not download CIFAR-10 to {empty}")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()  # a failed try leaves no failed run behind
 
 
 def test_corrupt_batch_file(tmp_path):
@@ -191,9 +199,8 @@ def test_corrupt_batch_file(tmp_path):
     done = train(tmp_path, "--dataset", "cifar10", "--data-dir", str(data), "--iterations", "5",
                  "--batch-size", "8", "--depths", "8")
     assert done.returncode == 1
-    message = only_run(tmp_path).status()["message"]
-    assert str(batch) in message and "delete it and download again" in message
-    assert "Traceback" not in done.stderr
+    assert str(batch) in done.stderr and "delete it and download again" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists()
 
 
 def test_a_cifar_folder_in_the_real_format_trains(tmp_path):
@@ -238,7 +245,7 @@ def test_unusable_runs_dir_fails_before_training(tmp_path, where):
     assert done.returncode == 2
     (line,) = [l for l in done.stderr.splitlines() if "error" in l or "cannot" in l]
     assert line.startswith(f"resnet-explorer train: cannot write runs to {runs if where != 'below-a-file' else blocker}")
-    assert line.endswith("choose another --runs-dir")
+    assert line.endswith("choose another runs folder")
     if where == "read-only":
         assert "read-only file system" in line or "permission denied" in line
     assert "loading data" not in done.stderr and "Traceback" not in done.stderr
@@ -248,10 +255,17 @@ def test_unusable_runs_dir_fails_before_training(tmp_path, where):
     (["--depth", "21"], "depth 21 is not 6n+2 for cifar basic blocks"),
     (["--iterations", "0"], "iterations 0 must be a whole number of at least 1"),
     (["--milestones", "5,x"], "milestones '5,x' must be whole numbers separated by commas"),
-    (["--lr", "-1"], "lr -1.0 must be a number of at least 0"),
+    (["--lr", "-1"], "lr -1.0 must be greater than 0"),
+    (["--lr", "1e9"], "lr 1000000000.0 is too large; it must be at most 1000"),
+    (["--batch-size", "99999999"], "batch-size 99,999,999 is too large; use at most 65,536"),
+    (["--depths", ",,,"], "depths ',,,' names no number"),
+    (["--depths", "20,21"], "depth 21 is not 6n+2 for cifar basic blocks"),
+    (["--seed", str(2**64)], "seed 18,446,744,073,709,551,616 is too large; use at most 4,294,967,295"),
+    (["--iterations", "500", "--milestones", "100,600"], "milestones 600 is beyond the 500 iterations of the run"),
+    (["--recipe", "quick", "--depths", "8", "--batch-size", "0"], "batch-size 0 must be a whole number of at least 1"),
     (["--precision", "fp8"], "argument --precision: invalid choice"),
-    (["--momentum", "1"], "momentum 1.0 must be below 1"),
-    (["--device", "mps"], "device mps is not available on this machine; use --device auto or cpu"),
+    (["--momentum", "1"], "momentum 1.0 is too large; it must be below 1"),
+    (["--device", "mps"], "device mps is not available on this machine; choose device auto or cpu"),
     (["--resume", "/nonexistent/run"], "/nonexistent/run is not a run folder"),
 ])
 def test_bad_options_exit_2_in_one_sentence(tmp_path, args, said):
@@ -261,10 +275,9 @@ def test_bad_options_exit_2_in_one_sentence(tmp_path, args, said):
     assert not (tmp_path / "runs").exists()
 
 
-def test_settings_that_do_not_fit_the_data_fail_the_run_with_exit_2(tmp_path):
+def test_settings_that_do_not_fit_the_data_exit_2_before_any_run_folder(tmp_path):
     done = train(tmp_path, *SMALL, "--iterations", "5", "--train-subset", "8")
     assert done.returncode == 2
-    status = only_run(tmp_path).status()
-    assert status["state"] == "failed"
-    assert status["message"] == "batch-size 16 is larger than the 8 training images; use a batch size of at most 8"
-    assert "Traceback" not in done.stderr
+    assert ("resnet-explorer train: batch-size 16 is larger than the 8 training images; use a batch size of at most 8"
+            in done.stderr)
+    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists()
