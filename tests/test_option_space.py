@@ -61,6 +61,23 @@ def test_every_valid_config_builds_runs_and_sums(config):
     assert summary.activation_bytes == 4 * sum(math.prod(r.output_shape) for r in leaves)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_configs(), st.lists(st.integers(1, 5), min_size=4, max_size=4))
+def test_the_table_from_a_two_block_prototype_equals_the_whole_network_traced(config, blocks):
+    """summarize traces at most two blocks per stage and copies block 1's rows; torchinfo over the whole network
+    is the cross-check, row for row (names, shapes, parameters, MACs, subtotals)."""
+    stages = tuple(blocks[:len(config.blocks_per_stage())])
+    per_block = 2 if config.block == "basic" else 3
+    config = config.replace(stages=stages, depth=per_block * sum(stages) + 2)
+    assert summarize(config) == summarize(config, repeat_blocks=False)
+
+
+def test_the_prototype_table_of_the_papers_deepest_nets_is_exact():
+    for config in (ModelConfig(depth=1202), ModelConfig(depth=1001, block="bottleneck", preact=True),
+                   ModelConfig(family="imagenet", depth=152, stride_on="3x3")):
+        assert summarize(config) == summarize(config, repeat_blocks=False)
+
+
 BAD_VALUES = {
     "family": st.sampled_from(["", "CIFAR", "mnist", None, 3]),
     "depth": st.one_of(st.integers(-5, 19).filter(lambda d: d not in (8, 14)), st.sampled_from([21, 22, 57, 1000]),
