@@ -199,7 +199,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _prepare(config: RunConfig):
     """Everything that can refuse a new run, before its folder is made: the device, the precision, the memory,
     the data (downloaded now if need be). Returns the loaded dataset."""
-    from explorer.data import DatasetError, load_dataset
+    from explorer.data.errors import DatasetError
+    from explorer.data.loading import load_dataset
     from explorer.training.preflight import preflight
 
     from explorer.data.batches import check_batch_size
@@ -251,7 +252,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
     """Make sure a dataset is on disk and intact (downloading it if need be); ``--progress json`` prints one
     JSON object a line for the app that follows it."""
     config = DataConfig(**{k: getattr(args, k) for k in ("dataset", "data_dir") if getattr(args, k) is not None})
-    from explorer.data import DatasetError, data_folder, load_dataset
+    from explorer.data.errors import DatasetError
+    from explorer.data.loading import load_dataset
+    from explorer.data.location import data_folder
 
     def report(done: int, total: int) -> None:
         if args.progress == "json":

@@ -39,6 +39,7 @@ FAMILY_NUM_STAGES = {"cifar": 3, "imagenet": 4}
 FAMILY_STRIDE = {"cifar": 4, "imagenet": 32}  # total downsampling: the smallest input that still has 1 pixel left
 FAMILY_DEFAULT_INPUT = {"cifar": 32, "imagenet": 224}
 FAMILY_DEFAULT_CLASSES = {"cifar": 10, "imagenet": 1000}
+FAMILY_DEFAULT_SHORTCUT = {"cifar": "A", "imagenet": "B"}  # what the paper uses for each family (§4.2, Table 1)
 
 LAYERS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
 
@@ -91,7 +92,7 @@ class ModelConfig:
             "depth": 20 if self.family == "cifar" else 18,
             "num_classes": FAMILY_DEFAULT_CLASSES[self.family],
             "input_size": FAMILY_DEFAULT_INPUT[self.family],
-            "shortcut": "A" if self.family == "cifar" else "B",
+            "shortcut": FAMILY_DEFAULT_SHORTCUT[self.family],
         }
         if self.depth is None and self.stages is not None:
             fills["depth"] = LAYERS_PER_BLOCK[self.block or "basic"] * sum(self.stages) + 2
@@ -161,6 +162,12 @@ class ModelConfig:
     def name(self) -> str:
         """The label the paper uses: ``plain-20``, ``resnet-56``; pre-activation nets read ``preresnet-164``."""
         kind = "plain" if self.plain else ("preresnet" if self.preact else "resnet")
+        return f"{kind}-{self.depth}"
+
+    @property
+    def label(self) -> str:
+        """The name as the paper's figures print it: ``plain-20``, ``ResNet-56``, ``Pre-ResNet-164``."""
+        kind = "plain" if self.plain else ("Pre-ResNet" if self.preact else "ResNet")
         return f"{kind}-{self.depth}"
 
     def replace(self, **changes: Any) -> "ModelConfig":

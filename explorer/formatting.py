@@ -22,7 +22,7 @@ def params(value: int) -> str:
 
 def size(value: int) -> str:
     """Bytes in binary units: 6439000 -> '6.1 MiB'."""
-    for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+    for factor, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if value >= factor:
             return f"{value / factor:.1f} {unit}"
     return f"{value} B"
@@ -50,3 +50,12 @@ def percent(fraction: float | None, digits: int = 2) -> str:
 def shape(output: tuple[int, ...]) -> str:
     """The output of one image, batch dimension dropped: (1, 16, 32, 32) -> '16 × 32 × 32'."""
     return " × ".join(map(str, output[1:] or output))
+
+
+def networks(models) -> str:
+    """``plain-20/56, ResNet-20/56``: networks (ModelConfigs) grouped by kind, depths in order."""
+    groups: dict[str, list[str]] = {}
+    for model in models:
+        kind = model.label.rpartition("-")[0]
+        groups.setdefault(kind, []).append(str(model.depth))
+    return ", ".join(f"{kind}-{'/'.join(depths)}" for kind, depths in groups.items())

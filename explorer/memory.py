@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from explorer.formatting import size
+
+IMAGE_BYTES = 3 * 32 * 32
 ACTIVATION_FACTOR = 1.25  # the measured 1.0-1.15, with room for the allocator's slack
 PARAMETER_COPIES = 3  # weights, gradients, momentum
 
@@ -60,6 +63,21 @@ def _cgroup_room() -> int | None:
     return None
 
 
+def dataset_images(data) -> int:
+    """How many images the run keeps resident (training and test), by its DataConfig."""
+    if data.dataset == "synthetic":
+        return data.synthetic_size + max(1, data.synthetic_size // 5)
+    return 60_000
+
+
+def estimate_run(config, summarize, available: int | None, where: str) -> Estimate:
+    """The estimate of a RunConfig, with ``summarize(ModelConfig)`` giving each network's layer table."""
+    tables = [summarize(model) for model in config.model_configs()]
+    needed = training_bytes([(t.activation_bytes, t.total_params) for t in tables], config.train.batch_size,
+                            dataset_images(config.data) * IMAGE_BYTES)
+    return Estimate(needed=needed, available=available, where=where)
+
+
 def cpu_available_bytes() -> int | None:
     """What can be allocated without swapping: the kernel's MemAvailable, or less under a container's memory
     limit; None where neither is known."""
@@ -84,12 +102,8 @@ def _mem_available() -> int | None:
         return None
 
 
-def gib(value: int) -> str:
-    return f"{value / 2**30:.1f} GiB"
-
-
 def refusal(estimate: Estimate, batch_size: int, model_count: int) -> str:
     """The sentence that refuses a run which clearly cannot fit, with what to reduce."""
     fewer = " or fewer networks per run" if model_count > 1 else ""
-    return (f"this run needs about {gib(estimate.needed)} at batch size {batch_size}, but {estimate.where} has "
-            f"{gib(estimate.available or 0)} free; choose a smaller batch size, a smaller depth{fewer}")
+    return (f"this run needs about {size(estimate.needed)} at batch size {batch_size}, but {estimate.where} has "
+            f"{size(estimate.available or 0)} free; choose a smaller batch size, a smaller depth{fewer}")

@@ -25,6 +25,13 @@ def paper_test_errors() -> dict[int, float]:
     return {int(d): row["test_error"] for d, row in paper()["cifar10_table6"]["resnet"].items()}
 
 
+def paper_test_error(config: ModelConfig) -> float | None:
+    """Table 6's CIFAR-10 test error (%) of this network, when it is one of the ResNets the paper trained."""
+    if config.plain or not _is_paper_cifar(config):
+        return None
+    return paper_test_errors().get(config.depth)
+
+
 def paper_note(config: ModelConfig) -> str | None:
     """What the paper printed for this network, labelled with its source; None if it is not one of the paper's."""
     if _is_paper_cifar(config):

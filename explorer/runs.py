@@ -333,8 +333,9 @@ class RunDir:
 
     def status(self) -> dict:
         """``status.json`` as its readers need it: ``state`` is "running" while a trainer holds the run's lock,
-        "failed" when the last trainer died without saying how it ended, "created" for a folder no trainer has
-        started yet; ``busy`` says whether a trainer holds the run now, ``problem`` what was wrong with the file."""
+        "failed" when the last trainer died without saying how it ended (``died``), "created" for a folder no
+        trainer has started yet; ``busy`` says whether a trainer holds the run now, ``problem`` what was wrong
+        with the file."""
         raw, problem = self._read_status()
         holder = self.trainer_pid()
         legacy = holder is None and not (self.path / LOCK_FILE).exists()
@@ -342,18 +343,18 @@ class RunDir:
             holder = raw["pid"] if _pid_alive(raw["pid"]) else None  # a run from before the lock existed
         status = {"state": raw.get("state"), "message": raw.get("message", ""), "iteration": raw.get("iteration", 0),
                   "pid": holder if holder is not None else raw.get("pid"), "busy": holder is not None,
-                  "problem": problem}
+                  "problem": problem, "died": False}
         if holder is not None:
             if status["state"] not in ("finished", "cancelled", "failed"):
                 status["state"] = "running"
         elif problem and not (self.path / STATUS_FILE).exists():
             started = self.metrics_path.exists() or (self.checkpoint_dir.exists())
-            status.update(state="failed" if started else "created", problem="",
+            status.update(state="failed" if started else "created", problem="", died=started,
                           message="the trainer stopped without saying how (no status was written); resume to "
                                   "continue from the last checkpoint" if started else
                                   "not started yet; Resume starts it")
         elif problem or status["state"] == "running":
-            status["state"] = "failed"
+            status.update(state="failed", died=True)
             status["message"] = (f"{problem}; resume to continue from the last checkpoint" if problem else
                                  f"the trainer stopped without finishing (pid {raw.get('pid')}); resume to continue "
                                  "from the last checkpoint")

@@ -20,7 +20,7 @@ from PySide6.QtCore import QSettings, QTimer
 
 from explorer.gui.app import make_application
 from explorer.gui.main_window import MainWindow
-from explorer.gui.training_panel import RECIPES
+from explorer.recipes import RECIPES
 
 TABS = ("architecture", "training", "runs")
 
@@ -48,28 +48,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def start_training(window: MainWindow, args: argparse.Namespace) -> None:
     """Fill the Training tab as a person would (synthetic data, a short recipe) and press Start."""
-    page = window.training
-    page.dataset.setCurrentIndex(page.dataset.findData("synthetic"))
-    page.synthetic_size.setValue(args.images)
-    for depth, box in page.depth_checks.items():
+    form = window.training.form
+    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
+    form.synthetic_size.setText(str(args.images))
+    for depth, box in form.depth_checks.items():
         box.setChecked(depth in args.depth_list)
-    page.compare.setCurrentIndex(page.compare.findData("both"))
-    preset = next((i for i, (_, iterations, batch, _lr) in enumerate(RECIPES)
-                   if (iterations, batch) == (args.iterations, args.batch_size)), None)
-    if preset is not None:  # the defaults are the "Quick look" preset a person would pick
-        page.recipe.setCurrentIndex(preset)
+    form.compare.setCurrentIndex(form.compare.findData("both"))
+    preset = next((r.key for r in RECIPES.values() if (r.iterations, r.batch_size) == (args.iterations,
+                                                                                       args.batch_size)), None)
+    if preset is not None:  # the defaults are the "Quick look" recipe a person would pick
+        form.recipe.setCurrentIndex(form.recipe.findData(preset))
     else:
-        page.recipe.setCurrentIndex(page.recipe.findText("Custom"))
-        page.iterations.setValue(args.iterations)
-        page.batch_size.setValue(args.batch_size)
-    page.run_name.setText("screenshot")
-    page.start_action.trigger()
+        form.recipe.setCurrentIndex(form.recipe.findData("custom"))
+        form.iterations.setText(str(args.iterations))
+        form.batch_size.setText(str(args.batch_size))
+    form.run_name.setText("screenshot")
+    window.action("startRun").trigger()
 
 
 def enough_points(window: MainWindow, evals: int) -> bool:
-    curves = window.training.curves
-    names = curves.model_names()
-    return len(names) >= 2 and all(curves.point_count(n, "test") >= evals for n in names)
+    curves = window.training.view.curves
+    if "main" not in curves.keys():
+        return False
+    networks = curves.series().networks
+    return len(networks) >= 2 and all(n.test.n >= evals for n in networks.values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             if not (enough_points(window, args.evals) or timed_out or not window.training.is_training()):
                 return
             timer.stop()
-            window.training.curves.flush()
+            window.training.view.curves.flush()
             window.tabs.setCurrentIndex(TABS.index(args.tab))
             app.processEvents()
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.data import DeviceBatches, make_synthetic
+from explorer.data.batches import DeviceBatches
+from explorer.data.synthetic import make_synthetic
 from explorer.data.batches import PAD, pixel_stats
 
 CPU = torch.device("cpu")

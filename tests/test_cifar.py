@@ -15,8 +15,11 @@ import pytest
 import torch
 
 from explorer.config import DataConfig
-from explorer.data import DatasetError, default_data_dir, load_cifar10, load_dataset
-from explorer.data import cifar
+from explorer.data.cifar import load_cifar10
+from explorer.data.cifar_spec import default_data_dir
+from explorer.data.errors import DatasetError
+from explorer.data.loading import load_dataset
+from explorer.data import cifar, cifar_spec
 from tests.cifar_fixture import LABEL_NAMES, batch_images, dumps_py2, write_cifar_archive, write_cifar_dir
 
 N = 20  # images per batch file in the fixture
@@ -54,7 +57,7 @@ def test_reads_the_real_format(cifar_dir: Path) -> None:
 def test_published_checksums_and_names_are_torchvisions(ours, theirs) -> None:
     import torchvision.datasets
 
-    spec, reference = getattr(cifar, ours), getattr(torchvision.datasets, theirs)
+    spec, reference = getattr(cifar_spec, ours), getattr(torchvision.datasets, theirs)
     published = dict(reference.train_list + reference.test_list)
     published[reference.meta["filename"]] = reference.meta["md5"]
     published[reference.filename] = reference.tgz_md5

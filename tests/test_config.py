@@ -82,3 +82,29 @@ def test_model_configs_for_a_comparison():
 def test_invalid_training_options(kwargs, option):
     with pytest.raises(ValueError, match=option):
         TrainConfig(**kwargs)
+
+
+def test_without_milestones_the_lr_drops_at_half_and_three_quarters_of_any_run():
+    assert TrainConfig(iterations=500).milestones == (250, 375)
+    assert TrainConfig().milestones == (32000, 48000)  # the paper's 64k recipe
+    assert TrainConfig(iterations=3).milestones == (1, 2)
+    assert TrainConfig(iterations=1).milestones == ()
+    assert TrainConfig(iterations=500).kept_iterations == (0, 250, 375, 500)
+
+
+def test_recipes_are_named_once_and_options_override_them():
+    from explorer.recipes import RECIPES, recipe_train_config
+
+    quick = recipe_train_config("quick", depths=(8,))
+    assert (quick.iterations, quick.batch_size, quick.lr, quick.milestones) == (500, 64, 0.1, (250, 375))
+    assert recipe_train_config("quick", iterations=1000).milestones == (500, 750)
+    assert recipe_train_config("paper").iterations == RECIPES["paper"].iterations == 64000
+    with pytest.raises(ValueError, match="recipe 'fast' is not known"):
+        recipe_train_config("fast")
+
+
+def test_default_run_names_say_the_dataset_and_the_networks():
+    synthetic = RunConfig(data=DataConfig(dataset="synthetic"), train=TrainConfig(depths=(56, 20)))
+    assert synthetic.name == "synthetic-plain-vs-resnet-20-56"
+    assert RunConfig(train=TrainConfig(compare="residual")).name == "cifar10-resnet-20"
+    assert RunConfig(model=ModelConfig(preact=True), train=TrainConfig(compare="plain")).name == "cifar10-plain-20"

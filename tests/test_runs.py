@@ -106,7 +106,7 @@ def test_status_of_a_trainer_that_died(tmp_path):
     assert run.status()["state"] == "created"  # nothing written yet
     run.write_status("running", iteration=5, pid=os.getpid())
     assert run.status() == {"state": "running", "message": "", "iteration": 5, "pid": os.getpid(), "busy": True,
-                            "problem": ""}
+                            "problem": "", "died": False}
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     run.write_status("running", iteration=7, pid=dead.pid)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from explorer.config import DataConfig
-from explorer.data import load_dataset, make_synthetic
+from explorer.data.loading import load_dataset
+from explorer.data.synthetic import make_synthetic
 from explorer.data.synthetic import CLASSES
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from explorer.data import make_synthetic
+from explorer.data.synthetic import make_synthetic
 from explorer.runs import RunDir
 from explorer.training.device import resolve_precision
 from explorer.training.events import Reporter

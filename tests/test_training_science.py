@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from explorer.data import load_dataset
+from explorer.data.loading import load_dataset
 from explorer.runs import RunDir
 from explorer.training.device import resolve_precision
 from explorer.training.events import Reporter

@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.gui.tips import tip as tip_text
 from explorer.config import (
     BLOCKS,
     FAMILIES,
+    FAMILY_DEFAULT_SHORTCUT,
     FAMILY_WIDTHS,
     SHORTCUTS,
     STRIDE_ON,
@@ -39,7 +41,6 @@ SHORTCUT_LABELS = {
     "C": "C: projection on every shortcut",
 }
 STRIDE_LABELS = {"1x1": "First 1×1 conv (paper, v1)", "3x3": "The 3×3 conv (torchvision, v1.5)"}
-FAMILY_SHORTCUT = {"cifar": "A", "imagenet": "B"}  # what the paper uses for each family (§4.2, Table 1)
 
 TIPS = {
     "family": "CIFAR-10 nets (§4.2) start with one 3×3 conv and have three stages of 16/32/64 filters on "
@@ -71,6 +72,7 @@ class ArchitecturePanel(QWidget):
         super().__init__(parent)
         self._config = config or ModelConfig()
         self._updating = False  # set while the widgets are filled from a config, so they do not echo back
+        self._keep_note = False
 
         self._family = QComboBox()
         for family in FAMILIES:
@@ -101,6 +103,10 @@ class ArchitecturePanel(QWidget):
         self._shape = QLabel()
         self._shape.setObjectName("configShape")
         self._shape.setWordWrap(True)
+        self._note = QLabel(objectName="configNote")
+        self._note.setWordWrap(True)
+        self._note.setStyleSheet("color: #1565c0;")
+        self._note.hide()
 
         network_row = QHBoxLayout()
         network_row.addWidget(self._residual)
@@ -119,7 +125,7 @@ class ArchitecturePanel(QWidget):
         )
         for text, field, tip in rows:
             label = QLabel(text)
-            label.setToolTip(TIPS[tip])
+            label.setToolTip(tip_text(TIPS[tip]))
             form.addRow(label, field)
         for widget, name, tip in (
             (self._family, "family", "family"), (self._residual, "residual", "network"),
@@ -128,9 +134,10 @@ class ArchitecturePanel(QWidget):
             (self._stride_on, "stride_on", "stride_on"),
         ):
             widget.setObjectName(name)  # how tests find them
-            widget.setToolTip(TIPS[tip])
+            widget.setToolTip(tip_text(TIPS[tip]))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self._note)
         layout.addWidget(self._problem)
         layout.addWidget(self._shape)
         layout.addStretch(1)
@@ -189,10 +196,10 @@ class ArchitecturePanel(QWidget):
         self._updating = True
         try:
             # Each family keeps the shortcut option the paper used for it, and its own first preset depth.
-            self._shortcut.setCurrentIndex(self._shortcut.findData(FAMILY_SHORTCUT[family]))
+            self._shortcut.setCurrentIndex(self._shortcut.findData(FAMILY_DEFAULT_SHORTCUT[family]))
             depth = depth_presets(family, "basic")[0]
             self._block.setCurrentIndex(self._block.findData(default_block(family, depth)))
-            self._reset_depth()
+            self._reset_depth(say=False)  # a new family starts at its own first depth
         finally:
             self._updating = False
         self._apply()
@@ -207,13 +214,31 @@ class ArchitecturePanel(QWidget):
             self._updating = False
         self._apply()
 
-    def _reset_depth(self) -> None:
-        """Offer the presets of the family and block, keeping the depth typed if it still fits."""
+    def _reset_depth(self, say: bool = True) -> None:
+        """Offer the presets of the family and block, keeping the depth typed if it still fits; when it does not,
+        say which depth takes its place (never a silent 56 -> 164)."""
         family, block = self._family.currentData(), self._block.currentData()
-        text = self._depth.currentText()
+        text = self._depth.currentText().strip()
         self._fill_depths(family, block)
         presets = depth_presets(family, block)
-        self._depth.setCurrentText(text if text in map(str, presets) else str(presets[0]))
+        try:
+            fits = bool(text) and ModelConfig(family=family, block=block, depth=int(text)) is not None
+        except ValueError:
+            fits = False
+        self._depth.setCurrentText(text if fits else str(presets[0]))
+        if text and not fits and say:
+            formula = {"basic": "6n+2", "bottleneck": "9n+2"}[block] if family == "cifar" else "18/34/50/101/152"
+            self._say(f"Depth {text} does not fit {family} {block} blocks ({formula}); showing depth "
+                      f"{presets[0]} instead.")
+            self._keep_note = True
+
+    def _say(self, note: str) -> None:
+        self._note.setText(note)
+        self._note.setVisible(bool(note))
+
+    @property
+    def note(self) -> str:
+        return self._note.text() if self._note.isVisibleTo(self) else ""
 
     def _on_network_toggled(self, _button: QRadioButton, checked: bool) -> None:
         if checked:
@@ -229,6 +254,10 @@ class ArchitecturePanel(QWidget):
 
     def _apply(self) -> None:
         self._update_enabled()
+        if self._keep_note:
+            self._keep_note = False  # said by the change that led here
+        else:
+            self._say("")
         try:
             config = self._read_config()
         except ValueError as exc:
@@ -265,7 +294,7 @@ class ArchitecturePanel(QWidget):
         self._problem.setVisible(bool(reason))
         self._shape.setVisible(not reason)
         self._depth.setStyleSheet(INVALID_STYLE if reason else "")
-        self._depth.setToolTip(reason or TIPS["depth"])
+        self._depth.setToolTip(tip_text(reason or TIPS["depth"]))
 
     def _describe(self, config: ModelConfig) -> None:
         """The network as the paper's Table 1 draws it: each stage's output size and its blocks."""

@@ -17,7 +17,9 @@ import json, torch
 found = []
 if torch.cuda.is_available():
     for i in range(torch.cuda.device_count()):
-        found.append({"label": f"CUDA {i}: {torch.cuda.get_device_name(i)}", "device": "cuda", "index": i})
+        free, total = torch.cuda.mem_get_info(i)
+        found.append({"label": f"CUDA {i}: {torch.cuda.get_device_name(i)} ({total / 2**30:.0f} GiB)",
+                      "device": "cuda", "index": i, "free": free, "name": f"CUDA {i}"})
 if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
     found.append({"label": "MPS (Apple GPU)", "device": "mps", "index": None})
 found.append({"label": f"CPU ({torch.get_num_threads()} threads)", "device": "cpu", "index": None})
@@ -26,8 +28,8 @@ print(json.dumps(found))
 
 
 class DeviceProbe(QObject):
-    """``start()`` asks once; ``found(list[dict])`` brings ``{"label", "device", "index"}`` per device, or an
-    empty list when torch could not answer."""
+    """``start()`` asks once; ``found(list[dict])`` brings ``{"label", "device", "index"}`` per device (CUDA
+    devices with their ``free`` bytes and short ``name`` too), or an empty list when torch could not answer."""
 
     found = Signal(list)
 

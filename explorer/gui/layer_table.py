@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.summary_worker import SummaryWorker
+from explorer.formatting import count, params as params_text, shape, size
+from explorer.gui.latest_worker import SummaryWorker
+from explorer.gui.tips import tip
 from explorer.reference import paper_note
 
 if TYPE_CHECKING:  # the summary module imports torch; the GUI thread must not
@@ -44,32 +46,6 @@ MACS_TIP = (
     "MACs: multiply-accumulates of the convolutions and the fc layer for one image, what the paper calls "
     "\"FLOPs (multiply-adds)\". FLOPs = 2 × MACs."
 )
-
-
-def format_count(value: float, unit: str = "") -> str:
-    """Three significant figures with K/M/G: 40551040 -> '40.6 M'."""
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}{unit}".rstrip()
-    return f"{value:.0f} {unit}".rstrip()
-
-
-def format_params(value: int) -> str:
-    """Parameters in millions as the paper writes them: 269722 -> '0.27 M', 25557032 -> '25.6 M'."""
-    millions = value / 1e6
-    return f"{millions:.2f} M" if millions < 10 else f"{millions:.1f} M"
-
-
-def format_bytes(value: int) -> str:
-    for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if value >= factor:
-            return f"{value / factor:.1f} {unit}"
-    return f"{value} B"
-
-
-def format_shape(shape: tuple[int, ...]) -> str:
-    """The output of one image, batch dimension dropped: (1, 16, 32, 32) -> '16 × 32 × 32'."""
-    return " × ".join(map(str, shape[1:] or shape))
 
 
 @dataclass
@@ -156,7 +132,7 @@ class LayerTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and section in NUMERIC_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and section in (COL_MACS, COL_SHARE):
-            return MACS_TIP
+            return tip(MACS_TIP)
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -178,7 +154,7 @@ class LayerTreeModel(QAbstractItemModel):
         if column == COL_TYPE:
             return row.type
         if column == COL_OUTPUT:
-            return format_shape(row.output_shape)
+            return shape(row.output_shape)
         if column == COL_PARAMS:
             return f"{row.params:,}"
         if column == COL_MACS:
@@ -210,7 +186,7 @@ class LayerTable(QWidget):
         self._busy_label.hide()
         self._totals = QLabel("Loading PyTorch and computing the first summary…")
         self._totals.setObjectName("summaryTotals")
-        self._totals.setToolTip(MACS_TIP)
+        self._totals.setToolTip(tip(MACS_TIP))
         self._totals.setWordWrap(True)
         self._totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._paper = QLabel()
@@ -230,9 +206,9 @@ class LayerTable(QWidget):
         self._tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self._tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self._tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_LAYER, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(60)
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setMinimumSectionSize(48)
 
         self.copy_action = QAction("Copy rows", self)
         self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
@@ -335,21 +311,30 @@ class LayerTable(QWidget):
         self._error.hide()
         self.model.set_summary(summary)
         self._tree.expandToDepth(0)
-        for column in range(1, len(HEADERS)):
-            self._tree.resizeColumnToContents(column)
-            # Room between a right-aligned number and the next column's text.
-            self._tree.setColumnWidth(column, self._tree.columnWidth(column) + COLUMN_GAP)
+        self._fit_columns(summary)
         config = summary.config
-        self._title.setText(f"<b>{config.name}</b> · input {format_shape(summary.input_shape)}")
+        self._title.setText(f"<b>{config.name}</b> · input {shape(summary.input_shape)}")
         self._totals.setText(
-            f"<b>{format_params(summary.total_params)}</b> parameters · "
-            f"<b>{format_count(summary.total_macs)}</b> MACs · <b>{format_count(summary.total_flops)}</b> FLOPs · "
+            f"<b>{params_text(summary.total_params)}</b> parameters · "
+            f"<b>{count(summary.total_macs)}</b> MACs · <b>{count(summary.total_flops)}</b> FLOPs · "
             f"{summary.weighted_depth} weighted layers · "
-            f"{format_bytes(summary.activation_bytes)} of activations per image"
+            f"{size(summary.activation_bytes)} of activations per image"
         )
         note = paper_note(config)
         self._paper.setText(note or "The paper reports no figures for this configuration.")
         self._paper.show()
+
+    def _fit_columns(self, summary: "Summary") -> None:
+        """Every column as wide as its widest cell, the layer names whole at any nesting (a narrow window
+        scrolls sideways rather than cutting "conv1" to "con…")."""
+        metrics = self._tree.fontMetrics()
+        indent = self._tree.indentation()
+        names = max((indent * row.depth + metrics.horizontalAdvance(row.name) for row in summary.rows), default=0)
+        self._tree.setColumnWidth(COL_LAYER, max(names + COLUMN_GAP + indent, metrics.horizontalAdvance("Layer") + 24))
+        for column in range(1, len(HEADERS)):
+            self._tree.resizeColumnToContents(column)
+            # Room between a right-aligned number and the next column's text.
+            self._tree.setColumnWidth(column, self._tree.columnWidth(column) + COLUMN_GAP)
 
     def _on_failed(self, message: str) -> None:
         self._summary = None

@@ -1,27 +1,32 @@
 """The main window: wiring only. It places the pages, builds the menus, and keeps settings across restarts.
 
 Architecture (panel left, layer table right), Training and Runs are tabs. What each page does lives in its own
-module; here the pages are connected to each other, to the menu bar and to the status bar.
+module; here the pages are connected to each other, to the menu bar and to the status bar. Actions are found by
+their object names.
 """
 
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QTextBrowser, QVBoxLayout, \
+    QDialog, QWidget
 
 from explorer import __version__
 from explorer.config import ModelConfig
 from explorer.gui.architecture_panel import ArchitecturePanel
+from explorer.gui.latest_worker import SummaryWorker
 from explorer.gui.layer_table import LayerTable
 from explorer.gui.runs_browser import RunsPage
-from explorer.gui.summary_worker import SummaryWorker
-from explorer.gui.training_panel import TrainingPage
+from explorer.gui.tips import tip
+from explorer.gui.training_page import TrainingPage
 
 CONFIG_KEY = "architecture/config"
+RUNS_DIR_KEY = "runs/folder"
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 SPLITTER_KEY = "window/splitter"
@@ -40,16 +45,14 @@ residual networks side by side to watch Figure 6 appear.</p>
 STOP, KEEP, CANCEL = "stop", "keep", "cancel"
 
 
-def ask_close_during_training(parent: QWidget) -> str:
-    """Ask what to do with a training run when the window closes: STOP, KEEP or CANCEL."""
+def ask_close_during_training(parent: QWidget, names: list[str]) -> str:
+    """Ask what to do with the runs still training when the window closes: STOP, KEEP or CANCEL."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Training is running")
-    box.setText("A training run is still running.")
-    box.setInformativeText(
-        "Stop it (its last checkpoint is kept), or keep it training in the background and open it again "
-        "later from the Runs tab?"
-    )
+    box.setText(f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} still training.")
+    box.setInformativeText("Stop (the last checkpoint is kept), or keep training in the background and open it "
+                           "again later (the app shows it again at its next start)?")
     stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
     keep = box.addButton("Keep training in background", QMessageBox.ButtonRole.AcceptRole)
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
@@ -66,73 +69,96 @@ def load_config(settings: QSettings) -> ModelConfig:
         return ModelConfig()
 
 
+def guide_html() -> str:
+    return resources.files("explorer.resources").joinpath("guide.html").read_text(encoding="utf-8")
+
+
 class MainWindow(QMainWindow):
-    """The application window; ``settings`` and ``runs_dir`` are given so tests can isolate both."""
+    """The application window; ``settings`` and ``runs_dir`` are given so tests can isolate both (a runs folder
+    chosen on the Runs tab, saved in the settings, wins over ``runs_dir``)."""
 
     def __init__(self, settings: QSettings, runs_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
         self.setWindowTitle("ResNet Explorer")
+        runs_dir = Path(str(settings.value(RUNS_DIR_KEY, runs_dir)))
         self.summaries = SummaryWorker(self)
         self.architecture = ArchitecturePanel(load_config(settings))
         self.layer_table = LayerTable(self.summaries)
         self.training = TrainingPage(settings, runs_dir)
         self.runs = RunsPage(runs_dir)
 
-        self._splitter = QSplitter(Qt.Orientation.Horizontal)
-        self._splitter.setObjectName("architectureSplitter")
+        self._splitter = QSplitter(Qt.Orientation.Horizontal, objectName="architectureSplitter")
         self._splitter.addWidget(self.architecture)
         self._splitter.addWidget(self.layer_table)
         self._splitter.setStretchFactor(1, 1)
-        self._splitter.setSizes([400, 880])
-        self.tabs = QTabWidget()
+        self._splitter.setSizes([360, 920])
+        self.tabs = QTabWidget(objectName="tabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self._splitter, "Architecture")
         self.tabs.addTab(self.training, "Training")
         self.tabs.addTab(self.runs, "Runs")
         self.setCentralWidget(self.tabs)
-        self._config_label = QLabel()
-        self._config_label.setToolTip("The network chosen on the Architecture tab: what the Training tab trains")
-        self.statusBar().addPermanentWidget(self._config_label)
+        self._template_label = QLabel(objectName="templateLabel")
+        self._template_label.setToolTip(tip("The Training tab trains networks of the Architecture tab's kind "
+                                            "(family, block, units, shortcut); the depths and plain/residual are "
+                                            "chosen on the Training tab."))
+        self.statusBar().addPermanentWidget(self._template_label)
         self._build_menus()
 
         self.architecture.config_changed.connect(self._on_config_changed)
         self.architecture.config_changed.connect(self.summaries.request)
-        self.architecture.config_changed.connect(self.training.set_model_config)
-        self.layer_table.status_message.connect(self._on_status_message)
-        self.training.status_message.connect(self._on_status_message)
-        self.runs.open_requested.connect(self._on_open_run_requested)
+        self.architecture.config_changed.connect(self.training.set_template)
+        for page in (self.layer_table, self.training, self.runs):
+            page.status_message.connect(self._on_status_message)
+        self.runs.shown_requested.connect(lambda: self.tabs.setCurrentWidget(self.runs))
+        self.runs.open_requested.connect(lambda path: self._to_training(self.training.open_run, path))
+        self.runs.overlay_requested.connect(lambda path: self._to_training(self.training.open_run, path, True))
+        self.runs.resume_requested.connect(lambda path: self._to_training(self.training.resume_run, path))
+        self.runs.runs_dir_changed.connect(self._on_runs_dir_changed)
 
         config = self.architecture.config
         self.summaries.request(config)
-        self.training.set_model_config(config)
+        self.training.set_template(config)
         self._on_config_changed(config)
         self._restore_layout()
+        self.training.restore_shown()
+
+    def action(self, name: str) -> QAction:
+        """Any of the window's actions, by its object name."""
+        found = self.findChild(QAction, name)
+        if found is None:
+            raise KeyError(name)
+        return found
 
     def _build_menus(self) -> None:
-        exports = [a for a in self.training.actions if a.shortcut() == QKeySequence("Ctrl+E")]
-        run_actions = [a for a in self.training.actions if a not in exports]
-        open_run = self.runs.actions[:1]  # the rest act on the runs table and live on its page
-        quit_action = QAction("Quit", self)
+        training, runs = self.training.action, self.runs.action
+        quit_action = QAction("Quit", self, objectName="quit")
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # StandardKey.Quit is empty on some Linux desktops
         quit_action.triggered.connect(self.close)
+        guide = QAction("Guide", self, objectName="guide")
+        guide.setShortcut(QKeySequence("F1"))
+        guide.triggered.connect(self._on_guide)
+        about = QAction("About ResNet Explorer", self, objectName="about")
+        about.triggered.connect(self._on_about)
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addActions(open_run)
+        file_menu.addActions([runs("openRun"), training("new")])
         file_menu.addSeparator()
-        file_menu.addActions(exports)
-        file_menu.addAction(self.layer_table.export_action)
+        file_menu.addActions([training("export"), self.layer_table.export_action])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
-        self.menuBar().addMenu("&Run").addActions(run_actions)
-        about = QAction("About ResNet Explorer", self)
-        about.triggered.connect(self._on_about)
-        self.menuBar().addMenu("&Help").addAction(about)
+        self.menuBar().addMenu("&Run").addActions([training(k) for k in ("start", "stop", "resume")])
+        self.menuBar().addMenu("&Help").addActions([guide, about])
         toolbar = self.addToolBar("Training")
         toolbar.setObjectName("trainingToolbar")
         toolbar.setMovable(False)
-        toolbar.addActions(run_actions)
+        toolbar.addActions([training(k) for k in ("start", "stop", "resume", "new")])
         toolbar.addSeparator()
-        toolbar.addActions(open_run + exports)
+        toolbar.addActions([runs("openRun"), training("export")])
+
+    def _to_training(self, show, path: Path, *args) -> None:
+        self.tabs.setCurrentWidget(self.training)
+        show(path, *args)
 
     def _restore_layout(self) -> None:
         geometry = self._settings.value(GEOMETRY_KEY)
@@ -144,7 +170,10 @@ class MainWindow(QMainWindow):
         splitter = self._settings.value(SPLITTER_KEY)
         if splitter is not None:
             self._splitter.restoreState(splitter)
-        self.tabs.setCurrentIndex(int(self._settings.value(TAB_KEY, 0)))
+        try:
+            self.tabs.setCurrentIndex(int(self._settings.value(TAB_KEY, 0)))
+        except (TypeError, ValueError):
+            pass
 
     def _save_layout(self) -> None:
         self._settings.setValue(GEOMETRY_KEY, self.saveGeometry())
@@ -154,28 +183,42 @@ class MainWindow(QMainWindow):
         self._settings.sync()
 
     def _on_config_changed(self, config: ModelConfig) -> None:
-        self._config_label.setText(f"Architecture: {config.name}")
+        units = ", pre-act" if config.preact else ""
+        self._template_label.setText(f"Training template: {config.family}, {config.block}{units}, shortcut "
+                                     f"{config.shortcut}")
         self._settings.setValue(CONFIG_KEY, json.dumps(config.to_dict()))
+
+    def _on_runs_dir_changed(self, folder: Path) -> None:
+        self.training.set_runs_dir(folder)
+        self._settings.setValue(RUNS_DIR_KEY, str(folder))
 
     def _on_status_message(self, message: str) -> None:
         self.statusBar().showMessage(message)  # no timeout: that would leave a timer running
 
-    def _on_open_run_requested(self, path: Path) -> None:
-        self.training.open_run(path)
-        self.tabs.setCurrentWidget(self.training)
+    def _on_guide(self) -> None:
+        dialog = QDialog(self, objectName="guideDialog")
+        dialog.setWindowTitle("ResNet Explorer: guide")
+        text = QTextBrowser()
+        text.setHtml(guide_html())
+        text.setOpenExternalLinks(True)
+        QVBoxLayout(dialog).addWidget(text)
+        dialog.resize(640, 560)
+        dialog.show()
 
     def _on_about(self) -> None:
         QMessageBox.about(self, "About ResNet Explorer", ABOUT)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt)
         keep_running = False
-        if self.training.is_training():
-            choice = ask_close_during_training(self)
+        live = self.training.live_runs()
+        if live:
+            choice = ask_close_during_training(self, [p.name for p in live])
             if choice == CANCEL:
                 event.ignore()
                 return
             keep_running = choice == KEEP
         self.training.shutdown(keep_running=keep_running)
         self.summaries.shutdown()
+        self.runs.wait_idle()
         self._save_layout()
         event.accept()

@@ -1,9 +1,10 @@
-"""The Runs tab: every run folder in the runs directory, newest first (state, date, models, iterations, best test
-errors), to open, overlay, delete or reveal in the file manager.
+"""The Runs tab: every run folder in the runs directory, newest first (state, date, name, dataset, networks,
+iterations, best test errors, device, checkpoints on disk), to open, overlay, resume, reveal or delete.
 
-Listing reads every ``metrics.jsonl`` (``explorer.runs.list_runs``), which grows with the runs, so it runs on a
-worker thread of this page's own pool and comes back as a signal; the table model holds plain rows. Refreshed
-when the folder changes (QFileSystemWatcher) and every few seconds while a run is live.
+Listing reads every ``metrics.jsonl`` (``explorer.run_list.list_runs``), which grows with the runs, so it runs on
+a worker thread of this page's own pool and comes back as a signal; the table model holds plain rows. A broken
+run folder is a row that says what is wrong, never a failed list. Refreshed when the folder changes
+(QFileSystemWatcher) and every few seconds while the page is shown.
 """
 
 from __future__ import annotations
@@ -16,34 +17,29 @@ from PySide6.QtCore import (
     QAbstractTableModel, QFileSystemWatcher, QModelIndex, QObject, QRunnable, QSortFilterProxyModel, Qt,
     QThreadPool, QTimer, QUrl, Signal,
 )
-from PySide6.QtGui import QAction, QColor, QDesktopServices
+from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QTableView, QToolButton,
     QVBoxLayout, QWidget,
 )
 
+from explorer.formatting import networks, percent, size
 from explorer.gui.actions import make_action
-from explorer.gui.curves import parse_model
-from explorer.runs import RunDir, RunInfo, list_runs
+from explorer.run_list import RunInfo, list_runs
 
-COL_STATE, COL_DATE, COL_NAME, COL_MODELS, COL_ITERATIONS, COL_BEST, COL_DEVICE = range(7)
-HEADERS = ("State", "Date", "Name", "Networks", "Iterations", "Best test error", "Device")
+(COL_STATE, COL_DATE, COL_NAME, COL_DATASET, COL_MODELS, COL_ITERATIONS, COL_BEST, COL_DEVICE,
+ COL_DISK) = range(9)
+HEADERS = ("State", "Date", "Name", "Dataset", "Networks", "Iterations", "Best test error", "Device", "Checkpoints")
 REFRESH_MS = 3000  # only while the page is shown; each listing runs on the worker thread
-STATE_COLOURS = {"running": "#1565c0", "finished": "#2e7d32", "cancelled": "#8d6e00", "failed": "#b00020"}
-
-
-def models_text(models) -> str:
-    """``plain-20/56, ResNet-20/56``: the networks of a run, grouped by kind."""
-    groups: dict[str, list[str]] = {}
-    for name in models:
-        label = parse_model(name)[2]
-        kind, _, depth = label.rpartition("-")
-        groups.setdefault(kind, []).append(depth)
-    return ", ".join(f"{kind}-{'/'.join(depths)}" for kind, depths in groups.items())
+STATE_COLOURS = {"running": "#1565c0", "finished": "#2e7d32", "cancelled": "#8d6e00", "failed": "#b00020",
+                 "unreadable": "#b00020", "created": "#555555"}
+RESUMABLE = ("failed", "cancelled", "created")
 
 
 def _best(info: RunInfo) -> list[tuple[str, float]]:
-    return sorted(info.best_test_error.items(), key=lambda kv: kv[1])
+    labels = {m.name: m.label for m in info.model_configs}
+    return [(labels.get(name, name), error) for name, error in sorted(info.best_test_error.items(),
+                                                                         key=lambda kv: kv[1])]
 
 
 class RunsModel(QAbstractTableModel):
@@ -79,32 +75,40 @@ class RunsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return str(info.path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_BEST:
-                return "\n".join(f"{parse_model(m)[2]}: {100 * e:.2f}%" for m, e in _best(info)) or None
+            if col == COL_BEST and info.best_test_error:
+                return "\n".join(f"{label}: {percent(error)}" for label, error in _best(info))
             return f"{info.path}\n{info.message}" if info.message else str(info.path)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATE:
             return QColor(STATE_COLOURS.get(info.state, "#000"))
-        if role == Qt.ItemDataRole.InitialSortOrderRole:
-            return Qt.SortOrder.DescendingOrder
         if role == Qt.ItemDataRole.EditRole and col == COL_DATE:
             return info.created  # sorts by time, not by the text
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return None
+        return self._text(info, col)
+
+    @staticmethod
+    def _text(info: RunInfo, col: int) -> str:
         if col == COL_STATE:
-            return info.state
+            return f"{info.state} (pid {info.pid})" if info.busy and info.pid else info.state
         if col == COL_DATE:
-            return time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))
+            return time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created)) if info.created else ""
         if col == COL_NAME:
             return info.name
+        if info.state == "unreadable":
+            return info.message if col == COL_MODELS else ""
+        if col == COL_DATASET:
+            return info.dataset
         if col == COL_MODELS:
-            return models_text(info.models)
+            return networks(info.model_configs)
         if col == COL_ITERATIONS:
             return f"{info.iteration:,} / {info.iterations:,}"
         if col == COL_BEST:
-            return " · ".join(f"{parse_model(m)[2]} {100 * e:.2f}%" for m, e in _best(info)) or "–"
+            return " · ".join(f"{label} {percent(error)}" for label, error in _best(info)) or "–"
         if col == COL_DEVICE:
             return f"{info.device} / {info.precision}"
-        return None
+        if col == COL_DISK:
+            return size(info.checkpoint_bytes) if info.checkpoint_bytes else "–"
+        return ""
 
 
 class _ListJob(QRunnable):
@@ -127,8 +131,10 @@ class _ListJob(QRunnable):
 
 
 class RunsPage(QWidget):
+    shown_requested = Signal()  # Open with nothing selected: show this page, to pick a run
     open_requested = Signal(Path)
     overlay_requested = Signal(Path)
+    resume_requested = Signal(Path)
     runs_dir_changed = Signal(Path)
     status_message = Signal(str)
 
@@ -149,11 +155,11 @@ class RunsPage(QWidget):
         self._watcher.directoryChanged.connect(self.refresh)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self._on_tick)
+        self._timer.timeout.connect(self.refresh)
         self.set_runs_dir(self._runs_dir)
 
     def _build(self) -> None:
-        self.table = QTableView()
+        self.table = QTableView(objectName="runsTable")
         self.table.setModel(self._proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_DATE, Qt.SortOrder.DescendingOrder)
@@ -169,28 +175,35 @@ class RunsPage(QWidget):
         header.setSectionResizeMode(COL_BEST, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._on_open)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-
         specs = (
-            ("Open run", "Ctrl+O", "Show the selected run's curves (live while it trains)", self._on_open),
-            ("Overlay", None, "Add the selected run to the curves as fainter lines, to compare", self._on_overlay),
-            ("Reveal in file manager", None, "Open the run's folder in the file manager", self._on_reveal),
-            ("Delete…", None, "Delete the run's folder (asks first; not while it trains)", self._on_delete),
-            ("Choose runs folder…", None, "Look for runs in another folder", self._on_choose_folder),
-            ("Refresh", "F5", "Read the runs folder again", self.refresh),
+            ("openRun", "Open run", "Ctrl+O", "Show the selected run's curves (live while it trains)", self._on_open),
+            ("overlayRun", "Overlay", None, "Add the selected run to the curves shown, as dash-dotted lines",
+             self._on_overlay),
+            ("resumeSelected", "Resume", None, "Continue the selected run from its last checkpoint",
+             self._on_resume),
+            ("revealRun", "Reveal in file manager", None, "Open the run's folder in the file manager",
+             self._on_reveal),
+            ("deleteRun", "Delete…", "Delete", "Delete the run's folder (asks first; not while it trains)",
+             self._on_delete),
+            ("chooseRunsFolder", "Choose runs folder…", None, "Look for runs in another folder (new runs go there "
+             "too)", self._on_choose_folder),
+            ("refreshRuns", "Refresh", "F5", "Read the runs folder again", self.refresh),
         )
-        self._actions = []
+        self._actions: dict[str, QAction] = {}
         buttons = QHBoxLayout()
-        for text, shortcut, tip, slot in specs:
-            action = make_action(self, text, shortcut, tip, slot)
-            self._actions.append(action)
+        for name, text, shortcut, tip, slot in specs:
+            action = make_action(self, text, shortcut, tip, slot, name=name)
+            if shortcut == "Delete":
+                action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self._actions[name] = action
             self.table.addAction(action)
             button = QToolButton()
             button.setDefaultAction(action)
             buttons.addWidget(button)
         buttons.addStretch(1)
-        self.folder_label = QLabel()
+        self.folder_label = QLabel(objectName="runsFolder")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.empty_label = QLabel()
+        self.empty_label = QLabel(objectName="runsEmpty")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -202,10 +215,12 @@ class RunsPage(QWidget):
         self._update_actions()
 
     # --- interface ------------------------------------------------------------------------------------------
+    def action(self, name: str) -> QAction:
+        return self._actions[name]
+
     @property
     def actions(self) -> list[QAction]:  # type: ignore[override]
-        """Open run (Ctrl+O) first, then overlay, reveal, delete, choose folder, refresh."""
-        return list(self._actions)
+        return list(self._actions.values())
 
     @property
     def runs_dir(self) -> Path:
@@ -232,10 +247,8 @@ class RunsPage(QWidget):
         return self._pool.waitForDone(timeout_ms)
 
     def selected_path(self) -> Path | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        return Path(self._proxy.data(rows[0], Qt.ItemDataRole.UserRole))
+        info = self._selected_info()
+        return info.path if info is not None else None
 
     def select_path(self, path: Path) -> bool:
         for row in range(self._proxy.rowCount()):
@@ -277,46 +290,66 @@ class RunsPage(QWidget):
             self.select_path(selected)
         self._watch_folder()
         self.empty_label.setText("" if rows else
-                                 f"No runs in {self._runs_dir} yet. Start one on the Training tab, or run "
-                                 "resnet-explorer train --runs-dir with this folder.")
+                                 f"No runs in {self._runs_dir} yet. Start one on the Training tab, or choose the "
+                                 "folder your runs are in (Choose runs folder…).")
         self.empty_label.setVisible(not rows)
         self._update_actions()
         if self._again:
             self._again = False
             self.refresh()
 
-    def _on_tick(self) -> None:
-        self.refresh()
-
     def _selected_info(self) -> RunInfo | None:
         rows = self.table.selectionModel().selectedRows()
         return self.model.info(self._proxy.mapToSource(rows[0]).row()) if rows else None
 
     def _update_actions(self) -> None:
-        has = self._selected_info() is not None
-        for action in self._actions[:4]:
-            action.setEnabled(has)
+        info = self._selected_info()
+        readable = info is not None and info.state != "unreadable"
+        self._actions["overlayRun"].setEnabled(readable)
+        self._actions["openRun"].setEnabled(info is None or readable)  # with nothing selected: pick one here
+        for name in ("revealRun", "deleteRun"):
+            self._actions[name].setEnabled(info is not None)
+        self._actions["resumeSelected"].setEnabled(readable and info.state in RESUMABLE and not info.busy)
 
     def _on_open(self) -> None:
-        path = self.selected_path()
-        if path is not None:
-            self.open_requested.emit(path)
+        info = self._selected_info()
+        if info is None:
+            self.shown_requested.emit()
+            self.status_message.emit("Select a run in the list, then Open run (Ctrl+O) or double-click it")
+        elif info.state != "unreadable":
+            self.open_requested.emit(info.path)
+        elif info is not None:
+            self.status_message.emit(f"{info.path.name} cannot be shown: {info.message}")
 
     def _on_overlay(self) -> None:
         path = self.selected_path()
         if path is not None:
             self.overlay_requested.emit(path)
 
-    def _on_reveal(self) -> None:
+    def _on_resume(self) -> None:
         path = self.selected_path()
         if path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+            self.resume_requested.emit(path)
+
+    def _on_reveal(self) -> None:
+        path = self.selected_path()
+        if path is None:
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            box = QMessageBox(QMessageBox.Icon.Information, "No file manager",
+                              f"No file manager is set up to open folders here. The run's folder is:\n\n{path}",
+                              QMessageBox.StandardButton.Close, self)
+            copy = box.addButton("Copy path", QMessageBox.ButtonRole.AcceptRole)
+            box.exec()
+            if box.clickedButton() is copy:
+                QGuiApplication.clipboard().setText(str(path))
+                self.status_message.emit(f"Copied {path}")
 
     def _on_delete(self) -> None:
         info = self._selected_info()
         if info is None:
             return
-        if RunDir(info.path).status()["state"] == "running":
+        if info.busy:
             QMessageBox.information(self, "Run is training",
                                     f"{info.path.name} is still training; stop it first, then delete it.")
             return
@@ -328,7 +361,9 @@ class RunsPage(QWidget):
         try:
             shutil.rmtree(info.path)
         except OSError as exc:
-            self.status_message.emit(f"Could not delete {info.path}: {exc.strerror or exc}; check its permissions")
+            message = f"Could not delete {info.path}: {(exc.strerror or str(exc)).lower()}; check its permissions"
+            QMessageBox.warning(self, "Could not delete", message)
+            self.status_message.emit(message)
         else:
             self.status_message.emit(f"Deleted {info.path.name}")
         self.refresh()
@@ -338,3 +373,4 @@ class RunsPage(QWidget):
         if folder:
             self.set_runs_dir(Path(folder))
             self.runs_dir_changed.emit(Path(folder))
+            self.status_message.emit(f"Runs folder: {folder} (new runs are made there too)")

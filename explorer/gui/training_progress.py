@@ -6,24 +6,20 @@ from __future__ import annotations
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
 
+from explorer.formatting import duration
+
 STATE_WORDS = {
-    "idle": "No run yet: choose the networks and the recipe, then Start (Ctrl+Return).",
+    "idle": "No run shown: set up the networks and the recipe on the left, then Start (Ctrl+Return).",
     "starting": "Starting… (loading torch in the training process)",
     "running": "Training",
     "stopping": "Stopping… waiting for the trainer to save its checkpoint",
     "finished": "Finished",
     "cancelled": "Cancelled (stopped); Resume continues from the last checkpoint",
     "failed": "Failed",
+    "created": "Not started yet; Resume starts it",
+    "unreadable": "This run folder cannot be read",
+    "checking": "Getting the data ready…",
 }
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
 
 
 class ProgressBox(QWidget):
@@ -38,7 +34,7 @@ class ProgressBox(QWidget):
         self.bar.setFormat("iteration %v of %m")
         self.details = QLabel()
         self.download = QProgressBar()
-        self.download.setFormat("downloading CIFAR-10: %p%")
+        self.download.setFormat("downloading the dataset: %p%")
         self.download.hide()
         self.error = QPlainTextEdit()
         self.error.setReadOnly(True)
@@ -102,13 +98,18 @@ class ProgressBox(QWidget):
             self.download.hide()
         elif kind == "download":
             done, total = event.get("done", 0), event.get("total") or 0
-            self.download.setRange(0, 1000)
-            self.download.setValue(int(1000 * done / total) if total else 0)
+            self.on_download(done, total)
             self.download.setVisible(bool(total) and done < total)
         elif kind == "train" and isinstance(event.get("iteration"), int):
             self._on_train(event)
         elif kind == "resume":
             self._first = None
+
+    def on_download(self, done: int, total: int) -> None:
+        """A dataset download before the run exists (its own step, not an event of a run)."""
+        self.download.setRange(0, 1000)
+        self.download.setValue(int(1000 * done / total) if total else 0)
+        self.download.setVisible(True)
 
     def _on_train(self, event: dict) -> None:
         it = event["iteration"]
@@ -124,7 +125,7 @@ class ProgressBox(QWidget):
         eta = ""
         if self._first is not None and isinstance(when, (int, float)) and it > self._first[1] and self._total:
             per_iteration = (when - self._first[0]) / (it - self._first[1])
-            eta = f"ETA {format_duration(per_iteration * (self._total - it))}"
+            eta = f"ETA {duration(per_iteration * (self._total - it))}"
         self.details.setText(" · ".join(p for p in (eta, self._rate_text()) if p))
         if self._state in ("starting", "running"):
             self.set_state("running")

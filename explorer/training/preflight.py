@@ -8,10 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from explorer.config import RunConfig
-from explorer.memory import Estimate, cpu_available_bytes, refusal, training_bytes
+from explorer.memory import Estimate, cpu_available_bytes, estimate_run, refusal
 from explorer.training.device import Precision, resolve_device, resolve_precision
-
-IMAGE_BYTES = 3 * 32 * 32
 
 
 def available_bytes(device: torch.device) -> tuple[int | None, str]:
@@ -25,20 +23,14 @@ def available_bytes(device: torch.device) -> tuple[int | None, str]:
             return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()), "the Apple GPU"
         except (AttributeError, RuntimeError):
             return None, "the Apple GPU"
-    return cpu_available_bytes(), "the CPU's memory"
+    return cpu_available_bytes(), "the CPU"
 
 
-def estimate(config: RunConfig, device: torch.device, dataset_images: int = 60_000) -> Estimate:
+def estimate(config: RunConfig, device: torch.device) -> Estimate:
     """The peak memory of one training step of ``config`` on ``device``, from the networks' layer tables."""
     from explorer.summary import summarize
 
-    models = []
-    for model in config.model_configs():
-        table = summarize(model)
-        models.append((table.activation_bytes, table.total_params))
-    available, where = available_bytes(device)
-    needed = training_bytes(models, config.train.batch_size, dataset_images * IMAGE_BYTES)
-    return Estimate(needed=needed, available=available, where=where)
+    return estimate_run(config, summarize, *available_bytes(device))
 
 
 @dataclass(frozen=True)
@@ -48,11 +40,11 @@ class Preflight:
     memory: Estimate
 
 
-def preflight(config: RunConfig, dataset_images: int = 60_000) -> Preflight:
+def preflight(config: RunConfig) -> Preflight:
     """Raise ValueError (one sentence) when ``config`` cannot run here; else the device, precision and estimate."""
     device = resolve_device(config.train.device)
     precision = resolve_precision(config.train.precision, device)
-    memory = estimate(config, device, dataset_images)
+    memory = estimate(config, device)
     if not memory.fits:
         raise ValueError(refusal(memory, config.train.batch_size, len(config.model_configs())))
     return Preflight(device, precision, memory)

@@ -14,7 +14,8 @@ import torch
 
 from explorer.atomic import atomic_write, is_disk_full
 from explorer.checkpoints import latest_iteration
-from explorer.data import DatasetError, load_dataset
+from explorer.data.errors import DatasetError
+from explorer.data.loading import load_dataset
 from explorer.data.dataset import Dataset
 from explorer.runs import RunDir, os_reason
 from explorer.training.checkpoint import CheckpointError
@@ -39,13 +40,6 @@ def is_cpu_out_of_memory(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "not enough memory" in str(exc)))
 
 
-def _images(config) -> int:
-    data = config.data
-    if data.dataset == "synthetic":
-        return data.synthetic_size + max(1, data.synthetic_size // 5)
-    return 60_000
-
-
 def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None) -> int:
     """Train the run in ``run`` (from its current checkpoint set, if any); returns the process exit code.
     ``dataset`` is the data already loaded by the caller (the CLI loads it before it makes the run folder)."""
@@ -56,7 +50,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         reporter.status("running", "starting")
         try:
             with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
-                checked = preflight(config, _images(config))
+                checked = preflight(config)
                 threads = configure_threads()
                 configure_backends(checked.device)
                 if dataset is None:

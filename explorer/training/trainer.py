@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.config import ModelConfig, RunConfig
-from explorer.data import DeviceBatches
+from explorer.data.batches import DeviceBatches
 from explorer.models import build_model
 from explorer.runs import RunDir
 from explorer.training.checkpoint import CheckpointError, load_set, save_set

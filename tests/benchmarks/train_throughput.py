@@ -37,7 +37,7 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from explorer.data import make_synthetic  # noqa: E402
+from explorer.data.synthetic import make_synthetic  # noqa: E402
 from explorer.models import build_model  # noqa: E402
 from explorer.runs import RunDir  # noqa: E402
 from explorer.summary import summarize  # noqa: E402

@@ -17,7 +17,7 @@ from explorer.events_schema import valid_event
 from tests.faults.harness import TINY, env
 
 SCENARIO = Path(__file__).with_name("full_disk_scenario.py")
-ARGS = [*TINY, "--iterations", "80", "--log-every", "1", "--eval-every", "40"]
+ARGS = [*TINY, "--iterations", "40", "--log-every", "1", "--eval-every", "20"]
 
 
 def _namespaces_work() -> bool:
@@ -34,7 +34,7 @@ needs_namespaces = pytest.mark.skipif(not _namespaces_work(),
 
 @needs_namespaces
 @pytest.mark.parametrize("free, every", [
-    (0, 1000),  # no set until the lr drop at 40: the status, then the metrics' next page meet the full disk
+    (0, 1000),  # no set until the lr drop at 20: the status, then the metrics' next page meet the full disk
     (96 * 1024, 4),  # room for lines, not for the next checkpoint set
 ])
 def test_a_full_disk_ends_in_one_sentence_keeps_everything_and_resumes(tmp_path, free, every):
@@ -56,12 +56,12 @@ def test_a_full_disk_ends_in_one_sentence_keeps_everything_and_resumes(tmp_path,
     trained = [e["iteration"] for e in lines if e["type"] == "train"]
     assert trained and trained == sorted(trained)
     latest = int(report["latest"].removeprefix("iter-"))
-    assert 0 < latest <= max(trained) and latest % every in (0, 40 % every)
+    assert 0 < latest <= max(trained) and latest % every in (0, 20 % every)
 
     resumed = report["resumed"]
     assert resumed["code"] == 0, resumed["stderr"]
-    assert resumed["status"]["state"] == "finished" and resumed["status"]["iteration"] == 80
+    assert resumed["status"]["state"] == "finished" and resumed["status"]["iteration"] == 40
     events = effective_events([json.loads(l) for l in resumed["lines"]])
     points = [(e["model"], e["iteration"]) for e in events if e["type"] == "train"]
-    assert sorted(points) == [(m, i) for m in ("plain-8", "resnet-8") for i in range(1, 81)]
+    assert sorted(points) == [(m, i) for m in ("plain-8", "resnet-8") for i in range(1, 41)]
     assert resumed["lines"][:len(report["lines"])] == report["lines"]  # nothing written before is lost

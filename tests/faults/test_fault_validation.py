@@ -44,7 +44,7 @@ def test_a_run_that_clearly_cannot_fit_is_refused_before_its_folder_exists(tmp_p
                "--iterations", "10", timeout=120)
     assert done.returncode == 2
     line = one_line(done.stderr)
-    assert "this run needs about" in line and "at batch size 65536, but the CPU's memory has" in line
+    assert "this run needs about" in line and "at batch size 65536, but the CPU has" in line
     assert line.endswith("choose a smaller batch size, a smaller depth or fewer networks per run")
     assert not (tmp_path / "runs").exists()
 

@@ -11,9 +11,10 @@ from explorer.runs import RunDir
 
 def write_run(runs_dir: Path, depths=(20, 56), iterations: int = 400, state: str | None = "finished",
               every: int = 50, name: str = "hand") -> RunDir:
-    """A run of plain and residual nets with train events every ``every`` iterations and an eval every 4th."""
-    config = RunConfig(data=DataConfig(dataset="synthetic"), name=name,
-                       train=TrainConfig(depths=depths, iterations=iterations,
+    """A run of plain and residual nets with train events every ``every`` iterations and an eval every 4th;
+    its config trains in seconds if a test resumes it (400 synthetic images, batches of 16, fp32)."""
+    config = RunConfig(data=DataConfig(dataset="synthetic", synthetic_size=400), name=name,
+                       train=TrainConfig(depths=depths, iterations=iterations, batch_size=16, precision="fp32",
                                          milestones=(iterations // 2, iterations * 3 // 4)))
     run = RunDir.create(runs_dir, config)
     models = [m.name for m in config.model_configs()]
@@ -34,3 +35,20 @@ def write_run(runs_dir: Path, depths=(20, 56), iterations: int = 400, state: str
         run.write_status(state, "", iterations, os.getpid() if state == "running" else None)
     run.close()
     return run
+
+
+def hold(run: RunDir):
+    """A process that holds ``run``'s trainer lock as a trainer does (and dies of SIGTERM, as a trainer
+    killed before its handlers would): a live run from the app's point of view, without torch."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, time; from explorer.runs import RunDir; lock = RunDir(sys.argv[1]).lock(); "
+            "print('held', flush=True); time.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(run.path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    deadline = time.monotonic() + 10
+    while run.trainer_pid() != proc.pid and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc

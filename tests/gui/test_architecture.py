@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QAbstractButton, QComboBox, QHBoxLayout, QLabel, Q
 from explorer.config import ModelConfig
 from explorer.gui.architecture_panel import ArchitecturePanel
 from explorer.gui.layer_table import COL_LAYER, COL_MACS, COL_OUTPUT, COL_PARAMS, LayerTable
-from explorer.gui.summary_worker import SummaryWorker
+from explorer.gui.latest_worker import SummaryWorker
 from explorer.summary import summarize
 
 WAIT_MS = 30_000  # ResNet-1202 takes a few seconds on a busy 2-core machine
@@ -116,11 +116,21 @@ def test_changing_options_updates_the_table_to_the_exact_totals(qtbot, explorer)
     wait_for(qtbot, explorer, ModelConfig(depth=56, shortcut="B"))
     assert_table_matches(explorer, ModelConfig(depth=56, shortcut="B"))
 
-    choose(panel, "block", "bottleneck")  # 56 is not 9n+2: the depth resets to a bottleneck preset
+    choose(panel, "block", "bottleneck")  # 56 = 9*6+2 fits bottleneck blocks too: it stays
+    config = ModelConfig(depth=56, block="bottleneck", shortcut="B")
+    wait_for(qtbot, explorer, config)
+    assert combo(panel, "depth").currentText() == "56" and panel.note == ""
+    assert combo(panel, "stride_on").isEnabled()
+    assert_table_matches(explorer, config)
+
+    choose(panel, "block", "basic")
+    type_depth(qtbot, panel, "32")
+    wait_for(qtbot, explorer, ModelConfig(depth=32, shortcut="B"))
+    choose(panel, "block", "bottleneck")  # 32 is not 9n+2: the depth changes, and the panel says so
     config = ModelConfig(depth=164, block="bottleneck", shortcut="B")
     wait_for(qtbot, explorer, config)
     assert combo(panel, "depth").currentText() == "164"
-    assert combo(panel, "stride_on").isEnabled()
+    assert panel.note == "Depth 32 does not fit cifar bottleneck blocks (9n+2); showing depth 164 instead."
     assert_table_matches(explorer, config)
 
     choose(panel, "family", "imagenet")
@@ -190,19 +200,33 @@ def test_presets_follow_family_and_block(explorer):
     assert button(panel, 'preact').toolTip() and button(panel, 'plain').toolTip()
 
 
-def test_a_result_for_an_outdated_config_is_dropped(qtbot, explorer):
-    panel = explorer.panel
+def test_a_result_for_an_outdated_request_is_dropped(qtbot):
+    """The worker answers the latest request only: a job still running when newer requests arrive has its
+    result dropped (the slow job here is held until the newer ones are in)."""
+    import threading
+
+    from explorer.gui.latest_worker import LatestWorker
+
+    release = threading.Event()
+
+    def job(request):
+        if request == "slow":
+            release.wait(10)
+        return request
+
+    worker = LatestWorker(job, lambda request, exc: str(exc), debounce_ms=10)
     shown = []
-    explorer.worker.computed.connect(lambda s: shown.append(s.config))
-    type_depth(qtbot, panel, "1202")  # slow: still computing when the next changes arrive
-    qtbot.wait(200)  # past the debounce: its task has started
-    type_depth(qtbot, panel, "44")
-    type_depth(qtbot, panel, "110")
-    wait_for(qtbot, explorer, ModelConfig(depth=110))
-    QThreadPool.globalInstance().waitForDone(WAIT_MS)  # ResNet-1202's result has arrived too by now…
+    worker.computed.connect(shown.append)
+    worker.request("slow")
+    qtbot.wait(100)  # past the debounce: its task has started and waits
+    worker.request("newer")
+    worker.request("newest")
+    qtbot.waitUntil(lambda: shown == ["newest"], timeout=5000)
+    release.set()
+    QThreadPool.globalInstance().waitForDone(5000)
     qtbot.wait(50)
-    assert shown == [ModelConfig(depth=110)]  # …and was dropped
-    assert_table_matches(explorer, ModelConfig(depth=110))
+    assert shown == ["newest"] and not worker.busy
+    worker.shutdown()
 
 
 def test_copy_selection_as_tsv(qtbot, explorer):

@@ -1,15 +1,16 @@
-"""Figure 6 curves: events to the right panel, percent, NaN-safe, divergence labelled, resume, smoothing, hover,
-paper lines, exports."""
+"""Figure 6 curves: events to the right panel, percent, NaN-safe, divergence labelled, resume, smoothing, the
+shared extent, the epoch axis, paper lines, legend clicks, overlays."""
 
 from __future__ import annotations
 
-import csv
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from explorer.gui.curves import CurvesView, depth_colour, parse_model
+from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.gui.curves import CurvesView, depth_colour
 
 
 @pytest.fixture
@@ -22,6 +23,15 @@ def curves(qtbot):
     return view
 
 
+def run_config(depths=(20,), compare="both", name="run") -> RunConfig:
+    return RunConfig(data=DataConfig(dataset="synthetic"), name=name,
+                     train=TrainConfig(compare=compare, depths=depths, iterations=400, milestones=(200, 300)))
+
+
+def show(curves, key="main", overlay=False, **config) -> None:
+    curves.show_run(key, Path(f"/runs/{key}"), run_config(**config), overlay=overlay)
+
+
 def train(model, it, error, epoch=None):
     return {"type": "train", "model": model, "iteration": it, "epoch": it / 100 if epoch is None else epoch,
             "loss": 1.0, "error": error, "lr": 0.1, "images_per_sec": 100.0}
@@ -31,22 +41,15 @@ def evaluation(model, it, error):
     return {"type": "eval", "model": model, "iteration": it, "test_loss": 1.0, "test_error": error}
 
 
-def data(curves, name, kind):
-    item = curves.curve_item(name, kind)
+def data(curves, name, kind, key="main"):
+    item = curves.curve_item(name, kind, key)
     x, y = item.xData, item.yData  # all the data (getData() is clipped to the view)
     return (np.asarray([]), np.asarray([])) if x is None else (np.asarray(x), np.asarray(y))
 
 
-def test_names_and_colours_match_the_paper_legend():
-    assert parse_model("plain-20") == (True, 20, "plain-20")
-    assert parse_model("resnet-56") == (False, 56, "ResNet-56")
-    assert parse_model("preresnet-164")[2] == "Pre-ResNet-164"
-    assert depth_colour(20) != depth_colour(56)
-
-
 def test_plain_left_residual_right_in_percent_same_colour_per_depth(curves, qtbot):
-    curves.add_events([{"type": "start", "milestones": [200, 300]}]
-                      + [train(m, it, 0.5) for it in (10, 20, 30) for m in ("plain-20", "resnet-20")]
+    show(curves)
+    curves.add_events("main", [train(m, it, 0.5) for it in (10, 20, 30) for m in ("plain-20", "resnet-20")]
                       + [evaluation("resnet-20", 30, 0.25)])
     qtbot.waitUntil(lambda: len(data(curves, "resnet-20", "test")[0]) == 1, timeout=2000)
     assert curves.curve_item("plain-20", "test") in curves.plain_plot.listDataItems()
@@ -54,36 +57,39 @@ def test_plain_left_residual_right_in_percent_same_colour_per_depth(curves, qtbo
     assert list(data(curves, "resnet-20", "test")[1]) == [25.0]
     assert curves.curve_item("plain-20", "test").opts["pen"].color() == \
         curves.curve_item("resnet-20", "test").opts["pen"].color()
-    legend = [label.text for _, label in curves.residual_plot.legend.items]
-    assert legend == ["ResNet-20"]
-    assert curves.plain_plot.getViewBox().linkedView(1) is None  # the plain panel is the master
-    assert curves.residual_plot.getViewBox().linkedView(1) is curves.plain_plot.getViewBox()
+    assert [label.text for _, label in curves.residual_plot.legend.items] == ["ResNet-20"]
+    # The first evaluation is one point: drawn as a dot until a second one makes a line.
+    assert curves.curve_item("resnet-20", "test").opts["symbol"] == "o"
+    curves.add_events("main", [evaluation("resnet-20", 60, 0.2)])
+    curves.flush()
+    assert curves.curve_item("resnet-20", "test").opts["symbol"] is None
 
 
 def test_nan_none_and_infinite_errors_are_skipped_and_divergence_is_labelled(curves):
+    show(curves, depths=(56,), compare="plain")
     events = [train("plain-56", 10, 0.8), train("plain-56", 20, float("nan")), train("plain-56", 30, None),
               train("plain-56", 40, math.inf), evaluation("plain-56", 40, float("nan")),
               {"type": "diverged", "model": "plain-56", "iteration": 1234, "message": "loss is NaN"}]
-    curves.add_events(events)
+    curves.add_events("main", events)
     curves.flush()
     x, y = data(curves, "plain-56", "raw")
     assert list(x) == [10.0] and list(y) == [80.0]
     assert curves.divergence_label("plain-56") == "plain-56 diverged at 1,234"
-    assert curves.point_count("plain-56", "test") == 0
+    assert curves.series().networks["plain-56"].test.n == 0
 
 
-def test_resume_drops_points_logged_after_the_checkpoint(curves, tmp_path):
-    curves.add_events([train("resnet-20", it, 0.5) for it in (10, 20, 30, 40)])
-    curves.add_events([{"type": "resume", "iteration": 20}, train("resnet-20", 30, 0.4)])
+def test_resume_drops_points_logged_after_the_checkpoint(curves):
+    show(curves, compare="residual")
+    curves.add_events("main", [train("resnet-20", it, 0.5) for it in (10, 20, 30, 40)])
+    curves.add_events("main", [{"type": "resume", "iteration": 20}, train("resnet-20", 30, 0.4)])
     curves.flush()
     assert list(data(curves, "resnet-20", "raw")[0]) == [10.0, 20.0, 30.0]
-    curves.export_csv(tmp_path / "m.csv")
-    rows = list(csv.DictReader(open(tmp_path / "m.csv")))
-    assert [(r["iteration"], r["error_percent"]) for r in rows][-2:] == [("20", "50.0"), ("30", "40.0")]
+    assert list(data(curves, "resnet-20", "raw")[1]) == [50.0, 50.0, 40.0]
 
 
 def test_smoothing_keeps_the_raw_curve_faint(curves):
-    curves.add_events([train("resnet-20", it, 0.2 if it % 20 else 0.8) for it in range(10, 410, 10)])
+    show(curves, compare="residual")
+    curves.add_events("main", [train("resnet-20", it, 0.2 if it % 20 else 0.8) for it in range(10, 410, 10)])
     curves.smoothing.setValue(90)
     curves.flush()
     raw_y = data(curves, "resnet-20", "raw")[1]
@@ -96,62 +102,112 @@ def test_smoothing_keeps_the_raw_curve_faint(curves):
     assert list(data(curves, "resnet-20", "train")[1]) == list(raw_y)
 
 
-def test_epoch_axis_rescales_every_curve(curves):
-    curves.add_events([train("resnet-20", 100, 0.5, epoch=0.25), evaluation("resnet-20", 200, 0.4)])
-    curves.x_axis.setCurrentIndex(1)
-    curves.flush()
-    assert list(data(curves, "resnet-20", "train")[0]) == [0.25]
-    assert list(data(curves, "resnet-20", "test")[0]) == [0.5]
+def _x_range(plot):
+    return plot.getViewBox().viewRange()[0]
+
+
+def test_a_residual_only_run_gives_both_panels_its_extent(curves, qtbot):
+    """The plain panel is empty and the residual panel's x axis is linked to it: without a shared extent the
+    empty panel pinned both to 0..1."""
+    show(curves, compare="residual", depths=(20, 56))
+    curves.add_events("main", [train(m, it, 0.5) for it in range(10, 310, 10) for m in ("resnet-20", "resnet-56")])
+    qtbot.waitUntil(lambda: _x_range(curves.residual_plot)[1] >= 300, timeout=3000)
+    assert _x_range(curves.residual_plot)[1] < 330 and _x_range(curves.plain_plot) == _x_range(curves.residual_plot)
+    assert "none in the runs shown" in curves.plain_plot.titleLabel.text
+    curves.x_axis.setCurrentIndex(1)  # a short run on the epoch axis: 0 to 3 epochs, not 0..1
+    qtbot.waitUntil(lambda: 2.9 <= _x_range(curves.residual_plot)[1] < 3.3, timeout=3000)
     assert curves.plain_plot.getAxis("bottom").labelText == "epochs"
-
-
-def test_hover_shows_the_values_nearest_the_cursor(curves, qtbot):
-    curves.add_events([train("resnet-56", it, 0.3) for it in (100, 200, 300)] + [evaluation("resnet-56", 200, 0.1)])
-    curves.flush()
-    curves.residual_plot.vb.autoRange()
-    shown = []
-    curves.hovered.connect(shown.append)
-    scene_pos = curves.residual_plot.vb.mapViewToScene(curves.residual_plot.vb.viewRect().center())
-    curves._on_mouse_moved(scene_pos)
-    assert shown and "ResNet-56" in shown[-1] and "test 10.00%" in shown[-1]
-    assert curves.residual_plot.hover_text.isVisible()
-
-
-def test_paper_reference_lines_for_the_resnets_shown(curves):
-    curves.add_events([train("resnet-20", 10, 0.5), train("resnet-56", 10, 0.5), train("plain-20", 10, 0.5)])
-    curves.reference.setChecked(True)
-    labels = [line.label.toPlainText() for line in curves._reference_items]
-    assert len(labels) == 2 and labels[0].startswith("paper ResNet-20: 8.75")
-    curves.reference.setChecked(False)
-    assert curves._reference_items == []
-
-
-def test_exports_write_real_files(curves, tmp_path):
-    curves.add_events([{"type": "start", "milestones": [100, 150]}]
-                      + [train(m, it, 0.5) for it in range(10, 200, 10) for m in ("plain-20", "resnet-20")])
-    curves.export_image(tmp_path / "f.png")
-    curves.export_image(tmp_path / "f.svg")
-    rows = curves.export_csv(tmp_path / "f.csv")
-    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "f.png").stat().st_size > 5000
-    svg = (tmp_path / "f.svg").read_text()
-    assert "<svg" in svg and ("polyline" in svg or "path" in svg) and "plain-20" in svg
-    assert rows == 38 and len((tmp_path / "f.csv").read_text().splitlines()) == 39
+    assert list(data(curves, "resnet-20", "train")[0][:2]) == [0.1, 0.2]
 
 
 def test_shared_y_range_shows_every_curve_of_both_panels(curves, qtbot):
-    """Linked views must not cut one panel's curves off at the other's extent (the residual nets go lower)."""
+    show(curves)
     events = [train("plain-20", it, 0.9 - it / 2000) for it in range(10, 400, 10)]
     events += [train("resnet-20", it, 0.9 - it / 450) for it in range(10, 400, 10)]
-    curves.add_events(events)
-    qtbot.waitUntil(lambda: len(data(curves, "resnet-20", "train")[0]) == 39, timeout=2000)
+    curves.add_events("main", events)
 
     def covers():
-        lows, highs = [], []
-        for plot in (curves.plain_plot, curves.residual_plot):
-            (_, _), (y0, y1) = plot.getViewBox().viewRange()
-            lows.append(y0)
-            highs.append(y1)
-        return max(lows) <= 3.0 and min(highs) >= 89.0
+        ranges = [plot.getViewBox().viewRange()[1] for plot in curves.plots]
+        return all(y0 <= 3.0 and y1 >= 89.0 for y0, y1 in ranges)
 
     qtbot.waitUntil(covers, timeout=3000)
+
+
+def test_paper_lines_only_for_the_resnets_shown_with_their_values_in_the_legend(curves):
+    show(curves, depths=(20, 56))
+    curves.reference.setChecked(True)
+    assert curves.paper.values() == [(8.75, "paper ResNet-20: 8.75 %"), (6.97, "paper ResNet-56: 6.97 %")]
+    legend = [label.text for _, label in curves.residual_plot.legend.items]
+    assert "paper ResNet-56: 6.97 %" in legend
+    show(curves, depths=(8,))  # the paper has no ResNet-8: no line at all
+    assert curves.paper.values() == []
+    curves.reference.setChecked(False)
+    show(curves, depths=(110,))
+    assert curves.paper.values() == []
+
+
+def test_a_legend_click_hides_every_line_of_that_network(curves, qtbot):
+    show(curves, compare="residual", depths=(20, 56))
+    curves.add_events("main", [train(m, it, 0.5) for it in (10, 20) for m in ("resnet-20", "resnet-56")])
+    curves.flush()
+    sample = next(s for s, label in curves.residual_plot.legend.items if label.text == "ResNet-56")
+    view = curves.layout_widget
+    at = view.mapFromScene(sample.sceneBoundingRect().center())
+    qtbot.mouseClick(view.viewport(), Qt_left(), pos=at)
+    for kind in ("raw", "train", "test"):
+        assert not curves.curve_item("resnet-56", kind).isVisible()
+        assert curves.curve_item("resnet-20", kind).isVisible()
+    qtbot.mouseClick(view.viewport(), Qt_left(), pos=at)
+    assert all(curves.curve_item("resnet-56", kind).isVisible() for kind in ("raw", "train", "test"))
+
+
+def Qt_left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+def test_an_overlay_has_its_own_style_and_legend_entries_and_goes_away(curves):
+    show(curves, compare="residual", depths=(56,))
+    show(curves, key="other", overlay=True, compare="residual", depths=(56,), name="other")
+    curves.add_events("other", [train("resnet-56", 10, 0.5), evaluation("resnet-56", 10, 0.5)])
+    curves.flush()
+    main, overlay = curves.curve_item("resnet-56"), curves.curve_item("resnet-56", "test", "other")
+    assert overlay.opts["pen"].style() != main.opts["pen"].style()
+    assert overlay.opts["pen"].color().alpha() < 255 and overlay.opts["pen"].color().rgb() == main.opts["pen"].color().rgb()
+    legend = [label.text for _, label in curves.residual_plot.legend.items]
+    assert legend == ["ResNet-56", "ResNet-56 · other"]
+    curves.remove_run("other")
+    assert [label.text for _, label in curves.residual_plot.legend.items] == ["ResNet-56"]
+    assert overlay not in curves.residual_plot.listDataItems()
+
+
+def test_the_hover_readout_is_legible_inside_the_panel_and_leaves_with_the_pointer(curves, qtbot):
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QApplication
+
+    show(curves, compare="residual", depths=(56,))
+    curves.add_events("main", [train("resnet-56", it, 0.3) for it in (100, 200, 300)]
+                      + [evaluation("resnet-56", 300, 0.1)])
+    curves.flush()
+    curves.residual_plot.vb.autoRange()
+    view = curves.layout_widget
+    right_edge = curves.residual_plot.vb.sceneBoundingRect()
+    at = view.mapFromScene(right_edge.right() - 3, right_edge.center().y())
+    qtbot.mouseMove(view.viewport(), at)
+    qtbot.waitUntil(lambda: curves.readout.text() != "", timeout=2000)
+    label = curves.readout.label
+    assert "ResNet-56" in label.text() and "test 10.00%" in label.text()
+    assert view.rect().contains(label.geometry())  # flipped to the pointer's left: never cut off
+    assert label.palette().color(label.backgroundRole()) == QColor("#ffffff")
+    QApplication.sendEvent(view.viewport(), QEvent(QEvent.Type.Leave))
+    assert not label.isVisible()
+    qtbot.mouseMove(view.viewport(), QPoint(at.x() - 200, at.y()))
+    assert label.isVisible()
+    show(curves, compare="residual", depths=(20,))  # the next run starts without the last one's readout
+    assert not label.isVisible()
+
+
+def test_colours_follow_the_depth():
+    assert depth_colour(20) != depth_colour(56)

@@ -1,12 +1,19 @@
-"""The main window's wiring: tabs, menus and shortcuts, settings across restarts, and closing during training."""
+"""The main window's wiring, driven through its actions and widgets: tabs, menus and shortcuts by name, the
+Architecture tab's network reaching the Training form, settings across restarts, and closing while a run
+trains (the real dialog answered)."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
+from PySide6.QtWidgets import QWidget
 
 from explorer.config import ModelConfig
 from explorer.gui import main_window
 from explorer.gui.main_window import MainWindow
+from dialogs import answer_next_dialog
+from run_writer import hold, write_run
 
 WAIT_MS = 30_000
 
@@ -32,36 +39,46 @@ def test_tabs_menus_and_shortcuts(qtbot, settings, runs_dir):
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Architecture", "Training", "Runs"]
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     assert set(menus) == {"File", "Run", "Help"}
-    shortcuts = {
-        a.shortcut().toString() for menu in menus.values() for a in menu.actions() if not a.shortcut().isEmpty()
-    }
-    for key in ("Ctrl+Return", "Ctrl+.", "Ctrl+E", "Ctrl+O", "Ctrl+Q"):
-        assert key in shortcuts
+    names = {a.objectName() for menu in menus.values() for a in menu.actions()}
+    assert {"openRun", "newRun", "export", "startRun", "stopRun", "resumeRun", "guide", "about", "quit"} <= names
+    keys = {name: window.action(name).shortcut().toString() for name in ("startRun", "stopRun", "resumeRun",
+                                                                        "newRun", "export", "openRun", "quit",
+                                                                        "guide")}
+    assert keys == {"startRun": "Ctrl+Return", "stopRun": "Ctrl+.", "resumeRun": "Ctrl+R", "newRun": "Ctrl+N",
+                    "export": "Ctrl+E", "openRun": "Ctrl+O", "quit": "Ctrl+Q", "guide": "F1"}
     assert any("CSV" in a.text() for a in menus["File"].actions())
-    assert any("About" in a.text() for a in menus["Help"].actions())
-    assert "He" in main_window.ABOUT and "Deep Residual Learning for Image Recognition" in main_window.ABOUT
+    assert "Deep Residual Learning for Image Recognition" in main_window.ABOUT
 
 
-def test_the_architecture_reaches_the_training_page_and_the_status_bar(qtbot, settings, runs_dir, monkeypatch):
+def test_help_has_a_guide_to_reading_figure_6(qtbot, settings, runs_dir):
     window = open_window(qtbot, settings, runs_dir)
-    seen = []
-    monkeypatch.setattr(window.training, "set_model_config", seen.append)
-    window.architecture.set_config(ModelConfig(depth=32, preact=True))
-    assert seen[-1] == ModelConfig(depth=32, preact=True)
-    wait_for_summary(qtbot, window, ModelConfig(depth=32, preact=True))
-    window.training.status_message.emit("Training started")
-    assert window.statusBar().currentMessage() == "Training started"
-
-
-def test_opening_a_run_from_the_browser_shows_the_training_tab(qtbot, settings, runs_dir, monkeypatch):
-    window = open_window(qtbot, settings, runs_dir)
-    opened = []
-    monkeypatch.setattr(window.training, "open_run", opened.append)
-    run = runs_dir / "20260101-000000-run"
-    window.runs.open_requested.emit(run)
-    assert opened == [run]
-    assert window.tabs.currentWidget() is window.training
+    window.action("guide").trigger()
+    dialog = window.findChild(QWidget, "guideDialog")
+    assert dialog is not None and dialog.isVisible()
+    text = main_window.guide_html()
+    assert "How to read Figure 6" in text and "Degradation" in text
+    dialog.close()
     wait_for_summary(qtbot, window, ModelConfig())
+
+
+def test_every_long_tooltip_wraps(qtbot, settings, runs_dir):
+    """Plain-text tooltips are one line however long (~1,200 px); rich text ones wrap."""
+    window = open_window(qtbot, settings, runs_dir)
+    wait_for_summary(qtbot, window, ModelConfig())
+    long_plain = [w.objectName() or type(w).__name__ for w in window.findChildren(QWidget)
+                  if len(w.toolTip()) > 90 and not w.toolTip().lstrip().startswith("<")]
+    assert long_plain == []
+
+
+def test_the_architecture_template_reaches_the_training_form_and_the_status_bar(qtbot, settings, runs_dir):
+    window = open_window(qtbot, settings, runs_dir)
+    form = window.training.form
+    window.architecture.set_config(ModelConfig(family="imagenet", depth=34))
+    assert sorted(form.depth_checks) == [18, 34]
+    assert "imagenet, basic" in window.statusBar().findChild(QWidget, "templateLabel").text()
+    window.architecture.set_config(ModelConfig(depth=110, block="bottleneck", preact=True))
+    assert sorted(form.depth_checks) == [164, 1001]
+    wait_for_summary(qtbot, window, ModelConfig(depth=110, block="bottleneck", preact=True))
 
 
 def test_settings_persist_across_a_restart(qtbot, settings, runs_dir):
@@ -71,12 +88,19 @@ def test_settings_persist_across_a_restart(qtbot, settings, runs_dir):
     wait_for_summary(qtbot, window, config)
     window.resize(window.width(), 560)  # the offscreen screen is 800×600: a size that fits it is kept as it is
     window.tabs.setCurrentIndex(2)
+    curves = window.training.view.curves
+    curves.x_axis.setCurrentIndex(1)
+    curves.reference.setChecked(True)
+    form = window.training.form
+    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
+    form.iterations.setText("777")
     window.close()
 
     again = open_window(qtbot, settings, runs_dir)
     assert again.architecture.config == config
-    assert again.tabs.currentIndex() == 2
-    assert again.height() == 560
+    assert again.tabs.currentIndex() == 2 and again.height() == 560
+    assert again.training.view.curves.x_axis.currentIndex() == 1 and again.training.view.curves.reference.isChecked()
+    assert again.training.form.iterations.text() == "777"
     wait_for_summary(qtbot, again, config)
 
 
@@ -87,37 +111,44 @@ def test_a_saved_config_that_no_longer_validates_falls_back_to_the_default(qtbot
     wait_for_summary(qtbot, window, ModelConfig())
 
 
-@pytest.mark.parametrize("choice, closes, keep", [
-    (main_window.CANCEL, False, None),
-    (main_window.KEEP, True, True),
-    (main_window.STOP, True, False),
-])
-def test_closing_during_training_asks(qtbot, settings, runs_dir, monkeypatch, choice, closes, keep):
+@pytest.fixture
+def live_run(runs_dir):
+    run = write_run(runs_dir, state="running", name="live")
+    holder = hold(run)
+    yield run, holder
+    if holder.poll() is None:
+        holder.kill()
+    holder.wait()
+
+
+def test_closing_while_a_run_trains_asks_and_cancel_keeps_the_window(qtbot, settings, runs_dir, live_run):
+    run, holder = live_run
+    window = open_window(qtbot, settings, runs_dir)
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.select_path(run.path), timeout=5000)
+    window.runs.action("openRun").trigger()
+    assert window.training.is_training()  # the run's trainer was adopted
+    seen = []
+    answer_next_dialog("Cancel", seen)
+    window.close()
+    assert window.isVisible() and "live" in seen[0] and "still training" in seen[0]
+    answer_next_dialog("Stop and quit")
+    window.close()
+    assert not window.isVisible()
+    assert holder.wait(10) == -signal.SIGTERM  # Stop reached the adopted trainer through its pid
+
+
+def test_keep_training_leaves_the_trainer_running(qtbot, settings, runs_dir, live_run):
+    run, holder = live_run
+    window = open_window(qtbot, settings, runs_dir)
+    window.training.open_run(run.path)
+    answer_next_dialog("Keep training")
+    window.close()
+    assert not window.isVisible() and holder.poll() is None
+
+
+def test_closing_when_idle_does_not_ask(qtbot, settings, runs_dir):
     window = open_window(qtbot, settings, runs_dir)
     wait_for_summary(qtbot, window, ModelConfig())
-    asked, shutdowns = [], []
-    monkeypatch.setattr(main_window, "ask_close_during_training", lambda parent: asked.append(parent) or choice)
-    monkeypatch.setattr(window.training, "is_training", lambda: True)
-    real_shutdown = window.training.shutdown
-
-    def shutdown(keep_running: bool) -> None:
-        shutdowns.append(keep_running)
-        real_shutdown(keep_running=False)  # nothing really trains here; stop what the page runs
-
-    monkeypatch.setattr(window.training, "shutdown", shutdown)
-    window.close()
-    assert asked == [window]
-    assert window.isVisible() is not closes
-    assert shutdowns == ([] if keep is None else [keep])
-    if not closes:
-        monkeypatch.setattr(window.training, "is_training", lambda: False)
-        window.close()
-        assert shutdowns == [False]
-
-
-def test_closing_when_idle_does_not_ask(qtbot, settings, runs_dir, monkeypatch):
-    window = open_window(qtbot, settings, runs_dir)
-    wait_for_summary(qtbot, window, ModelConfig())
-    monkeypatch.setattr(main_window, "ask_close_during_training", lambda parent: pytest.fail("asked"))
-    window.close()
+    window.close()  # a dialog would block here: the test would time out
     assert not window.isVisible()

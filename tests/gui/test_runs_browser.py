@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from explorer.gui import runs_browser
-from explorer.gui.runs_browser import COL_BEST, COL_ITERATIONS, COL_MODELS, COL_STATE, RunsPage
+from explorer.gui.runs_browser import COL_BEST, COL_DATASET, COL_ITERATIONS, COL_MODELS, COL_STATE, RunsPage
 from run_writer import write_run
 
 
@@ -36,6 +36,7 @@ def test_lists_runs_with_state_models_iterations_and_best_errors(qtbot, page, ru
     page.refresh()
     wait_rows(qtbot, page, 1)
     assert cell(page, 0, COL_STATE) == "finished"
+    assert cell(page, 0, COL_DATASET) == "synthetic"
     assert cell(page, 0, COL_MODELS) == "plain-20/56, ResNet-20/56"
     assert cell(page, 0, COL_ITERATIONS) == "400 / 400"
     assert "ResNet-56" in cell(page, 0, COL_BEST) and "%" in cell(page, 0, COL_BEST)
@@ -65,13 +66,13 @@ def test_open_and_overlay_emit_the_selected_folder(qtbot, page, runs_dir):
     page.refresh()
     wait_rows(qtbot, page, 1)
     assert page.select_path(run.path)
-    open_action = page.actions[0]
+    open_action = page.action("openRun")
     assert open_action.shortcut().toString() == "Ctrl+O"
     with qtbot.waitSignal(page.open_requested) as opened:
         open_action.trigger()
     assert opened.args == [run.path]
     with qtbot.waitSignal(page.overlay_requested) as overlaid:
-        page.actions[1].trigger()
+        page.action("overlayRun").trigger()
     assert overlaid.args == [run.path]
 
 
@@ -84,10 +85,10 @@ def test_delete_asks_and_removes_but_refuses_a_live_run(qtbot, page, runs_dir, m
     monkeypatch.setattr(QMessageBox, "information", lambda *a: told.append(a[2]))
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     page.select_path(live.path)
-    page.actions[3].trigger()
+    page.action("deleteRun").trigger()
     assert live.path.exists() and "still training" in told[0]
     page.select_path(done.path)
-    page.actions[3].trigger()
+    page.action("deleteRun").trigger()
     assert not done.path.exists()
     wait_rows(qtbot, page, 1)
 
@@ -98,7 +99,7 @@ def test_delete_keeps_the_run_when_the_answer_is_no(qtbot, page, runs_dir, monke
     wait_rows(qtbot, page, 1)
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.No)
     page.select_path(run.path)
-    page.actions[3].trigger()
+    page.action("deleteRun").trigger()
     assert run.path.exists()
 
 
@@ -107,9 +108,9 @@ def test_reveal_opens_the_folder_in_the_file_manager(qtbot, page, runs_dir, monk
     page.refresh()
     wait_rows(qtbot, page, 1)
     opened = []
-    monkeypatch.setattr(runs_browser.QDesktopServices, "openUrl", lambda url: opened.append(url))
+    monkeypatch.setattr(runs_browser.QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
     page.select_path(run.path)
-    page.actions[2].trigger()
+    page.action("revealRun").trigger()
     assert [Path(u.toLocalFile()) for u in opened] == [run.path]
 
 
@@ -119,6 +120,21 @@ def test_choosing_another_runs_folder_lists_its_runs(qtbot, page, tmp_path, monk
     write_run(other)
     monkeypatch.setattr(runs_browser.QFileDialog, "getExistingDirectory", lambda *a: str(other))
     with qtbot.waitSignal(page.runs_dir_changed):
-        page.actions[4].trigger()
+        page.action("chooseRunsFolder").trigger()
     wait_rows(qtbot, page, 2)
     assert page.runs_dir == other
+
+
+def test_a_broken_run_folder_is_a_row_that_says_why(qtbot, page, runs_dir):
+    write_run(runs_dir, name="good")
+    broken = runs_dir / "20260101-000000-broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    page.refresh()
+    wait_rows(qtbot, page, 2)
+    states = sorted(cell(page, row, COL_STATE) for row in range(2))
+    assert states == ["finished", "unreadable"]
+    row = next(r for r in range(2) if cell(page, r, COL_STATE) == "unreadable")
+    assert "not a usable run config" in cell(page, row, COL_MODELS)
+    page.select_path(broken)
+    assert not page.action("openRun").isEnabled() and page.action("deleteRun").isEnabled()

@@ -1,5 +1,6 @@
-"""The Training page driven like a person: the real training child started with the Start button, stopped,
-killed; a CLI run opened; hand-written run folders followed line by line; validation shown inline."""
+"""The Training tab driven like a person, with the real training child: Start runs it to the end, Stop ends it
+cancelled, a killed child shows its error and Resume continues it, a CLI run opens; hand-written run folders
+followed line by line."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ import sys
 
 import pytest
 
-from explorer.gui.runs_browser import COL_STATE, RunsPage
-from explorer.gui.training_panel import TrainingPage
-from explorer.gui.training_process import RunFollower
+from explorer.gui.run_follower import RunFollower
+from explorer.gui.training_page import TrainingPage
 from explorer.runs import RunDir, _pid_alive
 from run_writer import write_run
 
@@ -25,114 +25,109 @@ def page(qtbot, settings, runs_dir):
     widget = TrainingPage(settings, runs_dir)
     qtbot.addWidget(widget)
     widget.resize(1280, 800)
-    pids = []
-    widget.process.state_changed.connect(lambda s: s == "starting" and pids.append(widget.process.pid))
     widget.show()
     yield widget
+    pids = [c.pid for c in widget._controls.values() if c.pid]
     widget.shutdown(keep_running=False)
     assert not [pid for pid in pids if _pid_alive(pid)], "a training child outlived its page"
 
 
-def choose_tiny_run(page, iterations=30):
-    page.dataset.setCurrentIndex(page.dataset.findData("synthetic"))
-    page.synthetic_size.setValue(200)
-    for box in page.depth_checks.values():
+def choose_tiny_run(page, iterations=30, compare="both"):
+    form = page.form
+    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
+    form.synthetic_size.setText("200")
+    for box in form.depth_checks.values():
         box.setChecked(False)
-    page.other_depths.setText("8")
-    page.compare.setCurrentIndex(page.compare.findData("both"))
-    page.recipe.setCurrentIndex(page.recipe.count() - 1)  # Custom
-    page.iterations.setValue(iterations)
-    page.batch_size.setValue(32)
-    page.precision.setCurrentIndex(page.precision.findData("fp32"))
+    form.other_depths.setText("8")
+    form.compare.setCurrentIndex(form.compare.findData(compare))
+    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
+    form.iterations.setText(str(iterations))
+    form.batch_size.setText("32")
+    form.precision.setCurrentIndex(form.precision.findData("fp32"))
+
+
+def ended(qtbot, page, timeout=CHILD_TIMEOUT_MS):
+    control = page.control()
+    with qtbot.waitSignal(control.ended, timeout=timeout) as done:
+        pass
+    return done.args
 
 
 def test_start_runs_the_real_child_to_finished_with_curves_in_both_panels(qtbot, page, runs_dir, tmp_path):
     choose_tiny_run(page)
-    assert not page.validation.isVisible()
-    assert page.start_action.shortcut().toString() == "Ctrl+Return"
-    page.start_action.trigger()
-    assert page.is_training() and not page.start_action.isEnabled() and page.stop_action.isEnabled()
-    assert "Starting" in page.progress.state_label.text()
-    # While the child still imports torch, the runs list must not read its run as a dead trainer's.
-    [starting] = list(runs_dir.iterdir())
-    assert RunDir(starting).status()["state"] == "running"
-    with qtbot.waitSignal(page.process.finished, timeout=CHILD_TIMEOUT_MS) as done:
-        pass
-    assert done.args == [0]
-    assert page.progress.state_label.text() == "Finished"
-    assert page.progress.bar.value() == 30
-    page.curves.flush()
-    assert sorted(page.curves.model_names()) == ["plain-8", "resnet-8"]
-    for name, plot in (("plain-8", page.curves.plain_plot), ("resnet-8", page.curves.residual_plot)):
-        assert page.curves.point_count(name, "train") >= 10 and page.curves.point_count(name, "test") >= 1
-        assert page.curves.curve_item(name, "test") in plot.listDataItems()
+    assert not page.form.problem.isVisible()
+    page.action("start").trigger()
+    assert page.is_training() and page.action("stop").isEnabled()
+    assert "Starting" in page.view.progress.state_label.text()
+    assert page.form.showing_run() and not page.form.iterations.isEnabled()  # the form shows the run's settings
     [run_path] = list(runs_dir.iterdir())
+    assert run_path.name.endswith("-synthetic-plain-vs-resnet-8")
+    assert ended(qtbot, page) == ["finished", ""]
+    assert page.view.progress.state_label.text() == "Finished"
+    assert page.view.progress.bar.value() == 30
+    curves = page.view.curves
+    curves.flush()
+    assert sorted(curves.network_names()) == ["plain-8", "resnet-8"]
+    for name, plot in (("plain-8", curves.plain_plot), ("resnet-8", curves.residual_plot)):
+        series = curves.series().networks[name]
+        assert series.train.n >= 10 and series.test.n >= 1
+        assert curves.curve_item(name, "test") in plot.listDataItems()
     assert RunDir(run_path).status()["state"] == "finished"
-
-    browser = RunsPage(runs_dir)
-    qtbot.addWidget(browser)
-    browser.show()
-    qtbot.waitUntil(lambda: browser.table.model().rowCount() == 1, timeout=5000)
-    assert browser.table.model().index(0, COL_STATE).data() == "finished"
-    browser.wait_idle()
-
     for suffix in ("png", "svg", "csv"):
-        page.export_to(tmp_path / f"figure.{suffix}")
+        assert page.export_to(tmp_path / f"figure.{suffix}")
         assert (tmp_path / f"figure.{suffix}").stat().st_size > 1000
     header, *rows = (tmp_path / "figure.csv").read_text().splitlines()
-    assert header.startswith("model,iteration") and len(rows) >= 22
+    assert header.startswith("run,model,seed,iteration") and len(rows) >= 22
 
 
 def test_stop_ends_the_run_cancelled_and_offers_resume(qtbot, page, tmp_path):
-    choose_tiny_run(page, iterations=2000)
-    page.start_action.trigger()
-    qtbot.waitUntil(lambda: "ETA" in page.progress.details.text(), timeout=CHILD_TIMEOUT_MS)
-    assert "images/s" in page.progress.details.text()
+    choose_tiny_run(page, iterations=3000)
+    page.action("start").trigger()
+    qtbot.waitUntil(lambda: "ETA" in page.view.progress.details.text(), timeout=CHILD_TIMEOUT_MS)
+    assert "images/s" in page.view.progress.details.text()
+    run_path = page.view.path
     other = write_run(tmp_path / "other-runs")
     page.open_run(other.path)  # look at another run while this one trains, then come back
-    assert "resnet-56" in page.curves.model_names()
-    page.open_run(page.process.run_path)
-    delivered = [e for e in page.process.history() if e.get("type") == "train" and e.get("model") == "resnet-8"]
-    assert page.curves.model_names() == ["plain-8", "resnet-8"]
-    assert page.curves.point_count("resnet-8") == len(delivered) > 0
-    with qtbot.waitSignal(page.process.finished, timeout=CHILD_TIMEOUT_MS) as done:
-        page.stop_action.trigger()
-        assert "Stopping" in page.progress.state_label.text()
-    assert done.args == [1]
-    assert RunDir(page.process.run_path).status()["state"] == "cancelled"
-    assert page.resume_action.isEnabled() and page.start_action.isEnabled()
+    assert "resnet-56" in page.view.curves.network_names()
+    assert not page.action("stop").isEnabled()  # Stop acts on the run shown: this one is finished
+    page.open_run(run_path)
+    assert page.view.curves.network_names() == ["plain-8", "resnet-8"] and page.action("stop").isEnabled()
+    control = page.control()
+    with qtbot.waitSignal(control.ended, timeout=CHILD_TIMEOUT_MS) as done:
+        page.action("stop").trigger()
+        assert "Stopping" in page.view.progress.state_label.text()
+    assert done.args[0] == "cancelled"
+    assert RunDir(run_path).status()["state"] == "cancelled"
+    qtbot.waitUntil(lambda: page.action("resume").isEnabled(), timeout=5000)
 
 
 def test_a_killed_child_shows_its_error_and_resume_continues(qtbot, page):
-    choose_tiny_run(page, iterations=2000)
-    page.start_action.trigger()
-    qtbot.waitUntil(lambda: page.progress.iteration > 0, timeout=CHILD_TIMEOUT_MS)
-    run_path = page.process.run_path
-    with qtbot.waitSignal(page.process.failed, timeout=10_000) as failed:
-        os.kill(page.process.pid, signal.SIGKILL)
-    assert "killed by SIGKILL" in failed.args[0]
-    assert page.progress.state_label.text().startswith("Failed")
-    assert page.progress.error.isVisible() and "run folder" in page.progress.error.toPlainText()
+    choose_tiny_run(page, iterations=3000)
+    page.action("start").trigger()
+    qtbot.waitUntil(lambda: page.view.progress.iteration > 0, timeout=CHILD_TIMEOUT_MS)
+    run_path = page.view.path
+    control = page.control()
+    with qtbot.waitSignal(control.ended, timeout=10_000) as done:
+        os.kill(control.pid, signal.SIGKILL)
+    assert done.args[0] == "failed" and "killed by SIGKILL" in done.args[1]
+    assert page.view.progress.state_label.text().startswith("Failed")
     assert RunDir(run_path).status()["state"] == "failed"
-    assert page.resume_action.isEnabled()
-    page.resume_action.trigger()  # the app lives on: the same run continues in a new child
-    assert page.is_training() and page.process.run_path == run_path
-    # The new child is training once it has logged its own start.
-    qtbot.waitUntil(lambda: sum(e.get("type") == "start" for e in page.process.history()) == 2,
+    qtbot.waitUntil(lambda: page.action("resume").isEnabled(), timeout=5000)
+    page.action("resume").trigger()  # the app lives on: the same run continues in a new child
+    assert page.is_training() and page.view.path == run_path
+    qtbot.waitUntil(lambda: sum(e.get("type") == "start" for e in RunDir(run_path).read_events()[0]) == 2,
                     timeout=CHILD_TIMEOUT_MS)
-    assert RunDir(run_path).status()["state"] == "running"
-    with qtbot.waitSignal(page.process.finished, timeout=CHILD_TIMEOUT_MS):
-        page.stop_action.trigger()
+    with qtbot.waitSignal(page.control().ended, timeout=CHILD_TIMEOUT_MS):
+        page.action("stop").trigger()
 
 
 def test_stop_during_the_childs_start_up_is_a_cancel(qtbot, page):
     choose_tiny_run(page)
-    page.start_action.trigger()
-    with qtbot.waitSignal(page.process.finished, timeout=CHILD_TIMEOUT_MS) as done:
-        page.stop_action.trigger()  # at once: the child is still importing torch
-    assert done.args == [1]
-    assert RunDir(page.process.run_path).status()["state"] == "cancelled"
-    assert page.resume_action.isEnabled()
+    page.action("start").trigger()
+    with qtbot.waitSignal(page.control().ended, timeout=CHILD_TIMEOUT_MS) as done:
+        page.action("stop").trigger()  # at once: the child is still importing torch
+    assert done.args[0] == "cancelled"
+    qtbot.waitUntil(lambda: page.action("resume").isEnabled(), timeout=5000)
 
 
 def test_a_run_written_by_the_cli_opens_and_plots(qtbot, page, tmp_path):
@@ -143,11 +138,11 @@ def test_a_run_written_by_the_cli_opens_and_plots(qtbot, page, tmp_path):
                    check=True, capture_output=True, timeout=CHILD_TIMEOUT_MS / 1000)
     [run_path] = list(cli_runs.iterdir())
     page.open_run(run_path)
-    page.curves.flush()
-    assert page.curves.model_names() == ["resnet-8"]
-    assert page.curves.point_count("resnet-8", "train") == 6 and page.curves.point_count("resnet-8", "test") == 2
-    assert page.progress.state_label.text() == "Finished"
-    assert not page.resume_action.isEnabled()
+    page.view.curves.flush()
+    series = page.view.curves.series().networks["resnet-8"]
+    assert (series.train.n, series.test.n) == (6, 2)
+    assert page.view.progress.state_label.text() == "Finished"
+    assert not page.action("resume").isEnabled() and not page.action("stop").isEnabled()
 
 
 def test_follower_waits_for_a_partial_last_line(qtbot, runs_dir):
@@ -170,30 +165,14 @@ def test_follower_waits_for_a_partial_last_line(qtbot, runs_dir):
     follower.stop()
 
 
-def test_open_run_follows_a_live_run_and_overlays_another(qtbot, page, runs_dir):
-    live = write_run(runs_dir, iterations=200, state="running", name="live")
-    other = write_run(runs_dir, iterations=400, name="other")
-    page.open_run(live.path)
-    assert "Training" in page.progress.state_label.text() or page.progress.state_label.text()
-    count = page.curves.point_count("resnet-20")
-    with open(live.metrics_path, "a") as f:
-        f.write(json.dumps({"type": "train", "model": "resnet-20", "iteration": 250, "epoch": 2.5, "loss": 1.0,
-                            "error": 0.3, "lr": 0.1, "images_per_sec": 1.0, "time": 1300.0}) + "\n")
-    qtbot.waitUntil(lambda: page.curves.point_count("resnet-20") == count + 1, timeout=3000)
-    page.open_run(other.path, overlay=True)
-    qtbot.waitUntil(lambda: "resnet-56" in page.curves.model_names("overlay"), timeout=3000)
-    item = page.curves.curve_item("resnet-56", "test", "overlay")
-    assert item.opts["pen"].color().alpha() < 255 and "other" in item.name()
-
-
 def test_invalid_settings_are_shown_inline_and_nothing_starts(qtbot, page, runs_dir):
     choose_tiny_run(page)
-    page.other_depths.setText("21")
-    assert page.validation.isVisible() and "6n+2" in page.validation.text()
-    page.start_action.trigger()
+    page.form.other_depths.setText("21")
+    assert page.form.problem.isVisible() and "6n+2" in page.form.problem.text()
+    page.action("start").trigger()
     assert not page.is_training() and list(runs_dir.iterdir()) == []
-    page.other_depths.setText("8")
-    assert not page.validation.isVisible()
+    page.form.other_depths.setText("8")
+    assert not page.form.problem.isVisible()
 
 
 def test_an_unwritable_runs_folder_is_one_sentence(qtbot, page, tmp_path):
@@ -201,18 +180,6 @@ def test_an_unwritable_runs_folder_is_one_sentence(qtbot, page, tmp_path):
     blocker.write_text("not a folder")
     page.set_runs_dir(blocker)
     choose_tiny_run(page)
-    page.start_action.trigger()
+    page.action("start").trigger()
     assert not page.is_training()
-    assert "not a folder" in page.validation.text()
-
-
-def test_settings_persist_across_pages(qtbot, settings, runs_dir):
-    first = TrainingPage(settings, runs_dir)
-    qtbot.addWidget(first)
-    choose_tiny_run(first, iterations=77)
-    first.shutdown(keep_running=False)
-    second = TrainingPage(settings, runs_dir)
-    qtbot.addWidget(second)
-    assert second.iterations.value() == 77 and second.other_depths.text() == "8"
-    assert second.dataset.currentData() == "synthetic" and second.synthetic_size.value() == 200
-    second.shutdown(keep_running=False)
+    assert "not a folder" in page.form.problem.text() and "Runs tab" in page.form.problem.text()

@@ -1,0 +1,94 @@
+"""CIFAR-10 and CIFAR-100 as their authors publish them, and where a copy is kept; no torch here, so the GUI can
+tell whether a dataset is on disk (and whether its folder can be used at all) without loading torch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from explorer.data.archive import real_folder_or_absent
+from explorer.data.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class CifarSpec:
+    """One of the two CIFAR datasets as its authors publish it (torchvision lists the same names and sums)."""
+
+    key: str
+    title: str
+    url: str
+    archive: str
+    folder: str
+    train_files: tuple[str, ...]
+    test_file: str
+    meta_file: str
+    label_key: bytes
+    names_key: bytes
+    classes: int
+    checksums: Mapping[str, str]
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (*self.train_files, self.test_file, self.meta_file)
+
+
+CIFAR10 = CifarSpec(
+    key="cifar10", title="CIFAR-10", url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    archive="cifar-10-python.tar.gz", folder="cifar-10-batches-py",
+    train_files=tuple(f"data_batch_{i}" for i in range(1, 6)), test_file="test_batch", meta_file="batches.meta",
+    label_key=b"labels", names_key=b"label_names", classes=10,
+    checksums={
+        "cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a",
+        "data_batch_1": "c99cafc152244af753f735de768cd75f",
+        "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+        "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+        "data_batch_4": "634d18415352ddfa80567beed471001a",
+        "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+        "test_batch": "40351d587109b95175f43aff81a1287e",
+        "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+    },
+)
+CIFAR100 = CifarSpec(
+    key="cifar100", title="CIFAR-100", url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    archive="cifar-100-python.tar.gz", folder="cifar-100-python", train_files=("train",), test_file="test",
+    meta_file="meta", label_key=b"fine_labels", names_key=b"fine_label_names", classes=100,
+    checksums={
+        "cifar-100-python.tar.gz": "eb9058c3a382ffc7106e4002c42a8d85",
+        "train": "16019d7e3df5f24257cddd939b257f8d",
+        "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+        "meta": "7973b15100ade9c7d40fb424638fde48",
+    },
+)
+SPECS = {spec.key: spec for spec in (CIFAR10, CIFAR100)}
+
+
+def default_data_dir(dataset: str = "cifar10") -> Path:
+    """``$RESNET_EXPLORER_DATA``, else the per-user cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    configured = os.environ.get("RESNET_EXPLORER_DATA")
+    if configured:
+        return Path(configured).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "resnet-explorer" / dataset
+
+
+def check_folder(root: Path, spec: CifarSpec) -> bool:
+    """Raise DatasetError for a data folder that cannot be used; True when the dataset is there already,
+    False when it would be extracted or downloaded (into a folder made for it if it does not exist)."""
+    if root.exists() and not root.is_dir():
+        raise DatasetError(f"the data folder {root} is a file, not a folder; choose a folder for {spec.title}")
+    real_folder_or_absent(root / spec.folder, spec.title)
+    if root.is_dir():
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise DatasetError(f"the data folder {root} cannot be read (permission denied); choose another folder "
+                               f"or fix its permissions")
+        folder = root / spec.folder
+        if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+            raise DatasetError(f"the {spec.title} folder {folder} cannot be read (permission denied); fix its "
+                               "permissions")
+        return all((folder / name).is_file() for name in spec.files)
+    return False
+
+

@@ -1,0 +1,312 @@
+"""The flows a person goes through, each driven through the main window's actions and widgets (never by
+patching the window): a live Residual-only run, overlays, a reopened app adopting its background run, SVG
+export, paper lines, the form while a run is shown, field validation, the data folder, and the small things."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QFileDialog
+
+from explorer.config import ModelConfig
+from explorer.gui import runs_browser
+from explorer.gui.main_window import MainWindow
+from explorer.gui.runs_browser import COL_DATASET
+from explorer.runs import RunDir
+from dialogs import answer_next_dialog
+from run_writer import write_run
+
+CHILD_MS = 120_000
+
+
+@pytest.fixture
+def window(qtbot, settings, runs_dir):
+    win = MainWindow(settings, runs_dir)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    yield win
+    if win.isVisible():
+        if win.training.is_training():
+            answer_next_dialog("Stop and quit")
+        win.close()
+
+
+def tiny_run(window, compare="both", iterations=40, depths="8"):
+    form = window.training.form
+    window.tabs.setCurrentWidget(window.training)
+    if form.showing_run():
+        window.action("newRun").trigger()
+    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
+    form.synthetic_size.setText("400")
+    for box in form.depth_checks.values():
+        box.setChecked(False)
+    form.other_depths.setText(depths)
+    form.compare.setCurrentIndex(form.compare.findData(compare))
+    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
+    form.iterations.setText(str(iterations))
+    form.batch_size.setText("16")
+    form.precision.setCurrentIndex(form.precision.findData("fp32"))
+
+
+def open_in_runs_tab(qtbot, window, path: Path, action: str = "openRun") -> None:
+    window.tabs.setCurrentWidget(window.runs)
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.select_path(path), timeout=5000)
+    window.runs.action(action).trigger()
+
+
+# 1 -------------------------------------------------------------------------------------------------------------
+def test_a_residual_only_run_is_drawn_while_it_trains(qtbot, window, runs_dir):
+    tiny_run(window, compare="residual", iterations=400)
+    window.action("startRun").trigger()
+    curves = window.training.view.curves
+    qtbot.waitUntil(lambda: curves.series().last_iteration >= 40, timeout=CHILD_MS)
+    curves.flush()
+    right = lambda: curves.residual_plot.getViewBox().viewRange()[0][1]  # noqa: E731
+    qtbot.waitUntil(lambda: right() >= 30, timeout=5000)  # not pinned to 0..1 by the empty plain panel
+    curves.x_axis.setCurrentIndex(1)  # epochs: 400 images, 16 a step, so 40 steps are 1.6 epochs
+    qtbot.waitUntil(lambda: 1.2 < right() < 10, timeout=5000)
+    qtbot.waitUntil(lambda: curves.series().networks["resnet-8"].test.n >= 1, timeout=CHILD_MS)
+    curves.flush()
+    test = curves.curve_item("resnet-8", "test")
+    assert len(test.xData) >= 1 and (len(test.xData) > 1 or test.opts["symbol"] == "o")  # the first point shows
+    answer_next_dialog("Stop and quit")
+    window.close()
+
+
+# 2 -------------------------------------------------------------------------------------------------------------
+def test_overlay_draws_another_run_names_it_and_removes_it(qtbot, window, runs_dir):
+    main = write_run(runs_dir, depths=(20, 56), name="main")
+    other = write_run(runs_dir, depths=(56,), name="other")
+    open_in_runs_tab(qtbot, window, main.path)
+    assert window.tabs.currentWidget() is window.training
+    open_in_runs_tab(qtbot, window, other.path, "overlayRun")
+    view = window.training.view
+    curves = view.curves
+    assert str(other.path) in curves.keys()
+    overlay = curves.curve_item("resnet-56", "test", str(other.path))
+    assert overlay.opts["pen"].style() != curves.curve_item("resnet-56").opts["pen"].style()
+    assert "ResNet-56 · other" in [label.text for _, label in curves.residual_plot.legend.items]
+    assert "overlaid" in view.title.text() and other.path.name in view.title.text()
+    assert "Overlaid other" in window.statusBar().currentMessage()
+    [chip] = view.overlay_chips()
+    chip.click()
+    assert str(other.path) not in curves.keys() and "overlaid" not in view.title.text()
+
+
+def test_a_chosen_runs_folder_reaches_the_training_page_and_delete_errors_are_shown(qtbot, window, tmp_path,
+                                                                                     monkeypatch):
+    chosen = tmp_path / "elsewhere"
+    chosen.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(chosen))
+    window.runs.action("chooseRunsFolder").trigger()
+    assert window.training.runs_dir == chosen
+    tiny_run(window)
+    window.action("startRun").trigger()
+    assert [p.parent for p in [window.training.view.path]] == [chosen]
+    qtbot.waitSignal(window.training.control().ended, timeout=CHILD_MS).wait()
+    gone = write_run(chosen, name="gone")
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.select_path(gone.path), timeout=5000)
+    import shutil
+
+    shutil.rmtree(gone.path)  # deleted behind the app's back: its Delete fails
+    answer_next_dialog("Yes")
+    answer_next_dialog("OK")
+    window.runs.action("deleteRun").trigger()
+    assert window.statusBar().currentMessage().startswith(f"Could not delete {gone.path}")
+
+
+# 3 -------------------------------------------------------------------------------------------------------------
+def test_a_reopened_app_adopts_its_background_run_and_can_stop_it(qtbot, settings, runs_dir, window):
+    tiny_run(window, iterations=4000)
+    window.action("startRun").trigger()
+    run_path = window.training.view.path
+    qtbot.waitUntil(lambda: window.training.view.progress.iteration > 0, timeout=CHILD_MS)
+    pid = window.training.control().pid
+    answer_next_dialog("Keep training")
+    window.close()
+    assert RunDir(run_path).trainer_pid() == pid  # still training, in the background
+
+    again = MainWindow(settings, runs_dir)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.training.view.path == run_path  # the last run shown is shown again
+    assert again.action("stopRun").isEnabled() and again.training.is_training()
+    qtbot.waitUntil(lambda: "ETA" in again.training.view.progress.details.text(), timeout=30_000)
+    again.action("startRun").trigger()  # the form held the run shown: back to the draft first
+    seen = []
+    answer_next_dialog("Cancel", seen)
+    again.action("startRun").trigger()  # another run while one trains: asked, and cancelled
+    assert seen and "still training" in seen[0]
+    assert [p.name for p in runs_dir.iterdir()] == [run_path.name]
+    open_in_runs_tab(qtbot, again, run_path)
+    with qtbot.waitSignal(again.training.control().ended, timeout=CHILD_MS) as done:
+        again.action("stopRun").trigger()
+    assert done.args[0] == "cancelled" and RunDir(run_path).status()["state"] == "cancelled"
+    again.close()
+
+
+# 4 -------------------------------------------------------------------------------------------------------------
+def _axes(image: QImage) -> tuple[float, float, float]:
+    """Where the x axis (the lowest mostly-dark row) and the two y axes (the first mostly-dark column of each
+    half) are, as fractions of the image size."""
+    image = image.convertToFormat(QImage.Format.Format_Grayscale8)
+    width, height = image.width(), image.height()
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(height, image.bytesPerLine())[:, :width]
+    dark = pixels < 160
+    rows = np.flatnonzero(dark.mean(axis=1) > 0.3)
+    cols = np.flatnonzero(dark.mean(axis=0) > 0.3)
+    left, right = cols[cols < width // 2], cols[cols >= width // 2]
+    assert len(rows) and len(left) and len(right), "no axes found"
+    return rows.max() / height, left.min() / width, right.min() / width
+
+
+def test_an_exported_svg_matches_the_png_of_the_same_view(qtbot, window, runs_dir, tmp_path):
+    run = write_run(runs_dir, depths=(20, 56))
+    open_in_runs_tab(qtbot, window, run.path)
+    assert window.training.export_to(tmp_path / "f.png") and window.training.export_to(tmp_path / "f.svg")
+    png = QImage(str(tmp_path / "f.png"))
+    renderer = QSvgRenderer(str(tmp_path / "f.svg"))
+    assert renderer.isValid()
+    svg = QImage(png.size(), QImage.Format.Format_ARGB32)
+    svg.fill(QColor("white"))
+    painter = QPainter(svg)
+    renderer.render(painter)
+    painter.end()
+    # The x axis and both y axes sit at the same place in both (the SVG used to shrink the axes into the top
+    # two thirds while its curves ran past them).
+    assert np.allclose(_axes(png), _axes(svg), atol=0.01), (_axes(png), _axes(svg))
+
+
+# 5 -------------------------------------------------------------------------------------------------------------
+def test_paper_lines_follow_the_runs_shown(qtbot, window, runs_dir):
+    run = write_run(runs_dir, depths=(20, 56))
+    open_in_runs_tab(qtbot, window, run.path)
+    curves = window.training.view.curves
+    curves.reference.setChecked(True)
+    assert [name for _, name in curves.paper.values()] == ["paper ResNet-20: 8.75 %", "paper ResNet-56: 6.97 %"]
+    eight = write_run(runs_dir, depths=(8,), name="eight")
+    open_in_runs_tab(qtbot, window, eight.path)
+    assert curves.paper.values() == []  # the paper has no depth 8: nothing piled up at every depth of Table 6
+
+
+# 6 -------------------------------------------------------------------------------------------------------------
+def test_the_form_shows_the_settings_of_the_run_shown_whatever_the_architecture_tab_does(qtbot, window, runs_dir):
+    run = write_run(runs_dir, depths=(20, 56), iterations=400)
+    open_in_runs_tab(qtbot, window, run.path)
+    form = window.training.form
+    assert form.showing_run() and form.iterations.text() == "400"
+    assert {d for d, box in form.depth_checks.items() if box.isChecked()} == {20, 56}
+    window.architecture.set_config(ModelConfig(family="imagenet", depth=34))
+    assert {d for d, box in form.depth_checks.items() if box.isChecked()} == {20, 56}  # not 18/34
+    assert sorted(form.depth_checks) == [20, 32, 44, 56, 110, 1202]
+    window.action("newRun").trigger()
+    assert not form.showing_run() and sorted(form.depth_checks) == [18, 34]  # the draft follows the template
+
+
+# 7 -------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("field, text, said", [
+    ("batch_size", "99999999", "Batch size 99,999,999 is too large; use at most 65,536"),
+    ("lr", "1e9", "Learning rate 1000000000.0 is too large; it must be at most 1000"),
+    ("iterations", "0", "Iterations 0 must be a whole number of at least 1"),
+    ("lr", "0", "Learning rate 0.0 must be greater than 0"),
+    ("iterations", "lots", "Iterations 'lots' is not a whole number"),
+])
+def test_a_value_out_of_range_is_said_next_to_its_field_never_clamped(qtbot, window, runs_dir, field, text, said):
+    tiny_run(window)
+    widget = getattr(window.training.form, field)
+    widget.setText(text)
+    assert widget.text() == text  # as typed: not turned into the nearest allowed value
+    assert window.training.form.problem.text() == said
+    window.action("startRun").trigger()
+    assert not window.training.is_training() and list(runs_dir.iterdir()) == []
+
+
+def test_a_run_that_will_not_fit_in_memory_is_flagged_before_start(qtbot, window, runs_dir):
+    tiny_run(window, depths="1202")
+    window.training.form.batch_size.setText("65536")
+    qtbot.waitUntil(lambda: "This run needs about" in window.training.form.problem.text(), timeout=30_000)
+    assert "choose a smaller batch size" in window.training.form.problem.text()
+    window.action("startRun").trigger()
+    assert not window.training.is_training() and list(runs_dir.iterdir()) == []
+
+
+# 8 -------------------------------------------------------------------------------------------------------------
+def _cifar(window, folder: str) -> None:
+    tiny_run(window)
+    form = window.training.form
+    form.dataset.setCurrentIndex(form.dataset.findData("cifar10"))
+    form.data_dir.setText(folder)
+
+
+def test_a_data_folder_that_is_a_file_is_named_and_no_run_is_made(qtbot, window, runs_dir, tmp_path):
+    not_a_folder = tmp_path / "cifar.tar"
+    not_a_folder.write_text("")
+    _cifar(window, str(not_a_folder))
+    window.action("startRun").trigger()
+    assert window.training.form.problem.text() == (f"The data folder {not_a_folder} is a file, not a folder; "
+                                                   "choose a folder for CIFAR-10")
+    assert list(runs_dir.iterdir()) == []
+
+
+def test_a_missing_data_folder_is_asked_about_and_a_failed_fetch_leaves_no_run(qtbot, window, runs_dir, tmp_path):
+    missing = tmp_path / "not-yet" / "cifar"
+    _cifar(window, str(missing))
+    seen = []
+    answer_next_dialog("Cancel", seen)
+    window.action("startRun").trigger()
+    assert "does not exist yet" in seen[0] and not missing.exists() and list(runs_dir.iterdir()) == []
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    _cifar(window, str(blocked / "cifar"))  # a folder that cannot be made: the fetch fails at once, offline or not
+    answer_next_dialog("Yes")
+    window.action("startRun").trigger()
+    qtbot.waitUntil(lambda: "Cannot make the CIFAR-10 folder" in window.training.form.problem.text(), timeout=60_000)
+    problem = window.training.form.problem.text()
+    assert "choose another data folder" in problem and "--" not in problem  # the GUI's words, not a flag
+    assert list(runs_dir.iterdir()) == []  # no failed run folder for a failed fetch
+
+
+# 9 -------------------------------------------------------------------------------------------------------------
+def test_the_runs_tab_names_datasets_resumes_without_opening_and_reveals_or_copies(qtbot, window, runs_dir,
+                                                                                   monkeypatch):
+    run = write_run(runs_dir, depths=(8,), iterations=30, state="cancelled", name="later")
+    window.tabs.setCurrentWidget(window.runs)
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.select_path(run.path), timeout=5000)
+    row = window.runs.table.selectionModel().selectedRows()[0].row()
+    assert window.runs.table.model().index(row, COL_DATASET).data() == "synthetic"
+    monkeypatch.setattr(runs_browser.QDesktopServices, "openUrl", lambda url: False)  # no file manager here
+    answer_next_dialog("Copy path")
+    window.runs.action("revealRun").trigger()
+    assert QGuiApplication.clipboard().text() == str(run.path)
+    assert window.runs.action("resumeSelected").isEnabled()  # without opening the run first
+    window.runs.action("resumeSelected").trigger()
+    assert window.tabs.currentWidget() is window.training and window.training.is_training()
+    qtbot.waitSignal(window.training.control().ended, timeout=CHILD_MS).wait()
+    assert RunDir(run.path).status()["state"] == "finished"
+
+
+def test_layer_names_are_whole_at_1024_by_700(qtbot, window):
+    window.resize(QSize(1024, 700))
+    window.tabs.setCurrentIndex(0)
+    window.architecture.set_config(ModelConfig(depth=110))
+    qtbot.waitUntil(lambda: window.layer_table.summary is not None and window.layer_table.summary.config.depth == 110,
+                    timeout=30_000)
+    tree = window.layer_table.tree
+    tree.expandAll()
+    metrics = tree.fontMetrics()
+    model = tree.model()
+    widest = 0
+    for row in window.layer_table.summary.rows:
+        widest = max(widest, tree.indentation() * row.depth + metrics.horizontalAdvance(row.name))
+    assert tree.columnWidth(0) >= widest  # the whole name fits: no "con…"
+    assert model.rowCount() > 0
