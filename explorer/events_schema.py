@@ -44,6 +44,7 @@ def _numbers_or_none(v: Any) -> bool:
 SCHEMA: dict[str, tuple[dict[str, Callable[[Any], bool]], dict[str, Callable[[Any], bool]]]] = {
     "start": ({}, {"models": _texts, "iterations": _int, "milestones": _ints, "batch_size": _int,
                    "device": _text, "precision": _text, "dataset": _text, "resumed_from": _int, "threads": _int,
+                   "threads_reason": _text,
                    "seeds": _int, "time": _number}),
     "resume": ({"iteration": _int}, {"time": _number}),
     "train": ({"model": _text, "iteration": _int},

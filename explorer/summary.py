@@ -10,10 +10,11 @@ BN parameter and per bias.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torchinfo
@@ -103,6 +104,18 @@ def _same_shape(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """A batch-1 trace is a few MMACs: one thread does it in milliseconds. Two threads wait for each other at
+    every op, 20-30x slower as soon as another process (a training child) keeps a core busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _traced_rows(config: ModelConfig) -> list[LayerRow]:
     """torchinfo's rows of ``config``'s network (batch 1), with our MACs and subtotals."""
     device = trace_device(config)
@@ -113,7 +126,8 @@ def _traced_rows(config: ModelConfig) -> list[LayerRow]:
             if isinstance(module, nn.BatchNorm2d):
                 module.forward = _same_shape  # BN keeps its input's shape; its meta decomposition is slow
     input_shape = (1, 3, config.input_size, config.input_size)
-    stats = torchinfo.summary(model, input_size=input_shape, device=device, verbose=0, mode="eval")
+    with _one_thread():
+        stats = torchinfo.summary(model, input_size=input_shape, device=device, verbose=0, mode="eval")
     names = {id(m): name for name, m in model.named_modules()}
     # torchinfo lists calls in order with their nesting depth; depth 0 is the model itself.
     infos = [i for i in stats.summary_list if i.depth >= 1]

@@ -9,6 +9,7 @@ so the window shows before torch has loaded.
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Callable
 
@@ -154,6 +155,7 @@ def _warm_up_once() -> None:
         from explorer.summary import warm_up
 
         warm_up()
+        gc.freeze()  # what the warm-up imported (torch._dynamo, sympy) must not lengthen every collection
 
 
 _warmed = False

@@ -5,7 +5,6 @@ AVX-512 bf16 or AMX), fp16 with a gradient scaler on older GPUs, and fp32 otherw
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 
 import torch
@@ -66,20 +65,6 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
         raise ValueError("precision fp16 is not supported on the cpu; choose precision bf16 or fp32")
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
     return Precision(name=name, dtype=dtype, scaled=name == "fp16" and device.type == "cuda")
-
-
-def configure_threads() -> int:
-    """One intra-op thread per core that is free now, unless OMP_NUM_THREADS says otherwise.
-
-    OpenMP threads wait for each other at every operator; on a core that another process is using, that wait
-    is long. Measured on a 2-core machine: 2 threads are best when it is quiet, 1 is faster (up to 20x on
-    small nets) as soon as another job runs.
-    """
-    if not os.environ.get("OMP_NUM_THREADS"):
-        cores = len(os.sched_getaffinity(0))
-        busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-        torch.set_num_threads(max(1, min(cores, round(cores - busy))))
-    return torch.get_num_threads()
 
 
 def configure_backends(device: torch.device) -> None:

@@ -2,7 +2,8 @@
 line on stderr for a person at a terminal (``\\r``-updated on a TTY, one plain line per update otherwise).
 
 Event types (DESIGN.md "Run directory"): ``start`` (also ``milestones``, ``batch_size``, ``dataset``,
-``resumed_from``, ``threads``; written each time a trainer starts), ``resume``, ``download``, ``train``, ``eval``,
+``resumed_from``, ``threads`` and why; written each time a trainer starts), ``threads`` (the count changed),
+``resume``, ``download``, ``train``, ``eval``,
 ``diverged``, ``end``. ``images_per_sec`` in ``train`` events counts training images taken from the data
 stream per second, each of them fed to every model of the run: the remaining time is
 ``(iterations - iteration) * batch_size / images_per_sec``.
@@ -61,16 +62,22 @@ class Reporter:
 
     # -- events --------------------------------------------------------------------------------------------
     def start(self, *, models: Sequence[str], device: str, precision: str, milestones: Sequence[int],
-              batch_size: int, dataset: str, resumed_from: int, threads: int = 0) -> None:
+              batch_size: int, dataset: str, resumed_from: int, threads=None) -> None:
         self._batch_size = batch_size
         self.iteration = resumed_from
         self.train_error = {m: None for m in models}
         self.run.append_event({
             "type": "start", "time": time.time(), "models": list(models), "device": device,
             "precision": precision, "iterations": self.iterations, "milestones": list(milestones),
-            "batch_size": batch_size, "dataset": dataset, "resumed_from": resumed_from, "threads": threads,
+            "batch_size": batch_size, "dataset": dataset, "resumed_from": resumed_from,
+            "threads": threads.threads if threads else 0, "threads_reason": threads.reason if threads else "",
         })
         self.status("running", iteration=resumed_from)
+
+    def threads(self, choice, iteration: int) -> None:
+        """The trainer changed its thread count: another process started or ended."""
+        self.run.append_event({"type": "threads", "iteration": iteration, "threads": choice.threads,
+                               "reason": choice.reason, "time": time.time()})
 
     def resume(self, iteration: int) -> None:
         self.run.append_event({"type": "resume", "iteration": iteration, "time": time.time()})

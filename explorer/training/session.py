@@ -19,10 +19,11 @@ from explorer.data.loading import load_dataset
 from explorer.data.dataset import Dataset
 from explorer.runs import RunDir, os_reason
 from explorer.training.checkpoint import CheckpointError
-from explorer.training.device import configure_backends, configure_threads
+from explorer.training.device import configure_backends
 from explorer.training.events import Reporter
 from explorer.training.preflight import preflight
 from explorer.training.stop import StopFlag
+from explorer.training.threads import ThreadGovernor
 from explorer.training.trainer import Trainer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -51,7 +52,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         try:
             with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
                 checked = preflight(config)
-                threads = configure_threads()
+                threads = ThreadGovernor(torch.set_num_threads)
                 configure_backends(checked.device)
                 if dataset is None:
                     reporter.say(f"loading data ({config.data.dataset})…")
@@ -59,7 +60,8 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
                 reporter.say(f"building {', '.join(m.name for m in config.model_configs())} on "
                              f"{checked.device.type} ({checked.precision.name})…")
                 trainer = Trainer(config, dataset, device=checked.device, precision=checked.precision,
-                                  reporter=reporter, should_stop=stop, interruptible=stop.interruptible)
+                                  reporter=reporter, should_stop=stop, interruptible=stop.interruptible,
+                                  threads=threads)
                 start = trainer.load_checkpoint(run)
         except ValueError as exc:
             # Settings that do not fit this machine or this data (a missing device, a batch larger than the
@@ -71,7 +73,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
             reporter.resume(start)
         reporter.start(models=[m.name for m in trainer.members], device=checked.device.type,
                        precision=checked.precision.name, milestones=config.train.milestones,
-                       batch_size=config.train.batch_size, dataset=dataset.name, resumed_from=start, threads=threads)
+                       batch_size=config.train.batch_size, dataset=dataset.name, resumed_from=start, threads=threads.choice)
         state, message = trainer.train(run)
         reporter.end(state, message, iteration=trainer.iteration)
         return EXIT_FAILED if state == "failed" else EXIT_OK

@@ -61,8 +61,9 @@ class Trainer:
 
     def __init__(self, config: RunConfig, dataset, *, device: torch.device, precision: Precision,
                  reporter: Reporter, should_stop: Callable[[], bool] = lambda: False,
-                 interruptible: Callable[[], ContextManager] = contextlib.nullcontext) -> None:
+                 interruptible: Callable[[], ContextManager] = contextlib.nullcontext, threads=None) -> None:
         self.config = config
+        self.threads = threads  # a ThreadGovernor on the CPU: re-checked between logging intervals
         self.train_cfg = config.train
         self.device = device
         self.precision = precision
@@ -238,6 +239,10 @@ class Trainer:
                 self.log(images_per_sec)
                 self.reporter.interval(it, images_per_sec)
                 interval_start, interval_iteration = now, it
+                changed = self.threads.maybe_recheck() if self.threads is not None and self.device.type == "cpu" \
+                    else None
+                if changed is not None:
+                    self.reporter.threads(changed, it)
                 if not self.active:
                     self.save_checkpoint(run)
                     return "failed", (f"every model diverged (the loss became NaN, infinite or above "

@@ -10,17 +10,23 @@
 3. Reported: the longest stall, the 99th percentile, stalls over 50 ms, curve frames per second, and the
    child's median images/s under the GUI against the CLI run (target: ≥ 95%). Ratios, not absolutes: both
    runs share the machine with whatever else runs on it, so run it when it is quiet.
+4. What ran during each stall: a watchdog thread samples the GUI thread's Python stack while it is late, and
+   garbage collections are timed through ``gc.callbacks``; the stalls over 30 ms are listed with the frames
+   the GUI thread was in.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
@@ -31,6 +37,54 @@ from explorer.gui.main_window import MainWindow
 from explorer.runs import RunDir
 
 PROBE_MS = 10
+REPORT_MS = 30
+
+
+class Watchdog(threading.Thread):
+    """Samples the GUI thread's stack every 5 ms while the event loop is late; counts what it was doing."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.gui = threading.main_thread().ident
+        self.last_tick = time.monotonic()
+        self.stalls: list[tuple[float, collections.Counter]] = []
+        self._current: collections.Counter | None = None
+        self._since = 0.0
+        self.running = True
+        self.gc_ms: list[float] = []
+        self._gc_start = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.gc_ms.append(1000 * (time.perf_counter() - self._gc_start))
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self._current is not None and (now - self._since) * 1000 > REPORT_MS:
+            self.stalls.append(((now - self._since) * 1000, self._current))
+        self._current = None
+        self.last_tick = now
+
+    def run(self) -> None:
+        while self.running:
+            time.sleep(0.005)
+            late = (time.monotonic() - self.last_tick) * 1000
+            if late < PROBE_MS * 2:
+                continue
+            frame = sys._current_frames().get(self.gui)
+            if frame is None:
+                continue
+            if self._current is None:
+                self._current, self._since = collections.Counter(), self.last_tick
+            where = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack(frame)[-4:]]
+            self._current[" < ".join(reversed(where))] += 1
+
+    def stop(self) -> None:
+        self.running = False
+        gc.callbacks.remove(self._on_gc)
 
 
 def median_images_per_sec(run: Path, after: float) -> float:
@@ -50,16 +104,20 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
     window.summaries.computed.connect(lambda *_: gc.freeze())
     window.tabs.setCurrentWidget(window.training)
     page = window.training
-    page.dataset.setCurrentIndex(page.dataset.findData("synthetic"))
-    for depth, box in page.depth_checks.items():
+    form = page.form
+    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
+    for depth, box in form.depth_checks.items():
         box.setChecked(depth in args.depth_list)
-    page.recipe.setCurrentIndex(page.recipe.count() - 1)  # Custom
-    page.iterations.setValue(args.iterations)
-    page.batch_size.setValue(args.batch_size)
-    page.run_name.setText("responsiveness")
-    page.start_action.trigger()
+    form.compare.setCurrentIndex(form.compare.findData("both"))
+    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
+    form.iterations.setText(str(args.iterations))
+    form.batch_size.setText(str(args.batch_size))
+    form.run_name.setText("responsiveness")
+    window.action("startRun").trigger()
     if not page.is_training():
-        raise SystemExit(f"the run did not start: {page.validation.text()}")
+        raise SystemExit(f"the run did not start: {form.problem.text()}")
+    curves = page.view.curves
+    watchdog = Watchdog()
 
     gaps: list[float] = []
     clock = QElapsedTimer()
@@ -72,10 +130,13 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
     def on_probe() -> None:
         elapsed = clock.nsecsElapsed() / 1e6
         clock.restart()
+        watchdog.tick()
         if not state["measuring"]:
-            if page.curves.frames > 0:  # training is in progress and its first points are drawn
-                state.update(measuring=True, started=time.monotonic(), frames0=page.curves.frames,
+            if curves.frames > 0:  # training is in progress and its first points are drawn
+                state.update(measuring=True, started=time.monotonic(), frames0=curves.frames,
                              wall0=time.time())
+                watchdog.start()
+                watchdog.gc_ms.clear()
                 print(f"training in progress; measuring for {args.seconds:.0f} s", file=sys.stderr, flush=True)
             return
         gaps.append(elapsed - PROBE_MS)
@@ -87,11 +148,13 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
     clock.start()
     probe.start()
     loop.exec()
+    watchdog.stop()
     print("measured; stopping the run", file=sys.stderr, flush=True)
-    frames = page.curves.frames - state["frames0"]
-    run_path = page.process.run_path
-    page.stop_action.trigger()
-    page.process.wait(120)
+    frames = curves.frames - state["frames0"]
+    run_path = page.view.path
+    control = page.control()
+    window.action("stopRun").trigger()
+    control.wait(120)
     window.close()
     gaps.sort()
     return {
@@ -102,6 +165,7 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
         "ticks": len(gaps),
         "frames_per_sec": frames / args.seconds,
         "images_per_sec": median_images_per_sec(run_path, state["wall0"]),
+        "stalls": watchdog.stalls, "gc_ms": sorted(watchdog.gc_ms), "gaps": gaps,
     }
 
 
@@ -135,7 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"event loop, {gui['ticks']} probe ticks of {PROBE_MS} ms over {args.seconds:.0f} s while training:")
     print(f"  longest stall {gui['longest_stall_ms']:.1f} ms, 99th percentile {gui['p99_stall_ms']:.1f} ms, "
           f"{gui['stalls_over_50ms']} stalls over 50 ms (target: none)")
+    gaps = gui["gaps"]
+    marks = ", ".join(f"p{q:g} {gaps[min(len(gaps) - 1, int(q / 100 * len(gaps)))]:.1f}" for q in (50, 90, 99, 99.9))
+    print(f"  distribution of the lateness of a {PROBE_MS} ms tick (ms): {marks}, max {gaps[-1]:.1f}; "
+          f"over 20 ms: {sum(g > 20 for g in gaps)}, over 30 ms: {sum(g > 30 for g in gaps)}")
     print(f"  curve updates: {gui['frames_per_sec']:.1f} frames/s")
+    print(f"  garbage collections: {len(gui['gc_ms'])}, longest {max(gui['gc_ms'], default=0):.1f} ms")
+    for ms, where in sorted(gui["stalls"], key=lambda s: -s[0])[:8]:
+        print(f"  stall {ms:.0f} ms, the GUI thread was in: {where.most_common(1)[0][0] if where else '?'}")
     ratio = gui["images_per_sec"] / cli_ips if cli_ips else float("nan")
     print(f"child images/s: {gui['images_per_sec']:.1f} under the GUI, {cli_ips:.1f} from the CLI: "
           f"{100 * ratio:.1f}% (target: at least 95%)")

@@ -1,0 +1,138 @@
+"""How many intra-op threads the CPU trainer uses: chosen by measuring what the other processes take now.
+
+OpenMP threads wait for each other at every operator, so a thread on a core another process is using makes
+every step wait for it: on a 2-core machine 2 threads are about twice as fast as 1 when the machine is free,
+and several times slower as soon as another job runs. The load average cannot tell: it decays over a minute,
+so a run started right after other CPU work still counts that work and took 1 thread for the whole run.
+
+Here the kernel's per-core busy time (``/proc/stat``) is sampled over a short window, minus this process's own
+CPU time (``/proc/self/stat``), which gives the cores the *others* keep busy now. The trainer takes the rest,
+and re-checks every :data:`RECHECK_S` seconds, so it backs off when another job starts and comes back when it
+ends. Where ``/proc`` is missing (macOS, Windows) every core is used. ``OMP_NUM_THREADS`` set by the person
+always wins. No torch here; the caller applies the count.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+WINDOW_S = 0.25
+RECHECK_S = 30.0
+BUSY_CORE = 0.5  # another process taking half a core or more counts as a core in use
+
+
+def _cpu_ticks(cores: set[int]) -> tuple[int, int] | None:
+    """(busy, total) jiffies summed over ``cores``, or None without /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    busy = total = 0
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cores:
+            continue
+        fields = [int(v) for v in rest.split()]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        total += sum(fields[:8])
+        busy += sum(fields[:8]) - idle
+    return busy, total
+
+
+def _own_ticks() -> int | None:
+    """This process's user + system CPU time in jiffies (every thread of it)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+@dataclass(frozen=True)
+class Choice:
+    threads: int
+    reason: str
+
+
+def _snapshot(cores: set[int]) -> tuple[int, int, int] | None:
+    ticks, own = _cpu_ticks(cores), _own_ticks()
+    return None if ticks is None or own is None else (*ticks, own)
+
+
+def _others(before: tuple[int, int, int], after: tuple[int, int, int], cores: int) -> float | None:
+    """Cores the other processes kept busy between two snapshots."""
+    if after[1] <= before[1]:
+        return None
+    per_core = (after[1] - before[1]) / cores  # jiffies each core had in between
+    return max(0.0, ((after[0] - before[0]) - (after[2] - before[2])) / per_core)
+
+
+def _choice(cores: set[int], busy: float | None, window_s: float) -> Choice:
+    if busy is None:
+        return Choice(len(cores), f"all {len(cores)} cores (the other processes' load cannot be measured here)")
+    taken = int(busy // 1 + (1 if busy % 1 >= BUSY_CORE else 0))
+    threads = max(1, len(cores) - taken)
+    return Choice(threads, f"{threads} of {len(cores)} cores: other processes kept {busy:.1f} busy over the "
+                           f"last {window_s:.2f} s")
+
+
+def _cores() -> set[int]:
+    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+
+
+def _environment_choice() -> Choice | None:
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if not value:
+        return None
+    return Choice(max(1, int(value)) if value.isdigit() else 1, f"OMP_NUM_THREADS={value}")
+
+
+def choose_threads(window_s: float = WINDOW_S) -> Choice:
+    """The intra-op thread count for now, and why, in words for the run's start event: the cores the other
+    processes leave free over the next ``window_s`` seconds."""
+    fixed = _environment_choice()
+    if fixed is not None:
+        return fixed
+    cores = _cores()
+    before = _snapshot(cores)
+    if before is None:
+        return _choice(cores, None, window_s)
+    time.sleep(window_s)
+    after = _snapshot(cores)
+    return _choice(cores, _others(before, after, len(cores)) if after else None, window_s)
+
+
+class ThreadGovernor:
+    """Applies :func:`choose_threads` at start, then re-measures every ``recheck_s`` seconds over the time since
+    the last check (no pause: the snapshots are compared, this process's own time taken out); ``apply(n)``
+    sets the count."""
+
+    def __init__(self, apply, recheck_s: float = RECHECK_S, window_s: float = WINDOW_S) -> None:
+        self._apply, self._recheck_s = apply, recheck_s
+        self._cores = _cores()
+        self.choice = choose_threads(window_s)
+        self._apply(self.choice.threads)
+        self._checked = time.monotonic()
+        self._last = _snapshot(self._cores)
+
+    def maybe_recheck(self) -> Choice | None:
+        """Between steps: measure again when it is time; returns the new choice when the count changed."""
+        now = time.monotonic()
+        if _environment_choice() is not None or self._last is None or now - self._checked < self._recheck_s:
+            return None
+        current = _snapshot(self._cores)
+        if current is None:
+            return None
+        busy = _others(self._last, current, len(self._cores))
+        choice = _choice(self._cores, busy, now - self._checked)
+        self._last, self._checked = current, now
+        if choice.threads == self.choice.threads:
+            return None
+        self.choice = choice
+        self._apply(choice.threads)
+        return choice
