@@ -10,9 +10,9 @@ import sys
 import time
 
 from explorer.config import (
-    BLOCKS, COMPARES, DATASETS, DEVICES, FAMILIES, PRECISIONS, SHORTCUTS, SPLITS, STRIDE_ON,
-    DataConfig, ModelConfig, RunConfig, TrainConfig,
+    COMPARES, DATASETS, DEVICES, PRECISIONS, SPLITS, DataConfig, RunConfig, TrainConfig,
 )
+from explorer.model_config import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig
 from explorer.formatting import percent
 from explorer.recipes import RECIPES, recipe_train_config
 from explorer.run_list import list_runs
@@ -79,10 +79,18 @@ def _int_list(option: str):
     return parse
 
 
+def _text_list(text: str) -> tuple[str, ...]:
+    values = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; write e.g. cuda:0,cuda:1")
+    return values
+
+
 # Training flags -> TrainConfig / DataConfig fields. None means "the recipe's or the config's default".
 TRAIN_FLAGS = ("compare", "depths", "iterations", "batch_size", "lr", "momentum", "weight_decay", "milestones",
                "gamma", "warmup_lr", "warmup_until_error", "warmup_min_depth", "eval_every", "log_every",
-               "checkpoint_every", "device", "precision", "channels_last", "seed")
+               "checkpoint_every", "device", "precision", "channels_last", "seed", "seeds", "compile", "cuda_graphs",
+               "devices", "sync_bn")
 DATA_FLAGS = ("dataset", "data_dir", "split", "train_subset", "augment", "synthetic_size")
 
 
@@ -121,6 +129,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                         "this fraction (0.8)")
     recipe.add_argument("--warmup-min-depth", type=int, help="nets this deep or deeper warm up (110)")
     recipe.add_argument("--seed", type=int, help="0")
+    recipe.add_argument("--seeds", type=int, metavar="N", help="train every network N times, from seeds --seed, "
+                        "--seed+1, …: the curves show their mean and spread (1)")
     run = parser.add_argument_group("running")
     run.add_argument("--eval-every", type=int, help="iterations between test evaluations (default: follows "
                      "--iterations, 10 to 100 evaluations)")
@@ -133,6 +143,13 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                      "older GPUs, else fp32")
     run.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False,
                      help="keep tensors in NCHW layout (slower on CPUs and tensor-core GPUs)")
+    run.add_argument("--compile", action="store_const", const=True, help="torch.compile each network: faster "
+                     "steps after a minute or so of compiling")
+    run.add_argument("--cuda-graphs", dest="cuda_graphs", action="store_const", const=True,
+                     help="replay each network's whole step from a captured CUDA graph (bf16 or fp32)")
+    run.add_argument("--devices", type=_text_list, help="spread the networks over these devices, e.g. cuda:0,cuda:1")
+    run.add_argument("--sync-bn", dest="sync_bn", action="store_const", const=True,
+                     help="under torchrun: batch-norm statistics over the whole global batch")
     run.add_argument("--runs-dir", help=f"where run folders are made (default {default_runs_dir()})")
     run.add_argument("--name", help="the run's name, part of its folder name (default: dataset, networks, depths)")
     start = run.add_mutually_exclusive_group()

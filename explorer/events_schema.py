@@ -52,8 +52,8 @@ SCHEMA: dict[str, tuple[dict[str, Callable[[Any], bool]], dict[str, Callable[[An
                "images_per_sec": _number_or_none, "time": _number, "seed": _int}),
     "eval": ({"model": _text, "iteration": _int},
              {"test_error": _number_or_none, "test_loss": _number_or_none, "time": _number, "seed": _int}),
-    "grad": ({"model": _text, "iteration": _int, "layers": _texts, "norms": _numbers_or_none},
-             {"time": _number, "seed": _int}),
+    "grad": ({"model": _text, "iteration": _int, "norms": _numbers_or_none},
+             {"layers": _texts, "time": _number, "seed": _int}),
     "diverged": ({"model": _text, "iteration": _int}, {"message": _text, "time": _number, "seed": _int}),
     "download": ({}, {"done": _int, "total": _int, "time": _number}),
     "end": ({}, {"status": _text, "message": _text, "time": _number}),
@@ -68,4 +68,6 @@ def valid_event(event: Any) -> bool:
     for key, check in required.items():
         if key not in event or not check(event[key]):
             return False
+    if "layers" in event and "norms" in event and len(event["layers"]) != len(event["norms"]):
+        return False
     return all(check(event[key]) for key, check in optional.items() if key in event)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 
 
 @lru_cache(maxsize=1)

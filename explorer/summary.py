@@ -20,7 +20,7 @@ import torch
 import torchinfo
 from torch import nn
 
-from explorer.config import LAYERS_PER_BLOCK, ModelConfig
+from explorer.model_config import LAYERS_PER_BLOCK, ModelConfig
 from explorer.formatting import count, size
 from explorer.models import build_model
 

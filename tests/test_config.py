@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.model_config import ModelConfig
 
 
 def test_family_defaults():

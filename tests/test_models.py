@@ -9,7 +9,7 @@ import pytest
 import torch
 import torchvision
 
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 from explorer.models import build_model
 from explorer.summary import summarize
 

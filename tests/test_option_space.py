@@ -9,7 +9,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 from explorer.models import build_model
 from explorer.summary import summarize
 

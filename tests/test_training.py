@@ -8,11 +8,13 @@ import io
 import pytest
 import torch
 
-from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.model_config import ModelConfig
 from explorer.data.synthetic import make_synthetic
 from explorer.runs import RunDir
 from explorer.training.device import resolve_precision
 from explorer.training.events import Reporter
+from explorer.training.member import build_member
 from explorer.training.trainer import Trainer
 
 CPU = torch.device("cpu")
@@ -28,12 +30,12 @@ def one_thread():
 
 
 def make_trainer(tmp_path, *, iterations=12, lr=0.1, compare="residual", depths=(8,), log_every=1,
-                 precision="fp32", seed=0, milestones=(), **recipe):
+                 precision="fp32", seed=0, milestones=(), seeds=1, **recipe):
     config = RunConfig(
         model=ModelConfig(depth=8), data=DataConfig(dataset="synthetic"),
         train=TrainConfig(compare=compare, depths=depths, iterations=iterations, batch_size=16, lr=lr,
                           log_every=log_every, eval_every=iterations, checkpoint_every=iterations,
-                          precision=precision, seed=seed, milestones=milestones, **recipe),
+                          precision=precision, seed=seed, milestones=milestones, seeds=seeds, **recipe),
     )
     run = RunDir.create(tmp_path, config)
     reporter = Reporter(run, iterations, io.StringIO())
@@ -52,7 +54,8 @@ def train_events(run, model=None):
 def test_two_identical_models_see_identical_batches(tmp_path):
     trainer, run = make_trainer(tmp_path, iterations=12)
     original = trainer.members[0]
-    twin = trainer._member(original.config)
+    twin = build_member(original.config, original.seed, "twin", device=CPU, channels_last=True, lr=0.1, momentum=0.9,
+                        weight_decay=1e-4, scaler=None, warming_up=False, compile=False, stream=None)
     twin.name = "twin"
     trainer.members.append(twin)
     assert trainer.train(run) == ("finished", "")
@@ -110,3 +113,33 @@ def test_deep_nets_warm_up_until_their_training_error_falls(tmp_path):
     lrs = {(e["model"], e["iteration"]): e["lr"] for e in train_events(run)}
     assert [lrs["resnet-14", i] for i in (3, 6, 9)] == [0.01, 0.1, 0.1]  # first interval's error < 99%: done
     assert [lrs["resnet-8", i] for i in (3, 6, 9)] == [0.1, 0.1, 0.1]
+
+
+def test_seeds_train_every_network_once_per_seed_from_its_own_start_and_stream(tmp_path):
+    trainer, run = make_trainer(tmp_path, compare="both", iterations=6, log_every=3, seeds=3)
+    assert [(m.name, m.seed, m.key) for m in trainer.members][:3] == [
+        ("plain-8", 0, "plain-8-seed0"), ("resnet-8", 0, "resnet-8-seed0"), ("plain-8", 1, "plain-8-seed1")]
+    starts = {m.key: next(m.model.parameters()).detach().clone() for m in trainer.members}
+    assert not torch.equal(starts["resnet-8-seed0"], starts["resnet-8-seed1"])  # a start per seed
+    assert torch.equal(starts["resnet-8-seed1"], make_trainer(tmp_path / "alone", seed=1)[0].members[0].model.conv1.weight)
+    assert trainer.train(run) == ("finished", "")
+    events = train_events(run)
+    assert sorted({(e["model"], e["seed"]) for e in events}) == [(m, s) for m in ("plain-8", "resnet-8") for s in (0, 1, 2)]
+    by_seed = {s: [e["loss"] for e in events if e["model"] == "resnet-8" and e["seed"] == s] for s in (0, 1, 2)}
+    assert by_seed[0] != by_seed[1] != by_seed[2]
+    # Within a seed the plain and the residual net saw the same batches: their first steps' errors count the same
+    # images; across seeds, other orders.
+    assert trainer.streams[0].state_dict()["order"].tolist() != trainer.streams[1].state_dict()["order"].tolist()
+
+
+def test_gradient_norms_per_weighted_layer_are_logged_at_each_interval(tmp_path):
+    trainer, run = make_trainer(tmp_path, compare="both", iterations=6, log_every=3)
+    trainer.train(run)
+    events, _ = run.read_events()
+    grads = [e for e in events if e["type"] == "grad"]
+    assert [(e["model"], e["iteration"]) for e in grads] == [("plain-8", 3), ("resnet-8", 3), ("plain-8", 6),
+                                                            ("resnet-8", 6)]
+    assert grads[0]["layers"] == ["conv1", "layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv1", "layer2.0.conv2",
+                                  "layer3.0.conv1", "layer3.0.conv2", "fc"]
+    assert "layers" not in grads[2]  # named once per network and start: the lines stay short
+    assert all(len(e["norms"]) == 8 and all(n > 0 for n in e["norms"]) for e in grads)

@@ -17,7 +17,8 @@ import io
 import pytest
 import torch
 
-from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.model_config import ModelConfig
 from explorer.data.loading import load_dataset
 from explorer.runs import RunDir
 from explorer.training.device import resolve_precision

@@ -21,15 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.tips import tip as tip_text
-from explorer.config import (
-    BLOCKS,
-    FAMILIES,
-    FAMILY_DEFAULT_SHORTCUT,
-    FAMILY_WIDTHS,
-    SHORTCUTS,
-    STRIDE_ON,
-    ModelConfig,
-    default_block,
+from explorer.model_config import (
+    BLOCKS, FAMILIES, FAMILY_DEFAULT_SHORTCUT, FAMILY_WIDTHS, SHORTCUTS, STRIDE_ON, ModelConfig, default_block,
     depth_presets,
 )
 

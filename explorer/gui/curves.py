@@ -17,7 +17,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from explorer.config import ModelConfig, RunConfig
+from explorer.config import RunConfig
+from explorer.model_config import ModelConfig
 from explorer.gui.hover_readout import HoverReadout
 from explorer.gui.paper_lines import PaperLines
 from explorer.series import NetworkSeries, RunSeries

@@ -15,7 +15,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, SignalInstance
 
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 
 DEBOUNCE_MS = 150
 SHUTDOWN_WAIT_S = 10.0  # importing torch on a busy machine, plus the job

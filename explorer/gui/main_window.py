@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabW
     QDialog, QWidget
 
 from explorer import __version__
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 from explorer.gui.architecture_panel import ArchitecturePanel
 from explorer.gui.latest_worker import SummaryWorker
 from explorer.gui.layer_table import LayerTable

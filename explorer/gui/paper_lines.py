@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 from explorer.reference import paper_test_error
 
 

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QPushButton, QVBoxLayout, QWidget,
 )
 
-from explorer.config import DATASET_LABELS, DataConfig, ModelConfig, RunConfig, TrainConfig, depth_presets
+from explorer.config import DATASET_LABELS, DataConfig, RunConfig, TrainConfig
+from explorer.model_config import ModelConfig, depth_presets
 from explorer.gui.number_field import NumberField
 from explorer.gui.tips import tip
 from explorer.recipes import RECIPES

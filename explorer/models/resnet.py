@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.config import FAMILY_WIDTHS, ModelConfig
+from explorer.model_config import FAMILY_WIDTHS, ModelConfig
 from explorer.models.blocks import BLOCK_TYPES, make_shortcut
 
 

@@ -44,10 +44,11 @@ class Precision:
     dtype: torch.dtype | None
     scaled: bool
 
-    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+    def autocast(self, device: torch.device, cache_enabled: bool = True) -> contextlib.AbstractContextManager:
+        """``cache_enabled=False`` while capturing a CUDA graph (PyTorch: the cast cache must not outlive it)."""
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device.type, dtype=self.dtype)
+        return torch.autocast(device.type, dtype=self.dtype, cache_enabled=cache_enabled)
 
     def grad_scaler(self, device: torch.device) -> torch.amp.GradScaler | None:
         return torch.amp.GradScaler(device.type) if self.scaled else None

@@ -38,6 +38,7 @@ class Reporter:
         self.test_error: dict[str, float | None] = {}
         self._last_download = -math.inf
         self._batch_size = 0
+        self._layers_sent: set = set()
 
     # -- the line a person reads ---------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -62,14 +63,14 @@ class Reporter:
 
     # -- events --------------------------------------------------------------------------------------------
     def start(self, *, models: Sequence[str], device: str, precision: str, milestones: Sequence[int],
-              batch_size: int, dataset: str, resumed_from: int, threads=None) -> None:
+              batch_size: int, dataset: str, resumed_from: int, threads=None, seeds: int = 1) -> None:
         self._batch_size = batch_size
         self.iteration = resumed_from
-        self.train_error = {m: None for m in models}
+        self.train_error = {}
         self.run.append_event({
-            "type": "start", "time": time.time(), "models": list(models), "device": device,
+            "type": "start", "time": time.time(), "models": list(dict.fromkeys(models)), "device": device,
             "precision": precision, "iterations": self.iterations, "milestones": list(milestones),
-            "batch_size": batch_size, "dataset": dataset, "resumed_from": resumed_from,
+            "batch_size": batch_size, "dataset": dataset, "resumed_from": resumed_from, "seeds": seeds,
             "threads": threads.threads if threads else 0, "threads_reason": threads.reason if threads else "",
         })
         self.status("running", iteration=resumed_from)
@@ -93,24 +94,40 @@ class Reporter:
             self.stream.write(f"\r\x1b[Kdownloading CIFAR-10: {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
             self.stream.flush()
 
+    def _append(self, event: dict, seed: int | None) -> None:
+        self.run.append_event(event if seed is None else {**event, "seed": seed})
+
     def train(self, model: str, *, iteration: int, epoch: float, loss: float, error: float, lr: float,
-              images_per_sec: float) -> None:
-        self.train_error[model] = error
-        self.run.append_event({
+              images_per_sec: float, seed: int | None = None) -> None:
+        self.train_error[model if seed is None else f"{model}#{seed}"] = error
+        self._append({
             "type": "train", "model": model, "iteration": iteration, "epoch": round(epoch, 4), "loss": loss,
             "error": error, "lr": lr, "images_per_sec": images_per_sec, "time": time.time(),
-        })
+        }, seed)
 
-    def eval(self, model: str, *, iteration: int, test_loss: float, test_error: float) -> None:
-        self.test_error[model] = test_error
-        self.run.append_event({"type": "eval", "model": model, "iteration": iteration, "test_loss": test_loss,
-                               "test_error": test_error, "time": time.time()})
+    def grad(self, model: str, *, iteration: int, layers: list[str], norms: list[float],
+             seed: int | None = None) -> None:
+        """The mean gradient norm of each weighted layer over the interval; the names only in the first event of
+        a network after a start (the readers keep them), so the lines stay short."""
+        key = (model, seed)
+        event = {"type": "grad", "model": model, "iteration": iteration,
+                 "norms": [float(f"{n:.4g}") for n in norms], "time": time.time()}
+        if key not in self._layers_sent:
+            self._layers_sent.add(key)
+            event["layers"] = list(layers)
+        self._append(event, seed)
 
-    def diverged(self, model: str, *, iteration: int, message: str) -> None:
-        self.train_error.pop(model, None)
-        self.run.append_event({"type": "diverged", "model": model, "iteration": iteration, "time": time.time(),
-                               "message": message})
-        self.say(f"{model}: {message}")
+    def eval(self, model: str, *, iteration: int, test_loss: float, test_error: float,
+             seed: int | None = None) -> None:
+        self.test_error[model if seed is None else f"{model}#{seed}"] = test_error
+        self._append({"type": "eval", "model": model, "iteration": iteration, "test_loss": test_loss,
+                      "test_error": test_error, "time": time.time()}, seed)
+
+    def diverged(self, model: str, *, iteration: int, message: str, seed: int | None = None) -> None:
+        self.train_error.pop(model if seed is None else f"{model}#{seed}", None)
+        self._append({"type": "diverged", "model": model, "iteration": iteration, "time": time.time(),
+                      "message": message}, seed)
+        self.say(f"{model}{'' if seed is None else f' (seed {seed})'}: {message}")
 
     def interval(self, iteration: int, images_per_sec: float) -> None:
         """After each logging interval: the status file and the progress line."""

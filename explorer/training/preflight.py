@@ -38,13 +38,34 @@ class Preflight:
     device: torch.device
     precision: Precision
     memory: Estimate
+    devices: list[torch.device]
+
+
+def resolve_devices(names: tuple[str, ...]) -> list[torch.device]:
+    """The devices the networks are spread over; ValueError names one this machine lacks."""
+    devices = []
+    for name in names:
+        kind, _, index = name.partition(":")
+        base = resolve_device(kind)
+        if index and kind == "cuda" and int(index) >= torch.cuda.device_count():
+            raise ValueError(f"devices {name} is not on this machine, which has {torch.cuda.device_count()} CUDA "
+                             "device(s)")
+        devices.append(torch.device(name) if index else base)
+    return devices
 
 
 def preflight(config: RunConfig) -> Preflight:
-    """Raise ValueError (one sentence) when ``config`` cannot run here; else the device, precision and estimate."""
-    device = resolve_device(config.train.device)
+    """Raise ValueError (one sentence) when ``config`` cannot run here; else the devices, precision and the
+    memory estimate (of the first device)."""
+    devices = resolve_devices(config.train.devices) if config.train.devices else [
+        resolve_device(config.train.device)]
+    device = devices[0]
+    if len({d.type for d in devices}) > 1:
+        raise ValueError(f"devices {', '.join(config.train.devices)} mix kinds; spread a run over one kind only")
     precision = resolve_precision(config.train.precision, device)
+    if config.train.cuda_graphs and device.type != "cuda":
+        raise ValueError("cuda-graphs needs a CUDA device; leave it off here")
     memory = estimate(config, device)
     if not memory.fits:
         raise ValueError(refusal(memory, config.train.batch_size, len(config.model_configs())))
-    return Preflight(device, precision, memory)
+    return Preflight(device, precision, memory, devices)

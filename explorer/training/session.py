@@ -61,7 +61,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
                              f"{checked.device.type} ({checked.precision.name})…")
                 trainer = Trainer(config, dataset, device=checked.device, precision=checked.precision,
                                   reporter=reporter, should_stop=stop, interruptible=stop.interruptible,
-                                  threads=threads)
+                                  threads=threads, devices=checked.devices)
                 start = trainer.load_checkpoint(run)
         except ValueError as exc:
             # Settings that do not fit this machine or this data (a missing device, a batch larger than the
@@ -73,7 +73,8 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
             reporter.resume(start)
         reporter.start(models=[m.name for m in trainer.members], device=checked.device.type,
                        precision=checked.precision.name, milestones=config.train.milestones,
-                       batch_size=config.train.batch_size, dataset=dataset.name, resumed_from=start, threads=threads.choice)
+                       batch_size=config.train.batch_size, dataset=dataset.name, resumed_from=start,
+                       threads=threads.choice, seeds=config.train.seeds)
         state, message = trainer.train(run)
         reporter.end(state, message, iteration=trainer.iteration)
         return EXIT_FAILED if state == "failed" else EXIT_OK

@@ -1,99 +1,84 @@
-"""Several networks trained side by side on identical batches: one data stream, and each step every model
-still training takes the same (x, y) in the same order, so plain-56 and ResNet-56 differ only by their
-shortcuts.
+"""Several networks trained side by side on identical batches: one data stream per seed, and each step every
+network of that seed still training takes the same (x, y) in the same order, so plain-56 and ResNet-56 differ
+only by their shortcuts. With several seeds, each seed has its own stream (order and augmentation) and its own
+initialisations, and every network is trained once per seed.
 
-Per model: SGD with momentum and weight decay on every parameter, BN included (as in the paper's code),
-its own learning-rate state (the ResNet-110 warm-up ends per model) and its own divergence flag. Metrics
-stay on the device as tensors and are read back only at logging intervals.
+Per network: SGD with momentum and weight decay on every parameter, BN included (as in the paper's code),
+its own learning-rate state (the ResNet-110 warm-up ends per network) and its own divergence flag. Metrics and
+the per-layer gradient norms stay on the device and are read back only at logging intervals. On CUDA the
+networks of a GPU run on streams of their own (their kernels overlap), can be spread over several GPUs, and can
+replay their step from a captured CUDA graph (:mod:`explorer.training.step`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
 from typing import Callable, ContextManager
 
 import torch
 import torch.nn.functional as F
 
-from explorer.config import ModelConfig, RunConfig
-from explorer.data.batches import DeviceBatches
-from explorer.models import build_model
+from explorer.config import RunConfig
+from explorer.data.batches import DeviceBatches, pixel_stats
 from explorer.runs import RunDir
-from explorer.training.checkpoint import CheckpointError, load_set, save_set
+from explorer.training.checkpoint import load_set, save_set
 from explorer.training.device import Precision
 from explorer.training.events import Reporter
+from explorer.training.member import Member, build_member
 from explorer.training.schedule import lr_at, needs_warmup, warmup_done
+from explorer.training.step import DIVERGED_LOSS, run_step
 
 EVAL_BATCH_SIZE = 500
-# Cross-entropy over 10 classes starts near ln 10 = 2.3; a loss past this has blown up and does not come back
-# (at lr 1e3 it climbs to 1e34 while still finite), so it counts as divergence, like NaN and infinity.
-DIVERGED_LOSS = 1e4
-
-
-@dataclass
-class Member:
-    """One network of the run with its optimiser and the metrics of the current logging interval."""
-
-    name: str
-    config: ModelConfig
-    model: torch.nn.Module
-    optimizer: torch.optim.SGD
-    scaler: torch.amp.GradScaler | None
-    warming_up: bool
-    diverged: bool = False
-    steps: int = 0  # steps in the current logging interval
-    loss_sum: torch.Tensor = field(default=None)  # type: ignore[assignment]
-    errors: torch.Tensor = field(default=None)  # type: ignore[assignment]
-    bad_at: torch.Tensor = field(default=None)  # first iteration with a diverged loss, 0 if none
-
-    def reset_interval(self, device: torch.device) -> None:
-        self.steps = 0
-        self.loss_sum = torch.zeros((), device=device)
-        self.errors = torch.zeros((), dtype=torch.int64, device=device)
-        if self.bad_at is None:
-            self.bad_at = torch.zeros((), dtype=torch.int64, device=device)
 
 
 class Trainer:
-    """Trains ``config.model_configs()`` on ``dataset``; ``should_stop()`` is polled between steps."""
+    """Trains ``config.model_configs()`` (for each seed) on ``dataset``; ``should_stop()`` is polled between
+    steps. ``devices`` spreads the networks over several devices (the first holds the data)."""
 
     def __init__(self, config: RunConfig, dataset, *, device: torch.device, precision: Precision,
                  reporter: Reporter, should_stop: Callable[[], bool] = lambda: False,
-                 interruptible: Callable[[], ContextManager] = contextlib.nullcontext, threads=None) -> None:
+                 interruptible: Callable[[], ContextManager] = contextlib.nullcontext, threads=None,
+                 devices: list[torch.device] | None = None) -> None:
         self.config = config
         self.threads = threads  # a ThreadGovernor on the CPU: re-checked between logging intervals
-        self.train_cfg = config.train
-        self.device = device
+        self.train_cfg = tc = config.train
+        self.devices = devices or [device]
+        self.device = self.devices[0]
         self.precision = precision
         self.reporter = reporter
         self.should_stop = should_stop
         self.interruptible = interruptible
         self.iteration = self.saved_at = 0
-        tc = self.train_cfg
-        self.batches = DeviceBatches(
-            dataset.train_images, dataset.train_labels, batch_size=tc.batch_size, device=device,
-            augment=config.data.augment, seed=tc.seed, channels_last=tc.channels_last,
-        )
+        mean, std = pixel_stats(dataset.train_images)  # once: every seed's stream normalises alike
+        self.streams = {seed: DeviceBatches(
+            dataset.train_images, dataset.train_labels, batch_size=tc.batch_size, device=self.device,
+            augment=config.data.augment, seed=seed, mean=mean, std=std, channels_last=tc.channels_last,
+        ) for seed in tc.seed_list}
         # The test set is moved to the device once, like the training set.
-        self.test_images, self.test_labels = dataset.test_images.to(device), dataset.test_labels.to(device)
+        self.test_images, self.test_labels = dataset.test_images.to(self.device), dataset.test_labels.to(self.device)
         self.eval_every = tc.eval_every
-        self.members = [self._member(mc) for mc in config.model_configs()]
+        self.members = self._members()
+        self._iteration_on = {d: torch.zeros((), dtype=torch.int64, device=d) for d in self.devices}
 
-    def _member(self, config: ModelConfig) -> Member:
-        # Each network is initialised from the run's seed alone, so its start does not depend on which
-        # other networks share the run.
-        torch.manual_seed(self.train_cfg.seed)
-        memory_format = torch.channels_last if self.train_cfg.channels_last else torch.contiguous_format
-        model = build_model(config).to(self.device, memory_format=memory_format)
+    def _members(self) -> list[Member]:
         tc = self.train_cfg
-        optimizer = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay,
-                                    foreach=True)
-        member = Member(config.name, config, model, optimizer, self.precision.grad_scaler(self.device),
-                        warming_up=needs_warmup(config.depth, tc))
-        member.reset_interval(self.device)
-        return member
+        configs = [(seed, mc) for seed in tc.seed_list for mc in self.config.model_configs()]
+        placed = [self.devices[i % len(self.devices)] for i in range(len(configs))]
+        members = []
+        for (seed, mc), device in zip(configs, placed):
+            shared = sum(d == device for d in placed) > 1
+            members.append(build_member(
+                mc, seed, mc.name if tc.seeds == 1 else f"{mc.name}-seed{seed}", device=device,
+                channels_last=tc.channels_last, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay,
+                scaler=self.precision.grad_scaler(device), warming_up=needs_warmup(mc.depth, tc), compile=tc.compile,
+                stream=torch.cuda.Stream(device) if device.type == "cuda" and shared else None))
+        return members
+
+    @property
+    def batches(self) -> DeviceBatches:
+        """The first seed's data stream (its epoch is every stream's)."""
+        return self.streams[self.train_cfg.seed]
 
     @property
     def active(self) -> list[Member]:
@@ -105,114 +90,106 @@ class Trainer:
                      warming_up=member.warming_up, warmup_lr=tc.warmup_lr)
 
     # -- one step ------------------------------------------------------------------------------------------
-    def _step(self, m: Member, x: torch.Tensor, y: torch.Tensor) -> None:
-        for group in m.optimizer.param_groups:
-            group["lr"] = self.lr(m, self.iteration)
-        with self.precision.autocast(self.device):
-            logits = m.model(x)
-            loss = F.cross_entropy(logits, y)
-        m.optimizer.zero_grad(set_to_none=True)
-        if m.scaler is not None:
-            m.scaler.scale(loss).backward()
-            m.scaler.step(m.optimizer)
-            m.scaler.update()
-        else:
-            loss.backward()
-            m.optimizer.step()
-        with torch.no_grad():
-            loss = loss.detach().float()
-            # No .item() here: reading a value back waits for the device. Keep everything a tensor.
-            first_bad = (m.bad_at == 0) & ~(loss < DIVERGED_LOSS)  # NaN compares False: caught too
-            m.bad_at = torch.where(first_bad, torch.full_like(m.bad_at, self.iteration), m.bad_at)
-            m.loss_sum += loss
-            m.errors += (logits.argmax(dim=1) != y).sum()
-        m.steps += 1
-
     def step(self) -> None:
-        """One iteration: the next batch through every model still training."""
-        x, y = next(self.batches)
+        """One iteration: each seed's next batch through every network of that seed still training."""
         self.iteration += 1
-        for m in self.active:
-            self._step(m, x, y)
+        for counter in self._iteration_on.values():
+            counter.fill_(self.iteration)
+        for seed, stream in self.streams.items():
+            x, y = next(stream)
+            for m in self.active:
+                if m.seed != seed:
+                    continue
+                xm, ym = (x, y) if m.device == self.device else (x.to(m.device, non_blocking=True),
+                                                                  y.to(m.device, non_blocking=True))
+                run_step(m, xm, ym, self._iteration_on[m.device], self.lr(m, self.iteration), self.precision,
+                         self.train_cfg.cuda_graphs)
+                m.steps += 1
+
+    def _join(self) -> None:
+        """Wait for the networks' own streams before reading what they wrote."""
+        for m in self.members:
+            if m.stream is not None:
+                torch.cuda.current_stream(m.device).wait_stream(m.stream)
 
     # -- logging, evaluation ---------------------------------------------------------------------------------
     def log(self, images_per_sec: float) -> None:
         tc = self.train_cfg
+        self._join()
         for m in self.active:
             if m.steps == 0:
                 continue
-            # .item()/.tolist() is a device sync point: done once per model per logging interval only.
-            loss_sum, errors, bad_at = torch.stack([m.loss_sum, m.errors.float(), m.bad_at.float()]).tolist()
+            # .tolist() is a device sync point: done once per network per logging interval only.
+            values = torch.cat([torch.stack([m.loss_sum, m.errors.float(), m.bad_at.float()]),
+                                m.grad_norms / m.steps]).tolist()
+            loss_sum, errors, bad_at = values[:3]
             loss = loss_sum / m.steps
             error = errors / (m.steps * tc.batch_size)
+            seed = m.seed if tc.seeds > 1 else None
             if bad_at or not loss < DIVERGED_LOSS:
                 m.diverged = True
                 at = int(bad_at) or self.iteration
-                self.reporter.diverged(m.name, iteration=at, message=(
+                self.reporter.diverged(m.name, iteration=at, seed=seed, message=(
                     f"the loss became NaN, infinite or above {DIVERGED_LOSS:g} at iteration {at} with lr "
-                    f"{self.lr(m, at):g}; "
-                    "this model stopped, try a lower learning rate"))
+                    f"{self.lr(m, at):g}; this model stopped, try a lower learning rate"))
                 continue
             self.reporter.train(m.name, iteration=self.iteration, epoch=self.batches.epoch, loss=loss,
-                                error=error, lr=self.lr(m, self.iteration), images_per_sec=images_per_sec)
+                                error=error, lr=self.lr(m, self.iteration), images_per_sec=images_per_sec, seed=seed)
+            self.reporter.grad(m.name, iteration=self.iteration, layers=m.layer_names, norms=values[3:], seed=seed)
             if m.warming_up and warmup_done(error, tc):
                 m.warming_up = False
-            m.reset_interval(self.device)
+            m.reset_interval()
 
     @torch.no_grad()
     def evaluate(self) -> None:
+        self._join()
+        n = len(self.test_labels)
+        totals = {m.key: (torch.zeros((), device=m.device), torch.zeros((), dtype=torch.int64, device=m.device))
+                  for m in self.active}
+        for x, y in self.batches.eval_batches(self.test_images, self.test_labels, EVAL_BATCH_SIZE):
+            for m in self.active:
+                xm, ym = (x, y) if m.device == self.device else (x.to(m.device), y.to(m.device))
+                m.model.eval()
+                with self.precision.autocast(m.device):
+                    logits = m.forward(xm)
+                loss_sum, errors = totals[m.key]
+                loss_sum += F.cross_entropy(logits.float(), ym, reduction="sum")
+                errors += (logits.argmax(dim=1) != ym).sum()
         for m in self.active:
-            m.model.eval()
-            loss_sum = torch.zeros((), device=self.device)
-            errors = torch.zeros((), dtype=torch.int64, device=self.device)
-            for x, y in self.batches.eval_batches(self.test_images, self.test_labels, EVAL_BATCH_SIZE):
-                with self.precision.autocast(self.device):
-                    logits = m.model(x)
-                loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
-                errors += (logits.argmax(dim=1) != y).sum()
             m.model.train()
-            n = len(self.test_labels)
-            # One sync per model per evaluation.
-            loss, wrong = torch.stack([loss_sum, errors.float()]).tolist()
-            self.reporter.eval(m.name, iteration=self.iteration, test_loss=loss / n, test_error=wrong / n)
+            loss, wrong = torch.stack([totals[m.key][0], totals[m.key][1].float()]).tolist()  # one sync each
+            self.reporter.eval(m.name, iteration=self.iteration, test_loss=loss / n, test_error=wrong / n,
+                               seed=m.seed if self.train_cfg.seeds > 1 else None)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def save_checkpoint(self, run: RunDir) -> None:
-        """Every model's state and the trainer's, as one set (written beside the last, then switched to)."""
-        models = {m.name: {
-            "iteration": self.iteration, "config": m.config.to_dict(), "model": m.model.state_dict(),
-            "optimizer": m.optimizer.state_dict(), "scaler": m.scaler.state_dict() if m.scaler else None,
-            "warming_up": m.warming_up, "diverged": m.diverged, "steps": m.steps, "loss_sum": m.loss_sum,
-            "errors": m.errors, "bad_at": m.bad_at,
-        } for m in self.members}
+        """Every network's state and the trainer's, as one set (written beside the last, then switched to)."""
+        self._join()
         trainer = {
-            "iteration": self.iteration, "batches": self.batches.state_dict(), "torch_rng": torch.get_rng_state(),
+            "iteration": self.iteration, "streams": {s: b.state_dict() for s, b in self.streams.items()},
+            "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
         }
-        save_set(run.checkpoint_dir, self.iteration, models, trainer, keep=self.train_cfg.kept_iterations)
+        save_set(run.checkpoint_dir, self.iteration, {m.key: m.state(self.iteration) for m in self.members},
+                 trainer, keep=self.train_cfg.kept_iterations)
         self.saved_at = self.iteration
 
     def load_checkpoint(self, run: RunDir) -> int:
         """Restore the current checkpoint set of ``run``; returns its iteration (0 when there is none)."""
-        loaded = load_set(run.checkpoint_dir, [m.name for m in self.members], self.device)
+        loaded = load_set(run.checkpoint_dir, [m.key for m in self.members], self.device)
         if loaded is None:
             return 0
         state, per_model = loaded
-        iteration = state["iteration"]
         for m in self.members:
-            saved = per_model[m.name]
-            m.model.load_state_dict(saved["model"])
-            m.optimizer.load_state_dict(saved["optimizer"])
-            if m.scaler is not None and saved["scaler"]:
-                m.scaler.load_state_dict(saved["scaler"])
-            m.warming_up, m.diverged, m.steps = saved["warming_up"], saved["diverged"], saved["steps"]
-            m.loss_sum, m.errors, m.bad_at = saved["loss_sum"], saved["errors"], saved["bad_at"]
-        self.batches.load_state_dict(state["batches"])
+            m.load(per_model[m.key])
+        streams = state.get("streams") or {self.train_cfg.seed: state["batches"]}  # the first layout: one stream
+        for seed, stream in self.streams.items():
+            stream.load_state_dict(streams[seed])
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        self.iteration = self.saved_at = iteration
-        return iteration
+        self.iteration = self.saved_at = state["iteration"]
+        return self.iteration
 
     # -- the loop ------------------------------------------------------------------------------------------
     def train(self, run: RunDir) -> tuple[str, str]:
@@ -267,6 +244,8 @@ class Trainer:
     def close(self) -> None:
         """Drop the models and the device-resident data; give cached GPU memory back."""
         self.members.clear()
-        del self.batches
+        self.streams.clear()
+        self.test_images = self.test_labels = None
         if self.device.type == "cuda":
+            torch.cuda.synchronize()
             torch.cuda.empty_cache()

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 
-from explorer.config import ModelConfig  # noqa: E402
+from explorer.model_config import ModelConfig  # noqa: E402
 from explorer.summary import summarize, warm_up  # noqa: E402
 
 NETWORKS = (

@@ -1,9 +1,10 @@
 """Training throughput: the textbook PyTorch loop against our trainer, side by side in one process.
 
-    .venv/bin/python tests/benchmarks/train_throughput.py [--depths 20,56] [--steps 8] [--rounds 3] [--threads 2]
+    .venv/bin/python tests/benchmarks/train_throughput.py [--depths 20,56] [--steps 8] [--rounds 3]
 
-(--threads 1 when other jobs share a 2-core machine: two OpenMP threads on a busy core slow every variant
-several-fold and the ratios say nothing.)
+The textbook loop runs at torch's default (one thread per core); our trainer chooses its threads as the app
+does (explorer.training.threads), measured right after the textbook loop ends: the case of a run started right
+after other CPU work, which the load average used to cut to one thread. --threads N forces N for all.
 
 Same synthetic images, same network, batch 128, SGD with momentum and weight decay:
   (a) textbook: a torchvision-CIFAR10-style Dataset over uint8 HWC numpy, PIL transforms (RandomCrop(32, 4),
@@ -36,13 +37,15 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from explorer.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
+from explorer.model_config import ModelConfig
 from explorer.data.synthetic import make_synthetic  # noqa: E402
 from explorer.models import build_model  # noqa: E402
 from explorer.runs import RunDir  # noqa: E402
 from explorer.summary import summarize  # noqa: E402
 from explorer.training.device import resolve_precision  # noqa: E402
 from explorer.training.events import Reporter  # noqa: E402
+from explorer.training.threads import ThreadGovernor  # noqa: E402
 from explorer.training.trainer import Trainer  # noqa: E402
 
 BATCH = 128
@@ -134,10 +137,12 @@ def main() -> None:
     parser.add_argument("--depths", default="20,56")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per variant per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="force this many threads (default: as the app)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} cpus, "
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(args.threads or cores)
+    print(f"torch {torch.__version__}, threads {'as the app chooses' if not args.threads else args.threads}, "
+          f"{os.cpu_count()} cpus, "
           f"load average at start {os.getloadavg()[0]:.2f}; precision auto = {resolve_precision('auto', CPU).name}")
     peaks = {name: matmul_peak(dtype) for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32))}
     print(f"matmul peak: bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s, fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s")
@@ -149,8 +154,14 @@ def main() -> None:
         variants = {"textbook": Textbook(config, dataset), "ours-default": ours(config, dataset, "auto", workdir),
                     "ours-fp32": ours(config, dataset, "fp32", workdir)}
         speeds: dict[str, list[float]] = {name: [] for name in variants}
+        chosen = []
         for _ in range(args.rounds):
             for name, variant in variants.items():
+                if not args.threads:
+                    if name == "textbook":
+                        torch.set_num_threads(cores)
+                    else:  # as a trainer started right now would
+                        chosen.append(ThreadGovernor(torch.set_num_threads).choice.threads)
                 speeds[name].append(images_per_sec(variant.step, args.steps))
         median = {name: statistics.median(values) for name, values in speeds.items()}
         data_path = {
@@ -158,7 +169,8 @@ def main() -> None:
             "ours-default": data_seconds(lambda: next(variants["ours-default"].batches), args.steps),
             "ours-fp32": data_seconds(lambda: next(variants["ours-fp32"].batches), args.steps),
         }
-        print(f"\nResNet-{depth}, batch {BATCH}, {flops_per_image / 1e9:.2f} GFLOP per training image")
+        print(f"\nResNet-{depth}, batch {BATCH}, {flops_per_image / 1e9:.2f} GFLOP per training image"
+              + (f"; our threads chosen right after the textbook loop: {chosen}" if chosen else ""))
         for name in variants:
             step_s = BATCH / median[name]
             peak = peaks["fp32"] if name != "ours-default" or variants[name].precision.name == "fp32" else peaks["bf16"]

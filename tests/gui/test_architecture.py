@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QHBoxLayout, QLabel, QWidget
 
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 from explorer.gui.architecture_panel import ArchitecturePanel
 from explorer.gui.layer_table import COL_LAYER, COL_MACS, COL_OUTPUT, COL_PARAMS, LayerTable
 from explorer.gui.latest_worker import SummaryWorker

@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QFileDialog
 
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 from explorer.gui import runs_browser
 from explorer.gui.main_window import MainWindow
 from explorer.gui.runs_browser import COL_DATASET

@@ -9,7 +9,7 @@ import signal
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from explorer.config import ModelConfig
+from explorer.model_config import ModelConfig
 from explorer.gui import main_window
 from explorer.gui.main_window import MainWindow
 from dialogs import answer_next_dialog

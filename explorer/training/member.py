@@ -1,0 +1,98 @@
+"""One network of a run (for one seed): its model, optimiser, device, and what it accumulates between logs.
+
+Everything a step accumulates stays on the device and is updated in place (never rebound), so a captured CUDA
+graph keeps writing into the same tensors and nothing is read back before a logging interval: the training
+loss and error, the first iteration with a diverged loss, and each weighted layer's gradient norm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from explorer.models import build_model
+from explorer.model_config import ModelConfig
+
+
+def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The weights of the convolutions and the classifier on the main path, in order (``conv1``,
+    ``layer1.0.conv1`` … ``fc``): the layers whose gradient flow is shown. Shortcut projections are left out,
+    so a plain net and its ResNet list the same layers."""
+    return [(name, module.weight) for name, module in model.named_modules()
+            if isinstance(module, (nn.Conv2d, nn.Linear)) and ".downsample." not in f".{name}."]
+
+
+@dataclass
+class Member:
+    """``key`` names the network in events and checkpoints (``resnet-56``, or ``resnet-56-seed3`` with seeds)."""
+
+    name: str
+    seed: int
+    key: str
+    config: ModelConfig
+    model: nn.Module
+    forward: nn.Module  # the model, or its torch.compile'd wrapper (which shares its parameters)
+    optimizer: torch.optim.SGD
+    scaler: torch.amp.GradScaler | None
+    device: torch.device
+    stream: object | None  # a CUDA stream of its own when several networks share a GPU
+    warming_up: bool
+    layer_names: list[str]
+    layer_weights: list[nn.Parameter]
+    diverged: bool = False
+    steps: int = 0  # steps in the current logging interval
+    loss_sum: torch.Tensor = field(default=None)  # type: ignore[assignment]
+    errors: torch.Tensor = field(default=None)  # type: ignore[assignment]
+    bad_at: torch.Tensor = field(default=None)  # first iteration with a diverged loss, 0 if none
+    grad_norms: torch.Tensor = field(default=None)  # type: ignore[assignment]
+    step_fn: object | None = None  # a captured step (CUDA graphs), made on first use
+
+    def __post_init__(self) -> None:
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.errors = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.bad_at = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.grad_norms = torch.zeros(len(self.layer_weights), device=self.device)
+
+    def reset_interval(self) -> None:
+        """Start the next logging interval (in place: a captured graph keeps these very tensors)."""
+        self.steps = 0
+        self.loss_sum.zero_()
+        self.errors.zero_()
+        self.grad_norms.zero_()
+
+    def state(self, iteration: int) -> dict:
+        return {"iteration": iteration, "config": self.config.to_dict(), "seed": self.seed,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler else None, "warming_up": self.warming_up,
+                "diverged": self.diverged, "steps": self.steps, "loss_sum": self.loss_sum, "errors": self.errors,
+                "bad_at": self.bad_at, "grad_norms": self.grad_norms}
+
+    def load(self, saved: dict) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.scaler is not None and saved["scaler"]:
+            self.scaler.load_state_dict(saved["scaler"])
+        self.warming_up, self.diverged, self.steps = saved["warming_up"], saved["diverged"], saved["steps"]
+        self.loss_sum.copy_(saved["loss_sum"])
+        self.errors.copy_(saved["errors"])
+        self.bad_at.copy_(saved["bad_at"])
+        if "grad_norms" in saved and saved["grad_norms"].shape == self.grad_norms.shape:
+            self.grad_norms.copy_(saved["grad_norms"])
+
+
+def build_member(config: ModelConfig, seed: int, key: str, *, device: torch.device, channels_last: bool,
+                 lr: float, momentum: float, weight_decay: float, scaler, warming_up: bool, compile: bool,
+                 stream) -> Member:
+    """The network as the run starts it: initialised from ``seed`` alone (so its start does not depend on which
+    other networks share the run), on ``device``, in the run's memory format."""
+    torch.manual_seed(seed)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = build_model(config).to(device, memory_format=memory_format)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                foreach=True)
+    layers = weighted_layers(model)
+    forward = torch.compile(model) if compile else model
+    return Member(config.name, seed, key, config, model, forward, optimizer, scaler, device, stream, warming_up,
+                  [name for name, _ in layers], [weight for _, weight in layers])
