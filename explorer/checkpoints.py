@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from explorer.atomic import atomic_write
+from explorer.files import atomic_write, read_text
 
 POINTER = "LATEST"
 TRAINER_FILE = "trainer.pt"
@@ -45,7 +45,7 @@ def latest_set(folder: Path) -> Path | None:
     folder itself when it holds checkpoints in the first layout (one file per model beside trainer.pt)."""
     folder = Path(folder)
     try:
-        named = (folder / POINTER).read_text(encoding="ascii").strip()
+        named = read_text(folder / POINTER).strip()
     except (OSError, UnicodeDecodeError):
         named = ""
     if _SET.match(named) and (folder / named / TRAINER_FILE).is_file():

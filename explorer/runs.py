@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from explorer.atomic import atomic_write, is_disk_full, overwrite_in_place
+from explorer.files import atomic_write, is_disk_full, open_regular, open_regular_fd, overwrite_in_place, read_text
 from explorer.config import RunConfig
 from explorer.events_schema import valid_event
 
@@ -98,13 +98,15 @@ def _finite(value: Any) -> Any:
 
 
 def _pid_alive(pid: int) -> bool:
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**22:  # pid_max is at most 4M
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # someone else's process: it exists
-    except OSError:
+    except (OSError, OverflowError):
         return False
     try:  # a killed child its parent has not reaped yet is a zombie: dead for our purpose
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -183,13 +185,15 @@ class RunDir:
 
     def config(self) -> RunConfig:
         try:
-            return RunConfig.from_json((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
+            return RunConfig.from_json(read_text(self.path / CONFIG_FILE))
         except FileNotFoundError:
             raise RunDirError(f"{self.path} has no {CONFIG_FILE} (the run's settings), so it cannot be shown or "
                               "resumed") from None
         except OSError as exc:
             raise RunDirError(f"cannot read {self.path / CONFIG_FILE}: {os_reason(exc)}") from None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except RecursionError:
+            raise RunDirError(f"{self.path / CONFIG_FILE} is not a usable run config: it nests too deep") from None
+        except Exception as exc:  # noqa: BLE001 - whatever a hand-made config does, it is one sentence
             raise RunDirError(f"{self.path / CONFIG_FILE} is not a usable run config: {exc}") from None
 
     @property
@@ -209,7 +213,7 @@ class RunDir:
     def lock(self) -> TrainerLock:
         """Become the run's one trainer, or raise RunDirError naming the one that already is."""
         try:
-            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW)
         except OSError as exc:
             raise RunDirError(f"cannot use the run folder {self.path}: {os_reason(exc)}") from None
         for _ in range(LOCK_TRIES):
@@ -233,7 +237,7 @@ class RunDir:
     def trainer_pid(self) -> int | None:
         """The pid of the trainer that holds the run's lock now (-1 if it cannot be read), None if none does."""
         try:
-            fd = os.open(self.path / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             return None
         try:
@@ -254,7 +258,7 @@ class RunDir:
         line: a power cut may lose the last lines, a killed process loses nothing written."""
         if self._events is None:
             self._cut_partial_line()
-            self._events = os.open(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._events = open_regular_fd(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         line = (json.dumps(_finite(event), allow_nan=False) + "\n").encode("utf-8")
         size = os.fstat(self._events).st_size
         try:
@@ -269,7 +273,7 @@ class RunDir:
         """A trainer killed mid-line left half a line at the end: cut it before appending, or the next event
         would be glued onto it and lost to every reader."""
         try:
-            with open(self.metrics_path, "rb+") as f:
+            with os.fdopen(open_regular_fd(self.metrics_path, os.O_RDWR), "rb+") as f:
                 size = f.seek(0, os.SEEK_END)
                 if size == 0:
                     return
@@ -295,11 +299,13 @@ class RunDir:
         the right shape are skipped, and so are lines containing ``skip`` (the runs list passes over the many
         ``train`` lines unparsed)."""
         try:
-            with open(self.metrics_path, "rb") as f:
+            with open_regular(self.metrics_path) as f:
                 f.seek(offset)
                 data = f.read()
         except FileNotFoundError:
             return [], offset
+        except OSError:
+            return [], offset  # not a regular file, or unreadable: no events (the runs list says why)
         end = data.rfind(b"\n") + 1
         events = []
         for line in data[:end].splitlines():
@@ -363,12 +369,12 @@ class RunDir:
     def _read_status(self) -> tuple[dict, str]:
         path = self.path / STATUS_FILE
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = json.loads(read_text(path))
         except FileNotFoundError:
             return {}, "no status"
         except OSError as exc:
             return {}, f"cannot read {STATUS_FILE}: {os_reason(exc)}"
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return {}, f"{STATUS_FILE} is not valid JSON"
         if not isinstance(raw, dict):
             return {}, f"{STATUS_FILE} is not a JSON object"

@@ -22,15 +22,15 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 import torch
 
-from explorer.atomic import atomic_write
+from explorer.files import atomic_write, open_regular
 from explorer.data.archive import real_folder, safe_extract
-from explorer.data.cifar_spec import CIFAR10, CifarSpec, check_folder, default_data_dir
+from explorer.data.cifar_spec import (
+    CIFAR10, STAMP, CifarSpec, check_folder, default_data_dir, identity, manifest, read_stamp,
+)
 from explorer.data.dataset import Dataset
 from explorer.data.errors import DatasetError, reason
 from explorer.data.safe_pickle import unpickle
 
-STAMP = ".verified"
-MANIFEST = "md5sums.json"
 Progress = Callable[[int, int], None]
 
 
@@ -52,7 +52,7 @@ def load_cifar(
     present = check_folder(root, spec)
     folder = root / spec.folder
     if verify:
-        checksums = _manifest(folder, spec) if checksums is None else checksums
+        checksums = manifest(folder, spec) if checksums is None else checksums
     if not present:
         _fetch(root, spec, checksums if verify else {}, download, progress)
     if verify:
@@ -69,23 +69,6 @@ def load_cifar(
 
 def load_cifar10(data_dir: str | os.PathLike | None = None, **options) -> Dataset:
     return load_cifar(CIFAR10, data_dir, **options)
-
-
-def _manifest(folder: Path, spec: CifarSpec) -> Mapping[str, str]:
-    path = folder / MANIFEST
-    if not path.is_file():
-        return spec.checksums
-    try:
-        sums = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        sums = None
-    if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
-        raise DatasetError(f"checksum list {path} is unreadable; delete it to check against the published sums")
-    missing = [name for name in spec.files if name not in sums]
-    if missing:  # an empty or partial list must not switch checking off for the files it leaves out
-        raise DatasetError(f"checksum list {path} has no md5 sum for {missing[0]}; add one for every file, or delete "
-                           "the list to check against the published sums")
-    return sums
 
 
 def _fetch(root: Path, spec: CifarSpec, checksums: Mapping[str, str], download: bool,
@@ -159,19 +142,10 @@ def _progress_to(progress: Progress | None) -> Iterator[None]:
         utils.tqdm = original
 
 
-def _identity(stat: os.stat_result, md5: str) -> dict:
-    return {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "ctime_ns": stat.st_ctime_ns, "md5": md5}
-
-
 def _verify(folder: Path, spec: CifarSpec, checksums: Mapping[str, str]) -> None:
     """md5-check every file, skipping the files the stamp vouches for (unchanged since they were hashed)."""
     stamp_path = folder / STAMP
-    try:
-        stamp = json.loads(stamp_path.read_text(encoding="utf-8")) if not stamp_path.is_symlink() else {}
-    except (OSError, ValueError, UnicodeDecodeError):
-        stamp = {}
-    stamp = stamp if isinstance(stamp, dict) else {}
+    stamp = read_stamp(folder)
     verified = {}
     for name in spec.files:
         path = folder / name
@@ -179,7 +153,7 @@ def _verify(folder: Path, spec: CifarSpec, checksums: Mapping[str, str]) -> None
         if expected is None:
             raise DatasetError(f"no md5 sum is known for {spec.title} file {path}; it cannot be checked")
         try:
-            entry = _identity(path.stat(), expected)
+            entry = identity(path.stat(), expected)
         except FileNotFoundError:
             raise DatasetError(f"{spec.title} file {path} is missing; delete the folder {folder} and download "
                                "again") from None
@@ -196,7 +170,7 @@ def _verify(folder: Path, spec: CifarSpec, checksums: Mapping[str, str]) -> None
 def _md5(path: Path, spec: CifarSpec) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
     except OSError as exc:

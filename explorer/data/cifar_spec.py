@@ -4,13 +4,18 @@ tell whether a dataset is on disk (and whether its folder can be used at all) wi
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from explorer.data.archive import real_folder_or_absent
-from explorer.data.errors import DatasetError
+from explorer.data.errors import DatasetError, reason
+from explorer.files import read_text
+
+STAMP = ".verified"
+MANIFEST = "md5sums.json"
 
 
 @dataclass(frozen=True)
@@ -75,12 +80,18 @@ def default_data_dir(dataset: str = "cifar10") -> Path:
 
 
 def check_folder(root: Path, spec: CifarSpec) -> bool:
-    """Raise DatasetError for a data folder that cannot be used; True when the dataset is there already,
+    """Raise DatasetError for a data folder that cannot be used; True when the dataset's files are there,
     False when it would be extracted or downloaded (into a folder made for it if it does not exist)."""
-    if root.exists() and not root.is_dir():
-        raise DatasetError(f"the data folder {root} is a file, not a folder; choose a folder for {spec.title}")
-    real_folder_or_absent(root / spec.folder, spec.title)
-    if root.is_dir():
+    try:
+        if root.exists() and not root.is_dir():
+            raise DatasetError(f"the data folder {root} is a file, not a folder; choose a folder for {spec.title}")
+        real_folder_or_absent(root / spec.folder, spec.title)
+        archive = root / spec.archive
+        if archive.is_symlink() or (archive.exists() and not archive.is_file()):
+            raise DatasetError(f"{archive} is a link or not a regular file, where the {spec.title} archive belongs; "
+                               "remove it and try again")
+        if not root.is_dir():
+            return False
         if not os.access(root, os.R_OK | os.X_OK):
             raise DatasetError(f"the data folder {root} cannot be read (permission denied); choose another folder "
                                f"or fix its permissions")
@@ -89,6 +100,50 @@ def check_folder(root: Path, spec: CifarSpec) -> bool:
             raise DatasetError(f"the {spec.title} folder {folder} cannot be read (permission denied); fix its "
                                "permissions")
         return all((folder / name).is_file() for name in spec.files)
-    return False
+    except OSError as exc:  # Path.exists() itself raises where a folder above cannot be searched
+        raise DatasetError(f"the data folder {root} cannot be used ({reason(exc)}); choose another folder") from None
 
 
+def identity(stat: os.stat_result, md5: str) -> dict:
+    """What the stamp remembers of a file that was hashed: device, inode, size, mtime and ctime. ctime cannot be
+    set back by a program, so any write to the file, or another file put in its place, changes the identity."""
+    return {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "ctime_ns": stat.st_ctime_ns, "md5": md5}
+
+
+def read_stamp(folder: Path) -> dict:
+    path = folder / STAMP
+    try:
+        stamp = json.loads(read_text(path)) if not path.is_symlink() else {}
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        stamp = {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def manifest(folder: Path, spec: CifarSpec) -> Mapping[str, str]:
+    """The checksums to hold the files to: the folder's own ``md5sums.json`` (which must name every file), else
+    the published ones."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return spec.checksums
+    try:
+        sums = json.loads(read_text(path))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        sums = None
+    if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+        raise DatasetError(f"checksum list {path} is unreadable; delete it to check against the published sums")
+    missing = [name for name in spec.files if name not in sums]
+    if missing:  # an empty or partial list must not switch checking off for the files it leaves out
+        raise DatasetError(f"checksum list {path} has no md5 sum for {missing[0]}; add one for every file, or delete "
+                           "the list to check against the published sums")
+    return sums
+
+
+def vouched(root: Path, spec: CifarSpec) -> bool:
+    """True when every file is there and unchanged since it was hashed against its checksum (no hashing here)."""
+    folder = root / spec.folder
+    try:
+        sums, stamp = manifest(folder, spec), read_stamp(folder)
+        return all(stamp.get(name) == identity((folder / name).stat(), sums[name]) for name in spec.files)
+    except (OSError, KeyError, DatasetError):
+        return False

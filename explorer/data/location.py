@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from explorer.config import DataConfig
-from explorer.data.cifar_spec import SPECS, check_folder, default_data_dir
+from explorer.data.cifar_spec import SPECS, check_folder, default_data_dir, vouched
 
 
 def data_folder(config: DataConfig) -> Path | None:
@@ -16,11 +16,18 @@ def data_folder(config: DataConfig) -> Path | None:
     return Path(config.data_dir).expanduser() if config.data_dir else default_data_dir(config.dataset)
 
 
-def data_ready(config: DataConfig) -> bool:
-    """True when the dataset can be read without a download; raises DatasetError (one sentence) for a data
-    folder that cannot be used: a file, unreadable, a link where a folder belongs. No side effect."""
+READY, VERIFY, DOWNLOAD = "ready", "verify", "download"
+
+
+def data_state(config: DataConfig) -> str:
+    """READY: the dataset is there and unchanged since it was checked; VERIFY: it (or its archive) is there but
+    must be checked (and maybe extracted) first; DOWNLOAD: it must be downloaded. Raises DatasetError (one
+    sentence) for a data folder that cannot be used: a file, unreadable, a link where a folder belongs. No side
+    effect, no hashing: the GUI asks this before it makes a run."""
     if config.dataset == "synthetic":
-        return True
+        return READY
     root = data_folder(config)
     spec = SPECS[config.dataset]
-    return check_folder(root, spec) or (root / spec.archive).is_file()
+    if check_folder(root, spec):
+        return READY if vouched(root, spec) else VERIFY
+    return VERIFY if (root / spec.archive).is_file() else DOWNLOAD

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from explorer.data.errors import DatasetError, reason
+from explorer.files import open_regular
 
 
 def _numpy_reconstruct() -> Callable:
@@ -55,7 +56,7 @@ class _SafeUnpickler(pickle.Unpickler):
 def unpickle(path: Path, what: str) -> dict:
     """The dict a batch file holds; ``what`` names the dataset in the sentence ("CIFAR-10 file …")."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             # encoding='bytes' as the format's authors load it: the Python 2 strings stay bytes (b'data', ...).
             entry = _SafeUnpickler(f, encoding="bytes").load()
     except RefusedGlobal as exc:

@@ -345,7 +345,7 @@ class TrainingPage(QWidget):
     def _update_actions(self) -> None:
         control = self.control()
         live = control is not None and control.is_live()
-        fetching = self._checks.fetching()
+        fetching = self._checks.busy() or self._checks.fetching()
         showing = self.form.showing_run()
         self._actions["start"].setEnabled(not fetching)
         self._actions["stop"].setEnabled(live and control.state != "stopping")

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from explorer import checkpoints
-from explorer.atomic import atomic_writer
+from explorer.files import atomic_writer
 
 
 class CheckpointError(Exception):

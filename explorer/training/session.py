@@ -12,7 +12,7 @@ from typing import IO
 
 import torch
 
-from explorer.atomic import atomic_write, is_disk_full
+from explorer.files import atomic_write, is_disk_full
 from explorer.checkpoints import latest_iteration
 from explorer.data.errors import DatasetError
 from explorer.data.loading import load_dataset

@@ -55,6 +55,12 @@ def tiny_run(window, compare="both", iterations=40, depths="8"):
     form.precision.setCurrentIndex(form.precision.findData("fp32"))
 
 
+def start(qtbot, window) -> None:
+    """Press Start and wait until the run's trainer is started (the checks before it take a moment)."""
+    window.action("startRun").trigger()
+    qtbot.waitUntil(lambda: window.training.is_training(), timeout=30_000)
+
+
 def open_in_runs_tab(qtbot, window, path: Path, action: str = "openRun") -> None:
     window.tabs.setCurrentWidget(window.runs)
     window.runs.refresh()
@@ -65,7 +71,7 @@ def open_in_runs_tab(qtbot, window, path: Path, action: str = "openRun") -> None
 # 1 -------------------------------------------------------------------------------------------------------------
 def test_a_residual_only_run_is_drawn_while_it_trains(qtbot, window, runs_dir):
     tiny_run(window, compare="residual", iterations=400)
-    window.action("startRun").trigger()
+    start(qtbot, window)
     curves = window.training.view.curves
     qtbot.waitUntil(lambda: curves.series().last_iteration >= 40, timeout=CHILD_MS)
     curves.flush()
@@ -109,7 +115,7 @@ def test_a_chosen_runs_folder_reaches_the_training_page_and_delete_errors_are_sh
     window.runs.action("chooseRunsFolder").trigger()
     assert window.training.runs_dir == chosen
     tiny_run(window)
-    window.action("startRun").trigger()
+    start(qtbot, window)
     assert [p.parent for p in [window.training.view.path]] == [chosen]
     qtbot.waitSignal(window.training.control().ended, timeout=CHILD_MS).wait()
     gone = write_run(chosen, name="gone")
@@ -127,7 +133,7 @@ def test_a_chosen_runs_folder_reaches_the_training_page_and_delete_errors_are_sh
 # 3 -------------------------------------------------------------------------------------------------------------
 def test_a_reopened_app_adopts_its_background_run_and_can_stop_it(qtbot, settings, runs_dir, window):
     tiny_run(window, iterations=4000)
-    window.action("startRun").trigger()
+    start(qtbot, window)
     run_path = window.training.view.path
     qtbot.waitUntil(lambda: window.training.view.progress.iteration > 0, timeout=CHILD_MS)
     pid = window.training.control().pid
@@ -227,6 +233,7 @@ def test_a_value_out_of_range_is_said_next_to_its_field_never_clamped(qtbot, win
     assert widget.text() == text  # as typed: not turned into the nearest allowed value
     assert window.training.form.problem.text() == said
     window.action("startRun").trigger()
+    qtbot.wait(300)
     assert not window.training.is_training() and list(runs_dir.iterdir()) == []
 
 

@@ -46,6 +46,12 @@ def choose_tiny_run(page, iterations=30, compare="both"):
     form.precision.setCurrentIndex(form.precision.findData("fp32"))
 
 
+def start(qtbot, page) -> None:
+    """Press Start and wait until the trainer is started (the checks before it take a moment)."""
+    page.action("start").trigger()
+    qtbot.waitUntil(page.is_training, timeout=30_000)
+
+
 def ended(qtbot, page, timeout=CHILD_TIMEOUT_MS):
     control = page.control()
     with qtbot.waitSignal(control.ended, timeout=timeout) as done:
@@ -56,8 +62,8 @@ def ended(qtbot, page, timeout=CHILD_TIMEOUT_MS):
 def test_start_runs_the_real_child_to_finished_with_curves_in_both_panels(qtbot, page, runs_dir, tmp_path):
     choose_tiny_run(page)
     assert not page.form.problem.isVisible()
-    page.action("start").trigger()
-    assert page.is_training() and page.action("stop").isEnabled()
+    start(qtbot, page)
+    assert page.action("stop").isEnabled()
     assert "Starting" in page.view.progress.state_label.text()
     assert page.form.showing_run() and not page.form.iterations.isEnabled()  # the form shows the run's settings
     [run_path] = list(runs_dir.iterdir())
@@ -82,7 +88,7 @@ def test_start_runs_the_real_child_to_finished_with_curves_in_both_panels(qtbot,
 
 def test_stop_ends_the_run_cancelled_and_offers_resume(qtbot, page, tmp_path):
     choose_tiny_run(page, iterations=3000)
-    page.action("start").trigger()
+    start(qtbot, page)
     qtbot.waitUntil(lambda: "ETA" in page.view.progress.details.text(), timeout=CHILD_TIMEOUT_MS)
     assert "images/s" in page.view.progress.details.text()
     run_path = page.view.path
@@ -103,7 +109,7 @@ def test_stop_ends_the_run_cancelled_and_offers_resume(qtbot, page, tmp_path):
 
 def test_a_killed_child_shows_its_error_and_resume_continues(qtbot, page):
     choose_tiny_run(page, iterations=3000)
-    page.action("start").trigger()
+    start(qtbot, page)
     qtbot.waitUntil(lambda: page.view.progress.iteration > 0, timeout=CHILD_TIMEOUT_MS)
     run_path = page.view.path
     control = page.control()
@@ -123,7 +129,7 @@ def test_a_killed_child_shows_its_error_and_resume_continues(qtbot, page):
 
 def test_stop_during_the_childs_start_up_is_a_cancel(qtbot, page):
     choose_tiny_run(page)
-    page.action("start").trigger()
+    start(qtbot, page)
     with qtbot.waitSignal(page.control().ended, timeout=CHILD_TIMEOUT_MS) as done:
         page.action("stop").trigger()  # at once: the child is still importing torch
     assert done.args[0] == "cancelled"
@@ -170,6 +176,7 @@ def test_invalid_settings_are_shown_inline_and_nothing_starts(qtbot, page, runs_
     page.form.other_depths.setText("21")
     assert page.form.problem.isVisible() and "6n+2" in page.form.problem.text()
     page.action("start").trigger()
+    qtbot.wait(300)
     assert not page.is_training() and list(runs_dir.iterdir()) == []
     page.form.other_depths.setText("8")
     assert not page.form.problem.isVisible()
@@ -181,5 +188,5 @@ def test_an_unwritable_runs_folder_is_one_sentence(qtbot, page, tmp_path):
     page.set_runs_dir(blocker)
     choose_tiny_run(page)
     page.action("start").trigger()
-    assert not page.is_training()
-    assert "not a folder" in page.form.problem.text() and "Runs tab" in page.form.problem.text()
+    qtbot.waitUntil(lambda: "not a folder" in page.form.problem.text(), timeout=30_000)
+    assert not page.is_training() and "Runs tab" in page.form.problem.text()

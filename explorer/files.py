@@ -1,4 +1,11 @@
-"""Writing a file so that a reader, a crash or a full disk never leaves half of it: the one atomic writer.
+"""Files in folders nobody vouches for (a data folder, a run folder): the one atomic writer, and reads that never
+hang or follow a trap.
+
+Reading: a FIFO, a device or a socket planted where a file belongs would block a reader forever, so every file
+the app reads from such a folder is opened non-blocking and refused unless it is a regular file
+(:func:`open_regular`, :func:`read_regular`).
+
+Writing: a file is replaced so that a reader, a crash or a full disk never leaves half of it.
 
 The new bytes go to a temporary file beside the target, created with ``O_EXCL | O_NOFOLLOW`` under a name no one
 can predict (so a link planted in a data or run folder is never followed: the write cannot land anywhere but in
@@ -13,6 +20,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -110,6 +118,36 @@ def overwrite_in_place(path: str | os.PathLike, data: bytes) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def open_regular(path: str | os.PathLike) -> IO[bytes]:
+    """``path`` opened for reading, refused with OSError(EINVAL) unless it is a regular file (a FIFO would block,
+    a device would never end). Links to a regular file are followed."""
+    return os.fdopen(open_regular_fd(path, os.O_RDONLY), "rb")
+
+
+def open_regular_fd(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
+    """A descriptor of ``path`` opened with ``flags`` without blocking (a FIFO opened for writing with no reader
+    would block forever), refused unless what is there, or what gets made, is a regular file."""
+    fd = os.open(path, flags | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike) -> bytes:
+    with open_regular(path) as f:
+        return f.read()
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The UTF-8 text of a regular file (UnicodeDecodeError for other bytes, OSError for anything else)."""
+    return read_regular(path).decode("utf-8")
 
 
 def is_disk_full(exc: BaseException) -> bool:
