@@ -82,7 +82,11 @@ def commit(folder: Path, partial: Path, iteration: int, keep: tuple[int, ...] = 
     if final.exists():  # written before by a trainer killed before its switch: this one replaces it
         shutil.rmtree(final)
     partial.rename(final)
-    atomic_write(folder / POINTER, final.name + "\n")
+    try:
+        atomic_write(folder / POINTER, final.name + "\n")
+    except BaseException:
+        shutil.rmtree(final, ignore_errors=True)  # not current: it must not take the space a resume needs
+        raise
     for other_iteration, path in complete_sets(folder).items():
         if other_iteration != iteration and other_iteration not in keep:
             shutil.rmtree(path, ignore_errors=True)

@@ -315,13 +315,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _as_flag(message: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """The core names an option as its config field ("batch-size 0 must …"); the command line says "--batch-size"."""
+    word, _, rest = message.partition(" ")
+    if word == "depth" and getattr(args, "depths", None):
+        word = "depths"  # the depth came from the list of --depths
+    flags = {flag for action in parser._actions for flag in action.option_strings}
+    return f"--{word} {rest}" if f"--{word}" in flags else message
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command_parser = parser._subparsers._group_actions[0].choices[args.command]
     try:
         code = args.func(args)
         sys.stdout.flush()  # inside the try: a reader that went away (`| head -1`) is met here, not at exit
         return code
-    except (ValueError, RunDirError) as exc:
+    except ValueError as exc:
+        print(f"resnet-explorer {args.command}: {_as_flag(str(exc), args, command_parser)}", file=sys.stderr)
+        return 2
+    except RunDirError as exc:
         print(f"resnet-explorer {args.command}: {exc}", file=sys.stderr)
         return 2
     except _Failed as exc:
@@ -334,3 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         # the interpreter's own flush at exit from meeting the closed pipe again).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug, not a person's mistake: one sentence, the traceback on request
+        if os.environ.get("RESNET_EXPLORER_DEBUG"):
+            raise
+        print(f"resnet-explorer {args.command}: internal error ({type(exc).__name__}: {exc}); run it again with "
+              "RESNET_EXPLORER_DEBUG=1 for the traceback to report", file=sys.stderr)
+        return 1

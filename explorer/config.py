@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from explorer.limits import (
-    MAX_BATCH_SIZE, MAX_DEPTH, MAX_IMAGES, MAX_ITERATIONS, MAX_LR, MAX_SEED, MAX_SEEDS, MAX_SYNTHETIC_IMAGES,
-    MAX_WEIGHT_DECAY, boolean, choice, number, whole,
+    MAX_BATCH_SIZE, MAX_DEPTH, MAX_IMAGES, MAX_ITERATIONS, MAX_LR, MAX_NETWORKS, MAX_SEED, MAX_SEEDS,
+    MAX_SYNTHETIC_IMAGES, MAX_WEIGHT_DECAY, boolean, choice, number, whole,
 )
 from explorer.model_config import ModelConfig, _known_fields
 
@@ -209,6 +209,11 @@ class RunConfig:
         for part, kind in ((self.model, ModelConfig), (self.data, DataConfig), (self.train, TrainConfig)):
             if not isinstance(part, kind):
                 raise ValueError(f"{kind.__name__} expected, not {type(part).__name__}")
+        networks = len(self.depths) * (2 if self.train.compare == "both" else 1) * self.train.seeds
+        if networks > MAX_NETWORKS:
+            raise ValueError(f"depths give {networks} networks in one run ({len(self.depths)} depths × "
+                             f"{'plain and residual' if self.train.compare == 'both' else self.train.compare} × "
+                             f"{self.train.seeds} seeds) is too many; use at most {MAX_NETWORKS}")
         for depth in self.depths:
             self.model.replace(depth=depth, stages=None, num_classes=self.num_classes)  # raises the depth's sentence
         if self.name is None:

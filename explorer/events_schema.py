@@ -17,7 +17,11 @@ def _int(v: Any) -> bool:
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return abs(v) < 1e300  # an int of 400 digits is no metric (and math.isfinite overflows on it)
+    return isinstance(v, float) and math.isfinite(v)
 
 
 def _number_or_none(v: Any) -> bool:

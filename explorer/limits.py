@@ -20,6 +20,7 @@ MAX_LR = 1000.0  # far past divergence (the app shows it), yet a typo of 1e9 is 
 MAX_WEIGHT_DECAY = 1.0
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take it; seeds of a run count up from it
 MAX_SEEDS = 100
+MAX_NETWORKS = 64  # networks of one run, seeds counted: each takes its turn on every batch
 MAX_IMAGES = 10_000_000  # a training subset; more than any dataset the app reads
 MAX_SYNTHETIC_IMAGES = 200_000  # about 600 MB of uint8 images
 MAX_ANALYSIS_IMAGES = 100_000

@@ -4,8 +4,10 @@ happens to hold: every effective training and test point of every network, one r
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
+from explorer.files import atomic_write
 from explorer.runs import RunDir, effective_events
 
 CSV_COLUMNS = ("run", "model", "seed", "iteration", "epoch", "kind", "error_percent", "loss", "lr", "images_per_sec")
@@ -40,8 +42,9 @@ def metric_rows(run: RunDir) -> list[tuple]:
 def write_metrics_csv(runs: list[Path], path: Path) -> int:
     """Write the rows of every run in ``runs`` to ``path``; returns the number of rows. Raises OSError."""
     rows = [row for run in runs for row in metric_rows(RunDir(run))]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(rows)
+    atomic_write(path, text.getvalue())
     return len(rows)

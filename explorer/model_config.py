@@ -71,6 +71,8 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         choice("family", self.family, FAMILIES)
+        if self.block is not None:
+            choice("block", self.block, BLOCKS)  # before the fills below use it
         if self.stages is not None:
             stages = tuple(self.stages) if isinstance(self.stages, (tuple, list)) else (self.stages,)
             if len(stages) != FAMILY_NUM_STAGES[self.family] or not all(
@@ -93,7 +95,8 @@ class ModelConfig:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
         if self.block is None:
-            object.__setattr__(self, "block", default_block(self.family, self.depth))
+            object.__setattr__(self, "block", default_block(self.family, self.depth if isinstance(self.depth, int)
+                                                            else None))
         self.validate()
 
     def validate(self) -> None:

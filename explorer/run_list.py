@@ -63,6 +63,13 @@ def _unreadable(path: Path, problem: str) -> RunInfo:
 def run_info(run: RunDir) -> RunInfo:
     """The row of one run folder; a folder that cannot be read as a run gets a row saying why."""
     try:
+        return _run_info(run)
+    except Exception as exc:  # noqa: BLE001 - one folder, however broken, never fails the list
+        return _unreadable(run.path, f"cannot read {run.path}: {type(exc).__name__}: {exc}")
+
+
+def _run_info(run: RunDir) -> RunInfo:
+    try:
         config = run.config()
     except RunDirError as exc:
         return _unreadable(run.path, str(exc))
@@ -102,16 +109,31 @@ def _looks_like_run(path: Path) -> bool:
         return False
 
 
+def training_now(runs_dir: str | Path) -> list[Path]:
+    """The run folders of ``runs_dir`` a trainer holds now (whoever started it): cheap, one lock probe each."""
+    try:
+        entries = list(Path(runs_dir).expanduser().iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in entries if not p.is_symlink() and RunDir(p).trainer_pid() is not None)
+
+
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:
-    """The runs in ``runs_dir``, newest first; [] when the folder does not exist."""
+    """The runs in ``runs_dir``, newest first; [] when the folder does not exist. Raises RunDirError (one
+    sentence) when the runs folder itself cannot be read."""
     runs_dir = Path(runs_dir).expanduser()
     try:
         entries = list(runs_dir.iterdir())
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:
+        raise RunDirError(f"cannot read the runs folder {runs_dir}: {os_reason(exc)}; choose another one") from None
     infos = []
     for path in entries:
         try:
+            if path.is_symlink() and path.is_dir() and _looks_like_run(path):
+                infos.append(_unreadable(path, f"{path} is a link to a run folder, not one; open its target instead"))
+                continue
             readable = path.is_dir() and not path.is_symlink()
             if readable and not _looks_like_run(path):
                 try:

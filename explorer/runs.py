@@ -67,11 +67,15 @@ def check_runs_dir(runs_dir: str | Path) -> Path:
     """Refuse a runs folder that clearly cannot take a run (a file, below a file, read-only) before any work is
     done, with the sentence :meth:`RunDir.create` would give; nothing is made here."""
     runs_dir = Path(runs_dir).expanduser()
-    if runs_dir.exists() and not runs_dir.is_dir():
-        raise RunDirError(f"cannot write runs to {runs_dir}: it is a file, not a folder; choose another runs folder")
-    existing = runs_dir
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
+    try:
+        if runs_dir.exists() and not runs_dir.is_dir():
+            raise RunDirError(f"cannot write runs to {runs_dir}: it is a file, not a folder; choose another runs "
+                              "folder")
+        existing = runs_dir
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+    except OSError as exc:  # Path.exists() raises where a folder above cannot be searched
+        raise _write_error(runs_dir, exc) from None
     if not existing.is_dir():
         raise RunDirError(f"cannot write runs to {existing}: a file is in the way where a folder should be; choose "
                           "another runs folder")
@@ -81,8 +85,8 @@ def check_runs_dir(runs_dir: str | Path) -> Path:
     except (OSError, AttributeError):
         read_only = False
     if read_only or not os.access(existing, os.W_OK | os.X_OK):
-        raise RunDirError(f"cannot write runs to {runs_dir}: {'read-only file system' if read_only else 'permission denied'}"
-                          "; choose another runs folder")
+        why = "read-only file system" if read_only else "permission denied"
+        raise RunDirError(f"cannot write runs to {runs_dir}: {why}; choose another runs folder")
     return runs_dir
 
 
@@ -145,9 +149,7 @@ class RunDir:
     def create(cls, runs_dir: str | Path, config: RunConfig) -> "RunDir":
         """Make ``<runs_dir>/<YYYYmmdd-HHMMSS>-<name>/`` (``-2``, ``-3`` … on a clash) and write ``config.json``.
         Raises :class:`RunDirError` when the folder cannot be written: read-only, not a folder, disk full."""
-        runs_dir = Path(runs_dir).expanduser()
-        if runs_dir.exists() and not runs_dir.is_dir():
-            raise RunDirError(f"cannot write runs to {runs_dir}: it is a file, not a folder; choose another runs folder")
+        runs_dir = check_runs_dir(runs_dir)
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -2,8 +2,9 @@
 
 torchinfo runs the forward pass (batch 1) and gives the structure, the call order and the output shapes. The
 model is traced on the CPU (small inputs) or on the ``meta`` device (no storage, no arithmetic, so the cost does
-not grow with the input size; :func:`trace_device`). Only a prototype with at most two blocks per stage is traced; the repeated blocks' rows are
-copied from it, which keeps every table of the option space well under 100 ms. MACs are counted here, not by torchinfo, because the paper's "FLOPs" are the
+not grow with the input size; :func:`trace_device`). Only a prototype with at most two blocks per stage is
+traced; the repeated blocks' rows are copied from it, which keeps every table of the option space well under
+100 ms. MACs are counted here, not by torchinfo, because the paper's "FLOPs" are the
 multiply-adds of the convolutions and the fully connected layer only, while torchinfo also counts a MAC per
 BN parameter and per bias.
 """

@@ -99,6 +99,10 @@ def check_folder(root: Path, spec: CifarSpec) -> bool:
         if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
             raise DatasetError(f"the {spec.title} folder {folder} cannot be read (permission denied); fix its "
                                "permissions")
+        for name in spec.files:
+            path = folder / name
+            if path.exists() and not path.is_file():  # a FIFO or a device: reading it would hang or never end
+                raise DatasetError(f"{spec.title} file {path} is not a regular file; remove it and try again")
         return all((folder / name).is_file() for name in spec.files)
     except OSError as exc:  # Path.exists() itself raises where a folder above cannot be searched
         raise DatasetError(f"the data folder {root} cannot be used ({reason(exc)}); choose another folder") from None

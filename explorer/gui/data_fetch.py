@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
 from explorer.config import DataConfig
+from explorer.launch import CHILD_CWD, child_argv
 
 
 class DataFetch(QObject):
@@ -25,7 +27,9 @@ class DataFetch(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._process = QProcess(self)
-        self._process.setProgram(sys.executable)
+        program, *self._prefix = child_argv()
+        self._process.setProgram(program)
+        self._process.setWorkingDirectory(CHILD_CWD)
         self._process.readyReadStandardOutput.connect(self._on_output)
         self._process.finished.connect(self._on_finished)
         self._process.errorOccurred.connect(self._on_error)
@@ -36,9 +40,9 @@ class DataFetch(QObject):
         return self._process.state() != QProcess.ProcessState.NotRunning
 
     def start(self, data: DataConfig) -> None:
-        arguments = ["-m", "explorer", "data", "--dataset", data.dataset, "--progress", "json"]
+        arguments = [*self._prefix, "data", "--dataset", data.dataset, "--progress", "json"]
         if data.data_dir:
-            arguments += ["--data-dir", data.data_dir]
+            arguments += ["--data-dir", str(Path(data.data_dir).expanduser().absolute())]
         self._buffer, self._cancelled = b"", False
         self._process.setArguments(arguments)
         self._process.start()

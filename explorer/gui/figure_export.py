@@ -13,43 +13,56 @@ from pathlib import Path
 
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters.ImageExporter)
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QBuffer, QIODevice, QRectF
 from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
 
+from explorer.files import atomic_write
 from explorer.metrics_export import write_metrics_csv
 
 PNG_MIN_WIDTH = 1600
 FORMATS = "PNG image (*.png);;SVG image (*.svg);;CSV metrics (*.csv)"
 
 
+def _encoded(write) -> bytes:
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    write(buffer)
+    buffer.close()
+    return bytes(buffer.data())
+
+
 def export_svg(view: pg.GraphicsLayoutWidget, path: Path, title: str) -> None:
+    """Rendered into memory, then written atomically: a failed write leaves no half file and says so."""
     rect = view.mapToScene(view.viewport().rect()).boundingRect()
-    generator = QSvgGenerator()
-    generator.setFileName(str(path))
-    generator.setResolution(view.logicalDpiX())
-    generator.setSize(rect.size().toSize())
-    generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
-    generator.setTitle(title)
-    painter = QPainter(generator)
-    try:
-        view.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
-    finally:
-        painter.end()
-    if not Path(path).is_file() or Path(path).stat().st_size == 0:
-        raise OSError(f"could not write {path}")
+
+    def render(buffer: QBuffer) -> None:
+        generator = QSvgGenerator()
+        generator.setOutputDevice(buffer)
+        generator.setResolution(view.logicalDpiX())
+        generator.setSize(rect.size().toSize())
+        generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+        generator.setTitle(title)
+        painter = QPainter(generator)
+        try:
+            view.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
+        finally:
+            painter.end()
+
+    atomic_write(path, _encoded(render))
 
 
 def export_png(view: pg.GraphicsLayoutWidget, path: Path) -> None:
     exporter = pg.exporters.ImageExporter(view.scene())
     exporter.parameters()["width"] = max(PNG_MIN_WIDTH, view.width())
-    if exporter.export(str(path)) is False or not Path(path).is_file():
-        raise OSError(f"could not write {path}")
+    image = exporter.export(toBytes=True)
+    atomic_write(path, _encoded(lambda buffer: image.save(buffer, "PNG")))
 
 
 def export(view: pg.GraphicsLayoutWidget, runs: list[Path], path: Path, title: str) -> str:
     """Write ``path`` by its suffix (.png, .svg, .csv); returns what was written, for the status bar.
-    Raises OSError (a folder that cannot be written) and ValueError (a suffix that is none of the three)."""
+    Raises OSError (a folder that cannot be written), ValueError (a suffix that is none of the three) and
+    RunDirError (a run folder that can no longer be read, for the CSV)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         rows = write_metrics_csv(runs, Path(path))

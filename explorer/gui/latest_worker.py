@@ -82,7 +82,7 @@ class LatestWorker(QObject):
         self._latest = _Latest()
         self._pending: object | None = None
         self._in_flight: dict[int, _Reply] = {}  # keeps each reply alive until its queued signal arrives
-        self._tasks: list[_SummaryTask] = []
+        self._tasks: list[_Task] = []
         self._busy = False
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)

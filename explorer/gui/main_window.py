@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.runs.overlay_requested.connect(lambda path: self._to_training(self.training.open_run, path, True))
         self.runs.resume_requested.connect(lambda path: self._to_training(self.training.resume_run, path))
         self.runs.runs_dir_changed.connect(self._on_runs_dir_changed)
+        self.runs.deleted.connect(self.training.forget_run)
 
         config = self.architecture.config
         self.summaries.request(config)

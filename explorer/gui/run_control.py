@@ -21,6 +21,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from explorer.launch import CHILD_CWD, child_argv
 from explorer.runs import RunDir
 
 POLL_MS = 150
@@ -88,8 +89,8 @@ class RunControl(QObject):
         try:
             with open(run.stderr_path, "ab") as stderr:
                 child = subprocess.Popen(
-                    [sys.executable, "-m", "explorer", "train", "--resume" if resume else "--run-dir", str(run.path)],
-                    cwd=run.path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                    child_argv("train", "--resume" if resume else "--run-dir", str(run.path.resolve())),
+                    cwd=CHILD_CWD, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                     env={**os.environ, **(environment or {})},
                     start_new_session=True)  # no SIGINT/SIGHUP from the app's terminal: it may outlive the app
         except OSError as exc:
@@ -124,8 +125,8 @@ class RunControl(QObject):
 
     def stop(self) -> None:
         """Ask the trainer to checkpoint and exit (SIGTERM); it is killed only after a generous grace period."""
-        if not self.is_live() or self._pid is None:
-            return
+        if not self.is_live() or self._pid is None or self._state == "stopping":
+            return  # a second SIGTERM would cut the step the trainer is finishing
         try:
             os.kill(self._pid, signal.SIGTERM)  # the trainer checkpoints and exits "cancelled"
         except ProcessLookupError:

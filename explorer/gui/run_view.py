@@ -95,6 +95,8 @@ class RunView(QWidget):
     def clear(self) -> None:
         """No run shown: the form beside the view holds the draft of the next run."""
         self._stop_following()
+        for path in list(self._overlays):
+            self.remove_overlay(path, quiet=True)
         self._path, self._config = None, None
         self.curves.remove_run(MAIN)
         self.progress.reset()

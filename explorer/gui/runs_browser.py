@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from explorer.formatting import networks, percent, size
 from explorer.gui.actions import make_action
 from explorer.run_list import RunInfo, list_runs
+from explorer.runs import RunDir
 
 (COL_STATE, COL_DATE, COL_NAME, COL_DATASET, COL_MODELS, COL_ITERATIONS, COL_BEST, COL_DEVICE,
  COL_DISK) = range(9)
@@ -115,7 +116,7 @@ class _ListJob(QRunnable):
     """``list_runs`` off the GUI thread; the result crosses back through a queued signal."""
 
     class Signals(QObject):
-        done = Signal(object, list)
+        done = Signal(object, list, str)  # runs folder, rows, what went wrong reading it
 
     def __init__(self, runs_dir: Path) -> None:
         super().__init__()
@@ -123,11 +124,12 @@ class _ListJob(QRunnable):
         self.signals = _ListJob.Signals()
 
     def run(self) -> None:
+        rows, problem = [], ""
         try:
             rows = list_runs(self.runs_dir)
-        except OSError:
-            rows = []
-        self.signals.done.emit(self.runs_dir, rows)
+        except Exception as exc:  # noqa: BLE001 - the answer must come, or the page never lists again
+            problem = str(exc)
+        self.signals.done.emit(self.runs_dir, rows, problem)
 
 
 class RunsPage(QWidget):
@@ -135,6 +137,7 @@ class RunsPage(QWidget):
     open_requested = Signal(Path)
     overlay_requested = Signal(Path)
     resume_requested = Signal(Path)
+    deleted = Signal(Path)
     runs_dir_changed = Signal(Path)
     status_message = Signal(str)
 
@@ -145,6 +148,7 @@ class RunsPage(QWidget):
         self._pool.setMaxThreadCount(1)
         self._listing = False
         self._again = False
+        self._problem = ""
         self._job: _ListJob | None = None
         self.model = RunsModel(self)
         self._proxy = QSortFilterProxyModel(self)
@@ -280,8 +284,11 @@ class RunsPage(QWidget):
             self._watcher.addPath(str(folder))
 
     # --- handlers -------------------------------------------------------------------------------------------
-    def _on_listed(self, runs_dir: Path, rows: list) -> None:
+    def _on_listed(self, runs_dir: Path, rows: list, problem: str = "") -> None:
         self._listing, self._job = False, None
+        if problem and problem != self._problem:
+            self.status_message.emit(problem[:1].upper() + problem[1:])
+        self._problem = problem
         if runs_dir != self._runs_dir:
             rows, self._again = [], True  # the folder changed while listing the old one
         selected = self.selected_path()
@@ -289,7 +296,7 @@ class RunsPage(QWidget):
         if selected is not None:
             self.select_path(selected)
         self._watch_folder()
-        self.empty_label.setText("" if rows else
+        self.empty_label.setText("" if rows else problem or
                                  f"No runs in {self._runs_dir} yet. Start one on the Training tab, or choose the "
                                  "folder your runs are in (Choose runs folder…).")
         self.empty_label.setVisible(not rows)
@@ -349,15 +356,19 @@ class RunsPage(QWidget):
         info = self._selected_info()
         if info is None:
             return
-        if info.busy:
-            QMessageBox.information(self, "Run is training",
-                                    f"{info.path.name} is still training; stop it first, then delete it.")
+        training = f"{info.path.name} is still training; stop it first, then delete it."
+        if info.busy or RunDir(info.path).trainer_pid() is not None:  # asked now: the list may be seconds old
+            QMessageBox.information(self, "Run is training", training)
             return
         answer = QMessageBox.question(
             self, "Delete run", f"Delete the run folder {info.path} with its metrics and checkpoints?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         if answer != QMessageBox.StandardButton.Yes:
             return
+        if RunDir(info.path).trainer_pid() is not None:
+            QMessageBox.information(self, "Run is training", training)
+            return
+        self.deleted.emit(info.path)  # whatever shows it lets it go first
         try:
             shutil.rmtree(info.path)
         except OSError as exc:

@@ -315,7 +315,7 @@ def state_of(config: RunConfig) -> dict:
 
 FIELD_WORDS = {"iterations": "Iterations", "batch-size": "Batch size", "lr": "Learning rate",
                "synthetic-size": "Synthetic images", "data-dir": "Data folder", "name": "Run name",
-               "depths": "Depth", "depth": "Depth", "milestones": "lr drop"}
+               "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop"}
 
 
 def _in_form_words(message: str) -> str:

@@ -9,6 +9,7 @@ A run shown is never edited: New run goes back to the draft.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -27,6 +28,7 @@ from explorer.gui.run_view import RunView
 from explorer.gui.start_checks import StartChecks, ask
 from explorer.gui.training_form import TrainingForm
 from explorer.memory import refusal
+from explorer.run_list import training_now
 from explorer.runs import RunDir, RunDirError
 
 SHOWN_KEY = "training/shown_run"
@@ -156,14 +158,14 @@ class TrainingPage(QWidget):
         self._devices.stop()
         self._checks.shutdown()
         self.view.stop()
-        for control in self._controls.values():
-            if not control.is_live():
-                continue
-            if keep_running:
-                control.detach()
-                continue
-            control.stop()
-            if not control.wait(STOP_GRACE_S):
+        live = [control for control in self._controls.values() if control.is_live()]
+        for control in live:
+            control.detach() if keep_running else control.stop()
+        if keep_running:
+            return
+        deadline = time.monotonic() + STOP_GRACE_S  # all stop at once: one grace period, not one each
+        for control in live:
+            if not control.wait(max(0.0, deadline - time.monotonic())):
                 control.kill()
                 control.wait(5.0)
 
@@ -186,6 +188,12 @@ class TrainingPage(QWidget):
             self._adopt(self.view.path)
         self._update_actions()
         return True
+
+    def forget_run(self, path: Path) -> None:
+        """A run folder is about to be deleted: stop showing it (as the run or as an overlay)."""
+        if self.view.path == Path(path):
+            self.new_run()
+        self.view.remove_overlay(Path(path))
 
     def new_run(self) -> None:
         """Back to the draft: nothing shown, the form editable."""
@@ -224,10 +232,10 @@ class TrainingPage(QWidget):
             self.form.set_problem(str(exc))
             self._say(str(exc))
             return
-        if self.is_training() and not ask(
-                self, "A run is training", f"{', '.join(p.name for p in self.live_runs())} is still training. "
-                "Start another run beside it? Both share this machine, so each trains more slowly.",
-                default_yes=False):
+        live = sorted({*self.live_runs(), *training_now(self._runs_dir)})  # this window's, and any other's
+        if live and not ask(self, "A run is training", f"{', '.join(p.name for p in live)} "
+                            f"{'is' if len(live) == 1 else 'are'} still training. Start another run beside it? They "
+                            "share this machine, so each trains more slowly.", default_yes=False):
             return
         self.view.progress.set_state("checking")
         self._checks.check(config)
@@ -366,7 +374,7 @@ class TrainingPage(QWidget):
         runs = [p for p in (self.view.path, *self.view.overlays()) if p is not None]
         try:
             what = export(self.view.curves.layout_widget, runs, Path(path), "ResNet Explorer: Figure 6")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RunDirError) as exc:
             self._say(f"Could not save {path}: {getattr(exc, 'strerror', None) or exc}; choose another file")
             return False
         self._settings.setValue(EXPORT_DIR_KEY, str(Path(path).parent))

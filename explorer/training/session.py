@@ -37,8 +37,9 @@ def out_of_memory_message(batch_size: int, models: int, where: str) -> str:
 
 def is_cpu_out_of_memory(exc: BaseException) -> bool:
     """torch reports a failed CPU allocation as a RuntimeError ("DefaultCPUAllocator: can't allocate memory")."""
-    return isinstance(exc, MemoryError) or (
-        isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "not enough memory" in str(exc)))
+    words = ("can't allocate memory", "not enough memory", "out of memory", "CUBLAS_STATUS_ALLOC_FAILED",
+             "CUDNN_STATUS_ALLOC_FAILED", "MPS backend out of memory")
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and any(w in str(exc) for w in words))
 
 
 def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None) -> int:
@@ -79,7 +80,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         reporter.end(state, message, iteration=trainer.iteration)
         return EXIT_FAILED if state == "failed" else EXIT_OK
     except KeyboardInterrupt:
-        at = trainer.saved_at if trainer is not None else None
+        at = trainer.saved_at or None if trainer is not None else None  # 0 before its checkpoint is loaded
         return _end(reporter, "cancelled", "stopped at once by a second signal; resume to continue from the last "
                     "checkpoint" if trainer is not None else "stopped before training began; resume to start it",
                     EXIT_OK, iteration=at)
@@ -106,7 +107,6 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
             where = f"details are in {details}"
         except OSError:
             where = "details could not be written (the run folder refused them)"
-            traceback.print_exc(file=stream or sys.stderr)
         return _end(reporter, "failed", f"training stopped by an internal error ({type(exc).__name__}: {exc}); "
                     f"{where}", EXIT_FAILED)
     finally:

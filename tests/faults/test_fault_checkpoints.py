@@ -78,6 +78,24 @@ def _status_of(run: Path, pid: int) -> dict | None:
     return status if status.get("pid") == pid else None
 
 
+def test_sigterm_then_resume_gives_the_uninterrupted_metrics(tmp_path, uninterrupted):
+    runs = tmp_path / "runs"
+    proc = start(tmp_path, "train", *ARGS, "--runs-dir", str(runs))
+    run = wait_until(lambda: runs.exists() and any(runs.iterdir()) and only_run(runs), proc)
+    wait_until(lambda: RunDir(run).status()["iteration"] >= 12, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    status = RunDir(run).status()
+    assert status["state"] == "cancelled" and 12 <= status["iteration"] < 40
+    assert "resume to continue" in status["message"]
+    done = cli(tmp_path, "train", "--resume", str(run))
+    assert done.returncode == 0, done.stderr
+    events, _ = RunDir(run).read_events()
+    assert [e["iteration"] for e in events if e["type"] == "resume"] == [status["iteration"]]
+    assert metrics(run) == uninterrupted
+
+
 def test_a_half_written_last_line_is_cut_before_the_resume_event(tmp_path, uninterrupted):
     runs = tmp_path / "runs"
     proc = start(tmp_path, "train", *ARGS, "--runs-dir", str(runs))

@@ -111,6 +111,35 @@ def test_the_checksum_stamp_never_writes_through_a_planted_link(tmp_path, plante
     assert not stamp.is_symlink() and set(json.loads(stamp.read_text())) == set(FILES)
 
 
+def test_a_fifo_planted_in_the_data_folder_neither_hangs_nor_is_read(tmp_path):
+    data = tmp_path / "data"
+    write_cifar_dir(data)
+    os.mkfifo(data / FOLDER / ".verified")  # the stamp: a reader that opened it would wait forever
+    done = cli(tmp_path, "data", "--dataset", "cifar10", "--data-dir", str(data), timeout=60)
+    assert done.returncode == 0, done.stderr  # no stamp to trust: every file hashed, and the data is fine
+    os.mkfifo(data / FOLDER / "data_batch_9")
+    (data / FOLDER / "data_batch_3").unlink()
+    os.mkfifo(data / FOLDER / "data_batch_3")
+    done = cli(tmp_path, "data", "--dataset", "cifar10", "--data-dir", str(data), timeout=60)
+    assert done.returncode == 1
+    assert one_line(done.stderr).endswith(f"{data / FOLDER / 'data_batch_3'} is not a regular file; remove it and "
+                                          "try again")
+
+
+def test_a_link_where_the_archive_belongs_is_refused_before_any_download(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    victim = tmp_path / "home" / ".bashrc"
+    victim.parent.mkdir()
+    victim.write_text("mine\n")
+    (data / "cifar-10-python.tar.gz").symlink_to(victim)  # a download would write through it
+    done = cli(tmp_path, "data", "--dataset", "cifar10", "--data-dir", str(data))
+    assert done.returncode == 1
+    assert one_line(done.stderr).endswith(f"{data / 'cifar-10-python.tar.gz'} is a link or not a regular file, "
+                                          "where the CIFAR-10 archive belongs; remove it and try again")
+    assert victim.read_text() == "mine\n"
+
+
 @pytest.mark.parametrize("sums, missing", [({}, "data_batch_1"), ("drop test_batch", "test_batch")])
 def test_a_checksum_list_that_leaves_files_out_is_refused(tmp_path, sums, missing):
     data = tmp_path / "data"

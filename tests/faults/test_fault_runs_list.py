@@ -52,6 +52,30 @@ def _broken(runs) -> dict[str, str]:
         run = RunDir.create(runs, GOOD.replace(name=name))
         (run.path / "status.json").write_text('{"state": "finished", "message": "", "iteration": %s}' % value)
         cases[run.path.name] = "status.json is invalid (iteration"
+    deep = "[" * 100_000 + "]" * 100_000
+    folder("deep-config").joinpath("config.json").write_text(deep)
+    cases["deep-config"] = "it nests too deep"
+    run = RunDir.create(runs, GOOD.replace(name="deep-status"))
+    (run.path / "status.json").write_text(deep)
+    cases[run.path.name] = "status.json is not valid JSON"
+    weird = GOOD.to_dict()
+    weird["model"].update(stages=[1, 1, 1], block="weird", depth=None)
+    folder("unknown-block").joinpath("config.json").write_text(json.dumps(weird))
+    cases["unknown-block"] = "block 'weird' is not allowed"
+    run = RunDir.create(runs, GOOD.replace(name="huge-pid"))
+    (run.path / "status.json").write_text(json.dumps({"state": "running", "message": "", "iteration": 3,
+                                                      "pid": 10**30}))
+    cases[run.path.name] = "the trainer stopped without finishing"
+    for name in ("fifo-status", "fifo-metrics", "fifo-config"):
+        run = RunDir.create(runs, GOOD.replace(name=name))
+        target = {"fifo-status": "status.json", "fifo-metrics": "metrics.jsonl", "fifo-config": "config.json"}[name]
+        (run.path / target).unlink(missing_ok=True)
+        os.mkfifo(run.path / target)  # a reader that opened it would wait forever
+        cases[run.path.name] = {"fifo-status": "cannot read status.json", "fifo-metrics": "",
+                                "fifo-config": "cannot read"}[name]
+    target = RunDir.create(runs / ".." / "elsewhere", GOOD.replace(name="linked"))
+    (runs / "a-link").symlink_to(target.path)
+    cases["a-link"] = "is a link to a run folder"
     run = RunDir.create(runs, GOOD.replace(name="wrong-lines"))
     run.metrics_path.write_text("\n".join(json.dumps(e) for e in (
         {"type": "eval", "model": "resnet-20", "iteration": "x", "test_error": 0.1},
@@ -70,7 +94,7 @@ def test_every_broken_folder_is_a_row_and_the_good_run_lists_normally(tmp_path):
     (runs / "just-a-folder").mkdir()  # not a run: not listed
     (runs / "notes.txt").write_text("hello")
 
-    listed = cli(tmp_path, "runs", "--json", "--runs-dir", str(runs))
+    listed = cli(tmp_path, "runs", "--json", "--runs-dir", str(runs), timeout=60)  # a FIFO read would hang
     assert listed.returncode == 0, listed.stderr
     rows = {os.path.basename(r["path"]): r for r in json.loads(listed.stdout)}
     assert set(rows) == {good.path.name, *cases}
@@ -80,8 +104,8 @@ def test_every_broken_folder_is_a_row_and_the_good_run_lists_normally(tmp_path):
         row = rows[name]
         if said:
             assert said in row["message"], row
-            assert row["state"] in ("unreadable", "failed")
-        else:
+            assert row["state"] in ("unreadable", "failed"), row
+        elif name.endswith("wrong-lines"):
             assert row["best_test_error"] == {"resnet-20": 0.5}  # the good line counted, the wrong ones not
 
     text = cli(tmp_path, "runs", "--runs-dir", str(runs))
@@ -97,7 +121,7 @@ def test_an_unreadable_run_folder_is_a_row(tmp_path):
     try:
         if os.geteuid() == 0:
             pytest.skip("root reads any folder")
-        listed = cli(tmp_path, "runs", "--json", "--runs-dir", str(runs))
+        listed = cli(tmp_path, "runs", "--json", "--runs-dir", str(runs), timeout=60)  # a FIFO read would hang
     finally:
         locked.path.chmod(0o755)
     rows = {os.path.basename(r["path"]): r for r in json.loads(listed.stdout)}

@@ -4,7 +4,6 @@ export, paper lines, the form while a run is shown, field validation, the data f
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

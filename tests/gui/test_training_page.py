@@ -190,3 +190,17 @@ def test_an_unwritable_runs_folder_is_one_sentence(qtbot, page, tmp_path):
     page.action("start").trigger()
     qtbot.waitUntil(lambda: "not a folder" in page.form.problem.text(), timeout=30_000)
     assert not page.is_training() and "Runs tab" in page.form.problem.text()
+
+
+def test_a_run_folder_cannot_put_its_own_code_in_the_trainer(qtbot, page, runs_dir, tmp_path):
+    """``python -m explorer`` imports from its working folder first: an ``explorer/`` planted in a run folder
+    must not be what runs when the app resumes that run."""
+    run = write_run(runs_dir, depths=(8,), iterations=20, state="cancelled")
+    marker = tmp_path / "ran-planted-code"
+    planted = run.path / "explorer"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("")
+    (planted / "__main__.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    page.resume_run(run.path)
+    assert ended(qtbot, page)[0] == "finished"
+    assert not marker.exists()
