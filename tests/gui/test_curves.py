@@ -203,6 +203,7 @@ def test_the_hover_readout_is_legible_inside_the_panel_and_leaves_with_the_point
     assert label.palette().color(label.backgroundRole()) == QColor("#ffffff")
     QApplication.sendEvent(view.viewport(), QEvent(QEvent.Type.Leave))
     assert not label.isVisible()
+    qtbot.wait(100)  # pyqtgraph's scene drops mouse moves that come faster than its rate limit
     qtbot.mouseMove(view.viewport(), QPoint(at.x() - 200, at.y()))
     assert label.isVisible()
     show(curves, compare="residual", depths=(20,))  # the next run starts without the last one's readout
