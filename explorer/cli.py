@@ -175,64 +175,12 @@ def _changed_options(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from explorer.training.stop import StopFlag
+    from explorer.training.command import train
 
-    # First of all, so that a stop at any instant from here on ends the run "cancelled" (never exit 143).
-    with StopFlag(restore=False) as stop:
-        dataset = None
-        if args.resume or args.run_dir:
-            changed = _changed_options(args, args.train_parser)
-            if changed:
-                raise ValueError(f"{'--resume' if args.resume else '--run-dir'} uses the settings in the run's "
-                                 f"config.json; leave out {', '.join(changed)}")
-            run = RunDir.open(args.resume or args.run_dir)
-            run.config()  # a config that cannot be read is the person's to fix: exit 2 before training
-            lock = run.lock()
-            sys.stderr.write("starting…\n")
-            if args.run_dir and (run.metrics_path.exists() or run.checkpoint_dir.exists()):
-                lock.release()
-                raise ValueError(f"{run.path} has already started; continue it with --resume")
-        else:
-            config = run_config_from_args(args)
-            runs_dir = check_runs_dir(args.runs_dir or default_runs_dir())
-            sys.stderr.write("starting…\n")
-            try:
-                with stop.interruptible(at_first=True):
-                    dataset = _prepare(config)
-            except KeyboardInterrupt:
-                sys.stderr.write("stopped before the run began; nothing was written\n")
-                return 0
-            run = RunDir.create(runs_dir, config)
-            lock = run.lock()
-        sys.stderr.write(f"run folder: {run.path}\n")
-        from explorer.training.session import run_training
-
-        try:
-            return run_training(run, stop, dataset=dataset)
-        finally:
-            lock.release()
+    return train(args, run_config_from_args, _changed_options(args, args.train_parser), _download_line)
 
 
-def _prepare(config: RunConfig):
-    """Everything that can refuse a new run, before its folder is made: the device, the precision, the memory,
-    the data (downloaded now if need be). Returns the loaded dataset."""
-    from explorer.data.errors import DatasetError
-    from explorer.data.loading import load_dataset
-    from explorer.training.preflight import preflight
-
-    from explorer.data.batches import check_batch_size
-
-    preflight(config)
-    sys.stderr.write(f"loading data ({config.data.dataset})…\n")
-    try:
-        dataset = load_dataset(config.data, seed=config.train.seed, progress=_download_line)
-    except DatasetError as exc:
-        raise _Failed(str(exc)) from None
-    check_batch_size(config.train.batch_size, len(dataset.train_labels))
-    return dataset
-
-
-class _Failed(Exception):
+class Failed(Exception):
     """A failure of the environment (not of the person's options) before a run folder exists: exit 1."""
 
 
@@ -282,7 +230,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
     try:
         dataset = load_dataset(config, progress=report)
     except DatasetError as exc:
-        raise _Failed(str(exc)) from None
+        raise Failed(str(exc)) from None
     where = data_folder(config)
     line = {"type": "ready", "dataset": dataset.name, "train": len(dataset.train_labels),
             "test": len(dataset.test_labels), "folder": str(where) if where else None}
@@ -338,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     except RunDirError as exc:
         print(f"resnet-explorer {args.command}: {exc}", file=sys.stderr)
         return 2
-    except _Failed as exc:
+    except Failed as exc:
         print(f"resnet-explorer {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -49,7 +49,7 @@ SCHEMA: dict[str, tuple[dict[str, Callable[[Any], bool]], dict[str, Callable[[An
     "start": ({}, {"models": _texts, "iterations": _int, "milestones": _ints, "batch_size": _int,
                    "device": _text, "precision": _text, "dataset": _text, "resumed_from": _int, "threads": _int,
                    "threads_reason": _text,
-                   "seeds": _int, "time": _number}),
+                   "seeds": _int, "world": _int, "time": _number}),
     "resume": ({"iteration": _int}, {"time": _number}),
     "train": ({"model": _text, "iteration": _int},
               {"error": _number_or_none, "loss": _number_or_none, "epoch": _number_or_none, "lr": _number_or_none,

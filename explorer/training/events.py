@@ -23,6 +23,19 @@ from explorer.runs import RunDir
 DOWNLOAD_EVENT_INTERVAL_S = 0.5
 
 
+class _NoRun:
+    """Where the other ranks of a torchrun job write: nowhere (rank 0 writes the run folder)."""
+
+    def __init__(self, run: RunDir) -> None:
+        self.path = run.path
+
+    def append_event(self, event: dict) -> None:
+        pass
+
+    def write_status(self, *args, **kwargs) -> None:
+        pass
+
+
 class Reporter:
     """Writes the events of one trainer process and keeps ``status.json`` current."""
 
@@ -63,7 +76,8 @@ class Reporter:
 
     # -- events --------------------------------------------------------------------------------------------
     def start(self, *, models: Sequence[str], device: str, precision: str, milestones: Sequence[int],
-              batch_size: int, dataset: str, resumed_from: int, threads=None, seeds: int = 1) -> None:
+              batch_size: int, dataset: str, resumed_from: int, threads=None, seeds: int = 1,
+              world: int = 1) -> None:
         self._batch_size = batch_size
         self.iteration = resumed_from
         self.train_error = {}
@@ -71,6 +85,7 @@ class Reporter:
             "type": "start", "time": time.time(), "models": list(dict.fromkeys(models)), "device": device,
             "precision": precision, "iterations": self.iterations, "milestones": list(milestones),
             "batch_size": batch_size, "dataset": dataset, "resumed_from": resumed_from, "seeds": seeds,
+            "world": world,
             "threads": threads.threads if threads else 0, "threads_reason": threads.reason if threads else "",
         })
         self.status("running", iteration=resumed_from)
@@ -159,3 +174,16 @@ class Reporter:
             self.stream.write("\n")
         self.say(f"{state} at iteration {self.iteration}/{self.iterations}" + (f": {message}" if message else "")
                  + f" ({self.run.path})")
+
+
+class SilentReporter(Reporter):
+    """A rank other than 0 under torchrun: it trains, and reports nothing."""
+
+    def __init__(self, run: RunDir, iterations: int, stream: IO[str] | None = None, iteration: int = 0) -> None:
+        super().__init__(_NoRun(run), iterations, stream, iteration)
+
+    def say(self, text: str) -> None:
+        pass
+
+    def _progress(self) -> None:
+        pass

@@ -84,15 +84,19 @@ class Member:
 
 def build_member(config: ModelConfig, seed: int, key: str, *, device: torch.device, channels_last: bool,
                  lr: float, momentum: float, weight_decay: float, scaler, warming_up: bool, compile: bool,
-                 stream) -> Member:
+                 stream, wrap=None) -> Member:
     """The network as the run starts it: initialised from ``seed`` alone (so its start does not depend on which
     other networks share the run), on ``device``, in the run's memory format."""
     torch.manual_seed(seed)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = build_model(config).to(device, memory_format=memory_format)
+    forward = model
+    if wrap is not None:  # under torchrun: DistributedDataParallel (and SyncBatchNorm, which replaces the BNs)
+        forward = wrap(model)
+        model = getattr(forward, "module", model)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
                                 foreach=True)
     layers = weighted_layers(model)
-    forward = torch.compile(model) if compile else model
+    forward = torch.compile(forward) if compile else forward
     return Member(config.name, seed, key, config, model, forward, optimizer, scaler, device, stream, warming_up,
                   [name for name, _ in layers], [weight for _, weight in layers])

@@ -20,7 +20,8 @@ from explorer.data.dataset import Dataset
 from explorer.runs import RunDir, os_reason
 from explorer.training.checkpoint import CheckpointError
 from explorer.training.device import configure_backends
-from explorer.training.events import Reporter
+from explorer.training.distributed import SINGLE, World, device_of
+from explorer.training.events import Reporter, SilentReporter
 from explorer.training.preflight import preflight
 from explorer.training.stop import StopFlag
 from explorer.training.threads import ThreadGovernor
@@ -42,27 +43,32 @@ def is_cpu_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and any(w in str(exc) for w in words))
 
 
-def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None) -> int:
+def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None,
+                 world: World = SINGLE) -> int:
     """Train the run in ``run`` (from its current checkpoint set, if any); returns the process exit code.
-    ``dataset`` is the data already loaded by the caller (the CLI loads it before it makes the run folder)."""
+    ``dataset`` is the data already loaded by the caller (the CLI loads it before it makes the run folder).
+    Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing."""
     config = run.config()
-    reporter = Reporter(run, config.train.iterations, stream, iteration=latest_iteration(run.checkpoint_dir) or 0)
+    kind = Reporter if world.main else SilentReporter
+    reporter = kind(run, config.train.iterations, stream, iteration=latest_iteration(run.checkpoint_dir) or 0)
     trainer = None
     try:
         reporter.status("running", "starting")
         try:
             with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
                 checked = preflight(config)
-                threads = ThreadGovernor(torch.set_num_threads)
+                device = device_of(world, checked.device)
+                threads = ThreadGovernor(torch.set_num_threads, share=world.size)
                 configure_backends(checked.device)
                 if dataset is None:
                     reporter.say(f"loading data ({config.data.dataset})…")
                     dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download)
                 reporter.say(f"building {', '.join(m.name for m in config.model_configs())} on "
                              f"{checked.device.type} ({checked.precision.name})…")
-                trainer = Trainer(config, dataset, device=checked.device, precision=checked.precision,
+                trainer = Trainer(config, dataset, device=device, precision=checked.precision,
                                   reporter=reporter, should_stop=stop, interruptible=stop.interruptible,
-                                  threads=threads, devices=checked.devices)
+                                  threads=threads, devices=[device] if world.distributed else checked.devices,
+                                  world=world)
                 start = trainer.load_checkpoint(run)
         except ValueError as exc:
             # Settings that do not fit this machine or this data (a missing device, a batch larger than the
@@ -75,7 +81,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         reporter.start(models=[m.name for m in trainer.members], device=checked.device.type,
                        precision=checked.precision.name, milestones=config.train.milestones,
                        batch_size=config.train.batch_size, dataset=dataset.name, resumed_from=start,
-                       threads=threads.choice, seeds=config.train.seeds)
+                       threads=threads.choice, seeds=config.train.seeds, world=world.size)
         state, message = trainer.train(run)
         reporter.end(state, message, iteration=trainer.iteration)
         return EXIT_FAILED if state == "failed" else EXIT_OK

@@ -112,24 +112,35 @@ class ThreadGovernor:
     the last check (no pause: the snapshots are compared, this process's own time taken out); ``apply(n)``
     sets the count."""
 
-    def __init__(self, apply, recheck_s: float = RECHECK_S, window_s: float = WINDOW_S) -> None:
+    def __init__(self, apply, recheck_s: float = RECHECK_S, window_s: float = WINDOW_S, share: int = 1) -> None:
         self._apply, self._recheck_s = apply, recheck_s
         self._cores = _cores()
-        self.choice = choose_threads(window_s)
+        self._share = share
+        self.choice = self._shared(choose_threads(window_s))
         self._apply(self.choice.threads)
         self._checked = time.monotonic()
         self._last = _snapshot(self._cores)
 
+    def _shared(self, choice: Choice) -> Choice:
+        """Under torchrun the processes of a machine share its free cores (each measures the others as busy
+        once they train, so they divide what was free at the start instead)."""
+        if self._share <= 1 or _environment_choice() is not None:
+            return choice
+        threads = max(1, len(self._cores) // self._share)
+        return Choice(threads, f"{threads} of {len(self._cores)} cores: one share of {self._share} processes")
+
     def maybe_recheck(self) -> Choice | None:
         """Between steps: measure again when it is time; returns the new choice when the count changed."""
         now = time.monotonic()
+        if self._share > 1:
+            return None
         if _environment_choice() is not None or self._last is None or now - self._checked < self._recheck_s:
             return None
         current = _snapshot(self._cores)
         if current is None:
             return None
         busy = _others(self._last, current, len(self._cores))
-        choice = _choice(self._cores, busy, now - self._checked)
+        choice = self._shared(_choice(self._cores, busy, now - self._checked))
         self._last, self._checked = current, now
         if choice.threads == self.choice.threads:
             return None

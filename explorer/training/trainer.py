@@ -24,6 +24,7 @@ from explorer.data.batches import DeviceBatches, pixel_stats
 from explorer.runs import RunDir
 from explorer.training.checkpoint import load_set, save_set
 from explorer.training.device import Precision
+from explorer.training.distributed import SINGLE, STOP_CHECK_EVERY, World
 from explorer.training.events import Reporter
 from explorer.training.member import Member, build_member
 from explorer.training.schedule import lr_at, needs_warmup, warmup_done
@@ -39,8 +40,9 @@ class Trainer:
     def __init__(self, config: RunConfig, dataset, *, device: torch.device, precision: Precision,
                  reporter: Reporter, should_stop: Callable[[], bool] = lambda: False,
                  interruptible: Callable[[], ContextManager] = contextlib.nullcontext, threads=None,
-                 devices: list[torch.device] | None = None) -> None:
+                 devices: list[torch.device] | None = None, world: World = SINGLE) -> None:
         self.config = config
+        self.world = world
         self.threads = threads  # a ThreadGovernor on the CPU: re-checked between logging intervals
         self.train_cfg = tc = config.train
         self.devices = devices or [device]
@@ -72,7 +74,8 @@ class Trainer:
                 mc, seed, mc.name if tc.seeds == 1 else f"{mc.name}-seed{seed}", device=device,
                 channels_last=tc.channels_last, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay,
                 scaler=self.precision.grad_scaler(device), warming_up=needs_warmup(mc.depth, tc), compile=tc.compile,
-                stream=torch.cuda.Stream(device) if device.type == "cuda" and shared else None))
+                stream=torch.cuda.Stream(device) if device.type == "cuda" and shared else None,
+                wrap=lambda model, device=device: self.world.wrap(model, device, tc.sync_bn)))
         return members
 
     @property
@@ -96,7 +99,7 @@ class Trainer:
         for counter in self._iteration_on.values():
             counter.fill_(self.iteration)
         for seed, stream in self.streams.items():
-            x, y = next(stream)
+            x, y = self.world.slice(*next(stream))  # under torchrun: this rank's part of the global batch
             for m in self.active:
                 if m.seed != seed:
                     continue
@@ -119,9 +122,10 @@ class Trainer:
         for m in self.active:
             if m.steps == 0:
                 continue
-            # .tolist() is a device sync point: done once per network per logging interval only.
-            values = torch.cat([torch.stack([m.loss_sum, m.errors.float(), m.bad_at.float()]),
-                                m.grad_norms / m.steps]).tolist()
+            # .tolist() is a device sync point: done once per network per logging interval only. Under torchrun the
+            # ranks' sums add up (each rank's loss is the mean of its slice); the gradients are already averaged.
+            summed = self.world.sum_(torch.stack([m.loss_sum / self.world.size, m.errors.float()]))
+            values = torch.cat([summed, self.world.max_(m.bad_at.float().reshape(1)), m.grad_norms / m.steps]).tolist()
             loss_sum, errors, bad_at = values[:3]
             loss = loss_sum / m.steps
             error = errors / (m.steps * tc.batch_size)
@@ -142,6 +146,8 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> None:
+        if not self.world.main:
+            return  # rank 0 evaluates (with the model itself, not its DDP wrapper) and reports for all
         self._join()
         n = len(self.test_labels)
         totals = {m.key: (torch.zeros((), device=m.device), torch.zeros((), dtype=torch.int64, device=m.device))
@@ -151,7 +157,7 @@ class Trainer:
                 xm, ym = (x, y) if m.device == self.device else (x.to(m.device), y.to(m.device))
                 m.model.eval()
                 with self.precision.autocast(m.device):
-                    logits = m.forward(xm)
+                    logits = (m.model if self.world.distributed else m.forward)(xm)
                 loss_sum, errors = totals[m.key]
                 loss_sum += F.cross_entropy(logits.float(), ym, reduction="sum")
                 errors += (logits.argmax(dim=1) != ym).sum()
@@ -165,6 +171,9 @@ class Trainer:
     def save_checkpoint(self, run: RunDir) -> None:
         """Every network's state and the trainer's, as one set (written beside the last, then switched to)."""
         self._join()
+        if not self.world.main:  # the ranks hold the same weights: rank 0 writes them
+            self.saved_at = self.iteration
+            return
         trainer = {
             "iteration": self.iteration, "streams": {s: b.state_dict() for s, b in self.streams.items()},
             "torch_rng": torch.get_rng_state(),
@@ -205,7 +214,7 @@ class Trainer:
         interval_start, interval_iteration = time.perf_counter(), self.iteration
         last_tick = time.monotonic()
         while self.iteration < total:
-            if self.should_stop():
+            if self._stop_agreed():
                 break
             with self.interruptible():
                 self.step()
@@ -240,6 +249,14 @@ class Trainer:
         if self.iteration < total:
             return "cancelled", f"stopped at iteration {self.iteration}; resume to continue"
         return "finished", ""
+
+    def _stop_agreed(self) -> bool:
+        """Whether to stop now; under torchrun every rank stops at the same step (checked every few steps)."""
+        if not self.world.distributed:
+            return self.should_stop()
+        if self.iteration % STOP_CHECK_EVERY:
+            return False
+        return self.world.agree(self.should_stop(), self.device)
 
     def close(self) -> None:
         """Drop the models and the device-resident data; give cached GPU memory back."""

@@ -1,0 +1,126 @@
+"""Training beyond one process: ``torchrun --nproc_per_node N -m explorer train …``.
+
+Every rank draws the same data stream (same seed, same augmentation) and takes its own contiguous slice of
+each batch, so the global batch is exactly a single process's; DistributedDataParallel averages the gradients,
+which makes each step the step of the global batch's mean loss (batch norm sees each rank's slice, unless
+``--sync-bn`` on GPUs). Rank 0 alone writes the run directory - one folder, each point once - and holds its
+lock; the metrics of an interval are summed over the ranks before rank 0 logs them, and a stop asked of any
+rank is agreed by all at the next check, so no rank waits forever in a collective. NCCL on GPUs, gloo on CPUs.
+Outside torchrun, :data:`SINGLE` stands in with the same interface and does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+STOP_CHECK_EVERY = 10  # steps between two agreements on "stop" (a collective; cheap, but not free on a GPU)
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def slice(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's contiguous part of the global batch."""
+        if not self.distributed:
+            return x, y
+        part = len(y) // self.size
+        start = self.rank * part
+        return x[start:start + part], y[start:start + part]
+
+    def sum_(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.distributed:
+            torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.SUM)
+        return tensor
+
+    def max_(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.distributed:
+            torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
+        return tensor
+
+    def agree(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank when it is true on any."""
+        if not self.distributed:
+            return flag
+        value = torch.tensor([1 if flag else 0], device=device)
+        return bool(self.max_(value).item())
+
+    def share(self, value):
+        """Rank 0's ``value`` on every rank (a run folder's path, say)."""
+        if not self.distributed:
+            return value
+        box = [value]
+        torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def wrap(self, model: torch.nn.Module, device: torch.device, sync_bn: bool) -> torch.nn.Module:
+        """The model as the step calls it: under DDP when distributed (``.module`` is the model itself, with
+        SyncBatchNorm in place of its BNs if asked)."""
+        if not self.distributed:
+            return model
+        if sync_bn:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        ids = [device.index if device.index is not None else self.local_rank] if device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def close(self) -> None:
+        if self.distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+SINGLE = World()
+
+
+def from_environment() -> World:
+    """The world torchrun describes in RANK / WORLD_SIZE / LOCAL_RANK; a single process otherwise."""
+    try:
+        size = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError:
+        raise ValueError("WORLD_SIZE, RANK and LOCAL_RANK must be whole numbers (torchrun sets them)") from None
+    if size <= 1:
+        return SINGLE
+    if not 0 <= rank < size:
+        raise ValueError(f"RANK {rank} is outside WORLD_SIZE {size}")
+    return World(rank, size, local)
+
+
+def start(world: World, config) -> None:
+    """Join the process group (NCCL where every rank has a GPU, else gloo); check what cannot work."""
+    if not world.distributed:
+        return
+    if config.train.batch_size % world.size:
+        raise ValueError(f"batch-size {config.train.batch_size} does not split over {world.size} processes; use a "
+                         f"multiple of {world.size}")
+    cuda = config.train.device in ("auto", "cuda") and torch.cuda.is_available()
+    if config.train.sync_bn and not cuda:
+        raise ValueError("sync-bn needs GPUs (torch's SyncBatchNorm runs on CUDA only); leave it off on the CPU")
+    if config.train.cuda_graphs:
+        raise ValueError("cuda-graphs captures one process's step; under torchrun leave it off")
+    if config.train.devices:
+        raise ValueError("devices spreads the networks of one process; under torchrun each process has its GPU")
+    if not torch.distributed.is_initialized():
+        if cuda:
+            torch.cuda.set_device(world.local_rank)
+        torch.distributed.init_process_group(backend="nccl" if cuda else "gloo")
+
+
+def device_of(world: World, device: torch.device) -> torch.device:
+    """Each rank's own GPU under torchrun."""
+    if world.distributed and device.type == "cuda":
+        return torch.device("cuda", world.local_rank)
+    return device
