@@ -13,10 +13,9 @@ from explorer.config import (
     COMPARES, DATASETS, DEVICES, PRECISIONS, SPLITS, DataConfig, RunConfig, TrainConfig,
 )
 from explorer.model_config import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig
-from explorer.formatting import percent
 from explorer.recipes import RECIPES, recipe_train_config
 from explorer.run_list import list_runs
-from explorer.runs import RunDir, RunDirError, check_runs_dir, default_runs_dir
+from explorer.runs import RunDirError, default_runs_dir
 
 
 class _Parser(argparse.ArgumentParser):
@@ -174,6 +173,25 @@ def _changed_options(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             if k not in ("resume", "run_dir", "func", "command", "train_parser") and defaults.get(k) != v]
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from explorer.limits import MAX_ANALYSIS_IMAGES, whole
+
+    if args.subset is not None:
+        whole("subset", args.subset, 10, MAX_ANALYSIS_IMAGES)
+    if args.points is not None:
+        whole("points", args.points, 3, 201)
+    if args.checkpoint is not None:
+        whole("checkpoint", args.checkpoint, 0, 10**8)
+    from explorer.analysis.command import main as analyze
+    from explorer.data.errors import DatasetError
+    from explorer.training.checkpoint import CheckpointError
+
+    try:
+        return analyze(args)
+    except (CheckpointError, DatasetError) as exc:
+        raise Failed(str(exc)) from None
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from explorer.training.command import train
 
@@ -205,7 +223,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         if info.problem and not info.models:
             print(f"{info.path.name}  {created}  {info.state:<9}  {info.problem}")
             continue
-        best = ", ".join(f"{m} {percent(info.best_test_error.get(m))}" for m in info.models)
+        best = ", ".join(f"{m} {info.best_text(m)}" for m in info.models)
         print(f"{info.path.name}  {created}  {info.state:<9}  {info.iteration}/{info.iterations}  "
               f"{info.dataset}  {info.device}/{info.precision}  best test error: {best}")
         if info.state in ("failed", "unreadable") and info.message:
@@ -256,6 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--runs-dir", help=f"default {default_runs_dir()}")
     runs.add_argument("--json", action="store_true", help="one JSON list on stdout")
     runs.set_defaults(func=_cmd_runs)
+    analyze = sub.add_parser("analyze", help="layer responses, lesions or the loss landscape of a run's networks")
+    analyze.add_argument("run_dir", metavar="RUN_DIR")
+    analyze.add_argument("--what", required=True, choices=("responses", "lesion", "landscape"))
+    analyze.add_argument("--checkpoint", type=int, metavar="ITER", help="a kept checkpoint (default: the latest)")
+    analyze.add_argument("--subset", type=int, metavar="N", help="images to use (1000 test images; 2000 training "
+                         "images for the landscape)")
+    analyze.add_argument("--points", type=int, help="landscape steps along a direction (21 on a CPU, 41 on a GPU)")
+    analyze.add_argument("--two-d", dest="two_d", action="store_true", help="landscape on a plane of two directions")
+    analyze.add_argument("--seed", type=int, default=0, help="of the random directions and lesions (0)")
+    analyze.add_argument("--device", choices=DEVICES, default="auto")
+    analyze.add_argument("--progress", choices=("line", "json"), default="line", help=argparse.SUPPRESS)
+    analyze.set_defaults(func=_cmd_analyze)
     data = sub.add_parser("data", help="download and check a dataset (training does this too, when needed)")
     add_data_options(data)
     data.add_argument("--progress", choices=("line", "json"), default="line", help=argparse.SUPPRESS)

@@ -62,6 +62,12 @@ class DataConfig:
         return cls(**_known_fields(cls, data, "data"))
 
 
+def network_key(model: str, seed: int | None) -> str:
+    """One network of a run: its model's name (``resnet-56``), and in a run of several seeds its seed
+    (``resnet-56-seed3``); events carry the two apart (``model`` and ``seed``)."""
+    return model if seed is None else f"{model}-seed{seed}"
+
+
 def default_milestones(iterations: int) -> tuple[int, ...]:
     """The lr drops at 50% and 75% of the run, as the paper's 32k and 48k of 64k."""
     return tuple(sorted({m for m in (iterations // 2, iterations * 3 // 4) if 1 <= m < iterations}))
@@ -233,6 +239,12 @@ class RunConfig:
         classes = self.num_classes
         return [self.model.replace(depth=d, plain=p, stages=None, num_classes=classes) for p in kinds
                 for d in self.depths]
+
+    def networks(self) -> list[tuple[str, ModelConfig, int | None]]:
+        """Every network the run trains as (key, model, seed), seed by seed: seed None in a run of one seed.
+        The key (:func:`network_key`) names it in the checkpoints, the analyses and the curves."""
+        seeds = self.train.seed_list if self.train.seeds > 1 else (None,)
+        return [(network_key(m.name, seed), m, seed) for seed in seeds for m in self.model_configs()]
 
     @property
     def num_classes(self) -> int:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabW
 
 from explorer import __version__
 from explorer.model_config import ModelConfig
+from explorer.gui.analysis_page import AnalysisPage
 from explorer.gui.architecture_panel import ArchitecturePanel
 from explorer.gui.latest_worker import SummaryWorker
 from explorer.gui.layer_table import LayerTable
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.layer_table = LayerTable(self.summaries)
         self.training = TrainingPage(settings, runs_dir)
         self.runs = RunsPage(runs_dir)
+        self.analysis = AnalysisPage(settings)
 
         self._splitter = QSplitter(Qt.Orientation.Horizontal, objectName="architectureSplitter")
         self._splitter.addWidget(self.architecture)
@@ -98,6 +100,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._splitter, "Architecture")
         self.tabs.addTab(self.training, "Training")
         self.tabs.addTab(self.runs, "Runs")
+        self.tabs.addTab(self.analysis, "Analysis")
         self.setCentralWidget(self.tabs)
         self._template_label = QLabel(objectName="templateLabel")
         self._template_label.setToolTip(tip("The Training tab trains networks of the Architecture tab's kind "
@@ -109,7 +112,8 @@ class MainWindow(QMainWindow):
         self.architecture.config_changed.connect(self._on_config_changed)
         self.architecture.config_changed.connect(self.summaries.request)
         self.architecture.config_changed.connect(self.training.set_template)
-        for page in (self.layer_table, self.training, self.runs):
+        self.training.view.run_changed.connect(self.analysis.set_run)
+        for page in (self.layer_table, self.training, self.runs, self.analysis):
             page.status_message.connect(self._on_status_message)
         self.runs.shown_requested.connect(lambda: self.tabs.setCurrentWidget(self.runs))
         self.runs.open_requested.connect(lambda path: self._to_training(self.training.open_run, path))
@@ -145,7 +149,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addActions([runs("openRun"), training("new")])
         file_menu.addSeparator()
-        file_menu.addActions([training("export"), self.layer_table.export_action])
+        file_menu.addActions([training("export"), self.analysis.export_action, self.layer_table.export_action])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.menuBar().addMenu("&Run").addActions([training(k) for k in ("start", "stop", "resume")])
@@ -219,6 +223,7 @@ class MainWindow(QMainWindow):
                 return
             keep_running = choice == KEEP
         self.training.shutdown(keep_running=keep_running)
+        self.analysis.shutdown()
         self.summaries.shutdown()
         self.runs.wait_idle()
         self._save_layout()

@@ -32,6 +32,7 @@ class RunView(QWidget):
 
     status_changed = Signal(dict)
     overlays_changed = Signal()
+    run_changed = Signal(object)  # the run shown (a Path), or None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,6 +86,7 @@ class RunView(QWidget):
         self._follower.status_changed.connect(self._on_status)
         self._follower.start(keep_following=keep_following)
         self._update_title()
+        self.run_changed.emit(run.path)
         return config
 
     def keep_following(self, keep: bool) -> None:
@@ -97,10 +99,13 @@ class RunView(QWidget):
         self._stop_following()
         for path in list(self._overlays):
             self.remove_overlay(path, quiet=True)
+        had = self._path is not None
         self._path, self._config = None, None
         self.curves.remove_run(MAIN)
         self.progress.reset()
         self._update_title()
+        if had:
+            self.run_changed.emit(None)
 
     def _stop_following(self) -> None:
         if self._follower is not None:

@@ -19,7 +19,7 @@ from typing import Callable, ContextManager
 import torch
 import torch.nn.functional as F
 
-from explorer.config import RunConfig
+from explorer.config import RunConfig, network_key
 from explorer.data.batches import DeviceBatches, pixel_stats
 from explorer.runs import RunDir
 from explorer.training.checkpoint import load_set, save_set
@@ -71,7 +71,7 @@ class Trainer:
         for (seed, mc), device in zip(configs, placed):
             shared = sum(d == device for d in placed) > 1
             members.append(build_member(
-                mc, seed, mc.name if tc.seeds == 1 else f"{mc.name}-seed{seed}", device=device,
+                mc, seed, network_key(mc.name, seed if tc.seeds > 1 else None), device=device,
                 channels_last=tc.channels_last, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay,
                 scaler=self.precision.grad_scaler(device), warming_up=needs_warmup(mc.depth, tc), compile=tc.compile,
                 stream=torch.cuda.Stream(device) if device.type == "cuda" and shared else None,

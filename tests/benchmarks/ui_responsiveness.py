@@ -95,7 +95,7 @@ def median_images_per_sec(run: Path, after: float) -> float:
 
 
 def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
-    app = make_application([])
+    app = make_application([])  # noqa: F841 - held for the measurement
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings, tmp / "runs")
     window.resize(1280, 800)

@@ -16,6 +16,8 @@ import pytest
 from PySide6.QtCore import QSettings, QStandardPaths, QThread, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
+from dialogs import answer_next_dialog
+
 GRACE_S = 0.5  # a pool task that is returning as the test ends gets this long before it counts as left behind
 
 
@@ -118,3 +120,20 @@ def nothing_left_behind(qapp):
         widget.deleteLater()
     if problems:
         pytest.fail("left behind by the test: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def window(qtbot, settings, runs_dir):
+    """The main window on this test's settings and runs folder, shown at 1280 × 800; closed after the test,
+    stopping a run it left training."""
+    from explorer.gui.main_window import MainWindow
+
+    win = MainWindow(settings, runs_dir)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    yield win
+    if win.isVisible():
+        if win.training.is_training():
+            answer_next_dialog("Stop and quit")
+        win.close()

@@ -36,7 +36,7 @@ def wait_for_summary(qtbot, window: MainWindow, config: ModelConfig) -> None:
 def test_tabs_menus_and_shortcuts(qtbot, settings, runs_dir):
     window = open_window(qtbot, settings, runs_dir)
     wait_for_summary(qtbot, window, ModelConfig())
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Architecture", "Training", "Runs"]
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Architecture", "Training", "Runs", "Analysis"]
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     assert set(menus) == {"File", "Run", "Help"}
     names = {a.objectName() for menu in menus.values() for a in menu.actions()}

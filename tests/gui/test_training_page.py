@@ -15,6 +15,7 @@ import pytest
 from explorer.gui.run_follower import RunFollower
 from explorer.gui.training_page import TrainingPage
 from explorer.runs import RunDir, _pid_alive
+from flows import fill_tiny_form
 from run_writer import write_run
 
 CHILD_TIMEOUT_MS = 120_000  # torch import plus a few steps, on two busy cores
@@ -33,17 +34,7 @@ def page(qtbot, settings, runs_dir):
 
 
 def choose_tiny_run(page, iterations=30, compare="both"):
-    form = page.form
-    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
-    form.synthetic_size.setText("200")
-    for box in form.depth_checks.values():
-        box.setChecked(False)
-    form.other_depths.setText("8")
-    form.compare.setCurrentIndex(form.compare.findData(compare))
-    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
-    form.iterations.setText(str(iterations))
-    form.batch_size.setText("32")
-    form.precision.setCurrentIndex(form.precision.findData("fp32"))
+    fill_tiny_form(page.form, compare, iterations, "8", images=200, batch=32)
 
 
 def start(qtbot, page) -> None:

@@ -1,0 +1,91 @@
+"""The Analysis tab, driven through the main window as a person does: train a tiny plain/residual pair, open the
+tab, press each analysis's button, watch its progress, see its numbers drawn, export them; cancel a long one;
+and find the results again in a reopened app."""
+
+from __future__ import annotations
+
+import csv
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from explorer.gui.main_window import MainWindow
+from flows import CHILD_MS, open_in_runs_tab, start, tiny_run
+
+
+def _trained(qtbot, window):
+    tiny_run(window, iterations=30)
+    start(qtbot, window)
+    qtbot.waitUntil(lambda: not window.training.is_training(), timeout=CHILD_MS)
+    window.tabs.setCurrentWidget(window.analysis)
+    return window.analysis
+
+
+def _press(qtbot, page, name: str) -> None:
+    button = page.findChild(type(page.cancel), name)
+    assert button.isEnabled()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert page.cancel.isEnabled() and not button.isEnabled()  # one analysis at a time, and it can be cancelled
+    qtbot.waitUntil(lambda: not page.cancel.isEnabled(), timeout=CHILD_MS)
+    assert page.eta.text().startswith("done in"), page.eta.text()
+
+
+def test_each_analysis_runs_from_its_button_and_is_drawn_and_exported(qtbot, window, tmp_path, monkeypatch):
+    page = _trained(qtbot, window)
+    assert page.checkpoint.count() >= 2  # the start and the end are kept
+    assert page.checkpoint.currentData() == 30  # the latest first
+    qtbot.waitUntil(lambda: page.gradients.network.count() == 2, timeout=10_000)  # from the training events
+    header, rows = page.gradients.rows()
+    assert {r[0] for r in rows} == {"plain-8", "resnet-8"} and all(r[-1] > 0 for r in rows)
+
+    _press(qtbot, page, "analyse-responses")
+    header, rows = page.responses.rows()
+    layers = {name: [r for r in rows if r[0] == name] for name in ("plain-8", "resnet-8")}
+    assert all(len(v) == 7 for v in layers.values())  # the seven 3×3 layers of an 8-layer net
+    assert all(r[-1] > 0 for r in rows)
+
+    _press(qtbot, page, "analyse-lesion")
+    header, rows = page.lesions.rows()
+    singles = [r for r in rows if r[0] == "resnet-8" and r[2] == 1 and r[3] != "random"]
+    assert [r[3] for r in singles] == ["layer1.0", "layer2.0", "layer3.0"]
+
+    _press(qtbot, page, "analyse-landscape")
+    header, rows = page.landscape.rows()
+    alphas = sorted({r[2] for r in rows})
+    assert len(alphas) == 21 and alphas[0] == -1 and alphas[-1] == 1
+
+    page.views.setCurrentWidget(page.responses)
+    path = tmp_path / "responses.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    window.action("exportAnalysis").trigger()
+    with open(path, newline="") as f:
+        read = list(csv.reader(f))
+    assert tuple(read[0]) == page.responses.header and len(read) == 1 + 14
+    assert window.statusBar().currentMessage() == f"Saved {path}"
+    for suffix in ("png", "svg"):
+        assert page.export_to(page.responses, tmp_path / f"responses.{suffix}")
+        assert (tmp_path / f"responses.{suffix}").stat().st_size > 1000
+
+
+def test_a_cancelled_analysis_keeps_nothing_and_a_reopened_app_shows_what_was_kept(qtbot, window, settings,
+                                                                                 runs_dir):
+    page = _trained(qtbot, window)
+    run = window.training.view.path
+    _press(qtbot, page, "analyse-responses")
+    button = page.findChild(type(page.cancel), "analyse-landscape-2d")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.progress.maximum() > 0, timeout=CHILD_MS)  # it has begun the grid
+    qtbot.mouseClick(page.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: button.isEnabled(), timeout=10_000)
+    assert page.eta.text() == "the analysis was cancelled; nothing was kept"
+    assert sorted(p.name for p in (run / "analysis").iterdir()) == ["responses-iter-00000030.json"]
+    window.close()
+
+    again = MainWindow(settings, runs_dir)
+    qtbot.addWidget(again)
+    again.show()
+    open_in_runs_tab(qtbot, again, run)
+    again.tabs.setCurrentWidget(again.analysis)
+    assert len(again.analysis.responses.rows()[1]) == 14  # computed before, shown at once
+    assert again.analysis.lesions.rows()[1] == []
+    again.close()
