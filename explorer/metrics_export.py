@@ -1,5 +1,7 @@
 """A run's metrics as CSV, read from its run directory (the single source of truth), not from what a window
-happens to hold: every effective training and test point of every network, one row each, errors in percent."""
+happens to hold: every effective training and test point of every network, one row each, errors in percent.
+A run of several seeds also gets, per network and kind, rows of seed "mean" with the seeds' mean, their sample
+std and how many seeds had the point (from :mod:`explorer.seed_stats`, as the curves' bands)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from pathlib import Path
 
 from explorer.files import atomic_write
 from explorer.runs import RunDir, effective_events
+from explorer.seed_stats import band
 
-CSV_COLUMNS = ("run", "model", "seed", "iteration", "epoch", "kind", "error_percent", "loss", "lr", "images_per_sec")
+CSV_COLUMNS = ("run", "model", "seed", "iteration", "epoch", "kind", "error_percent", "loss", "lr", "images_per_sec",
+               "std_percent", "seeds")
 
 
 def _percent(value) -> object:
@@ -30,21 +34,45 @@ def metric_rows(run: RunDir) -> list[tuple]:
                 epochs_per_iteration = epoch / it
             rows.append((name, event["model"], event.get("seed", ""), it, epoch, "train",
                          _percent(event.get("error")), event.get("loss"), event.get("lr"),
-                         event.get("images_per_sec")))
+                         event.get("images_per_sec"), "", ""))
         elif kind == "eval":
             it = event["iteration"]
             rows.append((name, event["model"], event.get("seed", ""), it,
                          round(it * epochs_per_iteration, 4) if epochs_per_iteration else "", "test",
-                         _percent(event.get("test_error")), event.get("test_loss"), "", ""))
-    return rows
+                         _percent(event.get("test_error")), event.get("test_loss"), "", "", "", ""))
+    return rows + _mean_rows(rows, epochs_per_iteration)
+
+
+def _mean_rows(rows: list[tuple], epochs_per_iteration: float) -> list[tuple]:
+    curves: dict[tuple, dict] = {}
+    for row in rows:
+        run, model, seed, it, _epoch, kind, error = row[:7]
+        if seed != "" and isinstance(error, float):
+            points = curves.setdefault((run, model, kind), {}).setdefault(seed, ([], []))
+            points[0].append(it)
+            points[1].append(error)
+    means = []
+    for (run, model, kind), seeds in curves.items():
+        if len(seeds) < 2:
+            continue
+        numbers = band(list(seeds.values()))
+        for it, mean, std, count in zip(numbers.x, numbers.mean, numbers.std, numbers.count):
+            epoch = round(it * epochs_per_iteration, 4) if epochs_per_iteration else ""
+            means.append((run, model, "mean", int(it), epoch, kind, float(mean), "", "", "", float(std), int(count)))
+    return means
 
 
 def write_metrics_csv(runs: list[Path], path: Path) -> int:
     """Write the rows of every run in ``runs`` to ``path``; returns the number of rows. Raises OSError."""
     rows = [row for run in runs for row in metric_rows(RunDir(run))]
+    write_rows(path, CSV_COLUMNS, rows)
+    return len(rows)
+
+
+def write_rows(path: Path, header: tuple, rows: list[tuple]) -> None:
+    """A CSV file of ``header`` and ``rows``, written atomically. Raises OSError."""
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(header)
     writer.writerows(rows)
     atomic_write(path, text.getvalue())
-    return len(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -23,6 +24,16 @@ def _is_paper_cifar(config: ModelConfig) -> bool:
 def paper_test_errors() -> dict[int, float]:
     """Table 6: CIFAR-10 test error (%) of the ResNets by depth."""
     return {int(d): row["test_error"] for d, row in paper()["cifar10_table6"]["resnet"].items()}
+
+
+def paper_seed_spread(depth: int) -> tuple[float, float, int] | None:
+    """(mean, std, runs) where Table 6 gives the spread of several runs beside the best (ResNet-110: 6.43,
+    "best of 5 runs, mean 6.61 +- 0.16"), read from the table's note; None for the depths it does not."""
+    note = paper()["cifar10_table6"].get("_note", "")
+    found = re.search(r"ResNet-(\d+): best of (\d+) runs, mean ([\d.]+) \+- ([\d.]+)", note)
+    if found is None or int(found.group(1)) != depth:
+        return None
+    return float(found.group(3)), float(found.group(4)), int(found.group(2))
 
 
 def paper_test_error(config: ModelConfig) -> float | None:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.checkpoints import checkpoint_disk_bytes, latest_iteration
+from explorer.formatting import percent
 from explorer.runs import CONFIG_FILE, METRICS_FILE, RunDir, RunDirError, effective_events, os_reason
+from explorer.seed_stats import spread
 
 UNREADABLE = "unreadable"
 
@@ -29,7 +31,7 @@ class RunInfo:
     models: tuple[str, ...]
     iteration: int
     iterations: int
-    best_test_error: dict[str, float]
+    best_test_error: dict[str, float]  # per model, the best over every iteration (and every seed)
     device: str
     precision: str
     dataset: str = ""
@@ -38,7 +40,17 @@ class RunInfo:
     checkpoint_iteration: int | None = None
     checkpoint_bytes: int = 0
     problem: str = ""
+    seed_best_test_error: dict[str, list[float]] = field(default_factory=dict)  # per model, each seed's best
     model_configs: tuple = field(default=(), compare=False, repr=False)
+
+    def best_text(self, model: str) -> str:
+        """"6.43%", or for several seeds the paper's form: the best, then the mean ± std of the seeds' bests,
+        "6.43% (6.61 ± 0.16 over 5 seeds)"."""
+        best = percent(self.best_test_error.get(model))
+        found = spread(self.seed_best_test_error.get(model, []))
+        if found is None or found.count < 2:
+            return best
+        return f"{best} ({100 * found.mean:.2f} ± {100 * found.std:.2f} over {found.count} seeds)"
 
     def to_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "model_configs"}
@@ -79,14 +91,18 @@ def _run_info(run: RunDir) -> RunInfo:
     except OSError as exc:
         return _unreadable(run.path, f"cannot read {run.path}: {os_reason(exc)}")
     best: dict[str, float] = {}
+    by_seed: dict[str, dict[int, float]] = {}
     device, precision, dataset = config.train.device, config.train.precision, config.data.dataset
     for event in effective_events(events):
         if event["type"] == "start":
             device = event.get("device", device)
             precision = event.get("precision", precision)
         elif event["type"] == "eval" and event.get("test_error") is not None:
-            model = event["model"]
-            best[model] = min(best.get(model, math.inf), float(event["test_error"]))
+            model, error = event["model"], float(event["test_error"])
+            best[model] = min(best.get(model, math.inf), error)
+            if isinstance(event.get("seed"), int):
+                seeds = by_seed.setdefault(model, {})
+                seeds[event["seed"]] = min(seeds.get(event["seed"], math.inf), error)
     checkpoint = latest_iteration(run.checkpoint_dir)
     iteration = status.get("iteration") or 0
     if checkpoint is not None and not status["busy"]:
@@ -98,6 +114,7 @@ def _run_info(run: RunDir) -> RunInfo:
         precision=precision, dataset=dataset, busy=status["busy"], pid=status.get("pid"),
         checkpoint_iteration=checkpoint, checkpoint_bytes=checkpoint_disk_bytes(run.checkpoint_dir),
         problem=status.get("problem", ""), model_configs=tuple(config.model_configs()),
+        seed_best_test_error={m: [v for _, v in sorted(seeds.items())] for m, seeds in by_seed.items()},
     )
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from explorer.config import network_key
+
 
 class Series:
     """Growing buffers of (iteration, value); capacity doubles so appends are amortised O(1)."""
@@ -75,15 +77,22 @@ class Series:
         return float(self._y[self.n - 1]) if self.n else None
 
 
+def _seed(event: dict) -> int | None:
+    seed = event.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
 class NetworkSeries:
-    """One network of a run: training and test error in percent, and where it diverged (if it did)."""
+    """One network of a run (one model, one seed): training and test error in percent, and where it diverged."""
 
-    name: str
+    name: str  # its network_key: "resnet-56", or "resnet-56-seed3"
+    model: str = ""
+    seed: int | None = None
     train: Series = field(default_factory=Series)
     test: Series = field(default_factory=Series)
     diverged_at: int | None = None
@@ -99,10 +108,16 @@ class RunSeries:
     milestones: tuple[int, ...] = ()
     last_iteration: int = 0
 
-    def network(self, name: str) -> NetworkSeries:
+    def network(self, model: str, seed: int | None = None) -> NetworkSeries:
+        name = network_key(model, seed)
         if name not in self.networks:
-            self.networks[name] = NetworkSeries(name)
+            self.networks[name] = NetworkSeries(name, model, seed)
         return self.networks[name]
+
+    def seeds_of(self, model: str) -> list[NetworkSeries]:
+        """Every seed's series of ``model``, in seed order."""
+        found = [n for n in self.networks.values() if n.model == model]
+        return sorted(found, key=lambda n: -1 if n.seed is None else n.seed)
 
     def add(self, events: list[dict]) -> bool:
         """Take events in file order; True when a curve changed."""
@@ -112,7 +127,7 @@ class RunSeries:
             if kind == "start":
                 self.milestones = tuple(event.get("milestones") or self.milestones)
             elif kind == "train" and _finite(event.get("error")):
-                net = self.network(event["model"])
+                net = self.network(event["model"], _seed(event))
                 it = event["iteration"]
                 net.train.append(it, 100.0 * event["error"])
                 if not self.epochs_per_iteration and _finite(event.get("epoch")) and it > 0:
@@ -120,11 +135,11 @@ class RunSeries:
                 self.last_iteration = max(self.last_iteration, it)
                 net.changed = changed = True
             elif kind == "eval" and _finite(event.get("test_error")):
-                net = self.network(event["model"])
+                net = self.network(event["model"], _seed(event))
                 net.test.append(event["iteration"], 100.0 * event["test_error"])
                 net.changed = changed = True
             elif kind == "diverged":
-                net = self.network(event["model"])
+                net = self.network(event["model"], _seed(event))
                 net.diverged_at = event["iteration"]
                 net.changed = changed = True
             elif kind == "resume":

@@ -6,12 +6,18 @@ from __future__ import annotations
 import io
 
 import pytest
+import numpy as np
 import torch
 
 from explorer.config import DataConfig, RunConfig, TrainConfig
 from explorer.model_config import ModelConfig
 from explorer.data.synthetic import make_synthetic
+from explorer.analysis.gradients import gradient_flow
+from explorer.metrics_export import metric_rows
+from explorer.run_list import run_info
 from explorer.runs import RunDir
+from explorer.seed_stats import band
+from explorer.series import RunSeries
 from explorer.training.device import resolve_precision
 from explorer.training.events import Reporter
 from explorer.training.member import build_member
@@ -143,3 +149,30 @@ def test_gradient_norms_per_weighted_layer_are_logged_at_each_interval(tmp_path)
                                   "layer3.0.conv1", "layer3.0.conv2", "fc"]
     assert "layers" not in grads[2]  # named once per network and start: the lines stay short
     assert all(len(e["norms"]) == 8 and all(n > 0 for n in e["norms"]) for e in grads)
+
+
+def test_the_seeds_mean_and_std_are_those_of_the_per_seed_curves_everywhere_they_are_shown(tmp_path):
+    trainer, run = make_trainer(tmp_path, compare="both", iterations=6, log_every=2, seeds=3)
+    assert trainer.train(run) == ("finished", "")
+    events, _ = run.read_events()
+    per_seed = np.asarray([[100 * e["error"] for e in train_events(run, "resnet-8") if e["seed"] == s]
+                           for s in (0, 1, 2)])  # seeds × logging intervals
+    series = RunSeries()
+    series.add(events)
+    assert [n.name for n in series.seeds_of("resnet-8")] == ["resnet-8-seed0", "resnet-8-seed1", "resnet-8-seed2"]
+    numbers = band([(n.train.x, n.train.y) for n in series.seeds_of("resnet-8")])
+    assert list(numbers.x) == [2, 4, 6] and list(numbers.count) == [3, 3, 3]
+    assert np.allclose(numbers.mean, per_seed.mean(axis=0)) and np.allclose(numbers.std, per_seed.std(axis=0, ddof=1))
+
+    means = [r for r in metric_rows(run) if r[1] == "resnet-8" and r[2] == "mean" and r[5] == "train"]
+    assert [r[3] for r in means] == [2, 4, 6]
+    assert np.allclose([r[6] for r in means], numbers.mean) and np.allclose([r[10] for r in means], numbers.std)
+
+    info = run_info(run)
+    tests = {s: min(e["test_error"] for e in events if e["type"] == "eval" and e["model"] == "resnet-8"
+                    and e["seed"] == s) for s in (0, 1, 2)}
+    assert info.seed_best_test_error["resnet-8"] == [tests[0], tests[1], tests[2]]
+    values = 100 * np.asarray(list(tests.values()))
+    assert info.best_text("resnet-8") == (f"{values.min():.2f}% ({values.mean():.2f} ± {values.std(ddof=1):.2f} "
+                                          "over 3 seeds)")
+    assert sorted(gradient_flow(events)) == sorted(key for key, _, _ in run.config().networks())

@@ -4,7 +4,8 @@ Each shown run (the main one and any overlays) is a :class:`explorer.series.RunS
 created once per network and fed with ``setData`` on a ~15 Hz timer (pyqtgraph's ``scrollingPlots.py``
 pattern, DESIGN convention 6). Which panel, colour and label a network gets comes from its ModelConfig in the
 run's config, never from its name parsed back. Both panels share one x and y extent (the union of what either
-shows), so neither follows an empty twin. Clicking a legend entry hides all of that network's lines.
+shows), so neither follows an empty twin. Clicking a legend entry hides all of that network's lines. A run of
+several seeds shows each network's mean ± std over them (single seeds on demand).
 """
 
 from __future__ import annotations
@@ -14,41 +15,16 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from explorer.config import RunConfig
-from explorer.model_config import ModelConfig
 from explorer.gui.hover_readout import HoverReadout
 from explorer.gui.paper_lines import PaperLines
-from explorer.series import NetworkSeries, RunSeries
+from explorer.gui.network_curves import NetworkCurves
+from explorer.series import RunSeries
 
 REDRAW_MS = 66  # ~15 Hz: smooth to the eye, negligible next to a training step
-DEPTH_COLOURS = {20: "#1f77b4", 32: "#ff7f0e", 44: "#2ca02c", 56: "#d62728", 110: "#9467bd", 1202: "#8c564b",
-                 8: "#17becf", 164: "#e377c2", 1001: "#7f7f7f", 18: "#1f77b4", 34: "#ff7f0e", 50: "#2ca02c",
-                 101: "#d62728", 152: "#9467bd"}
-EXTRA_COLOURS = ("#bcbd22", "#17becf", "#e377c2", "#7f7f7f", "#8c564b")
-SETTINGS_KEYS = ("curves/x_axis", "curves/paper_lines", "curves/smoothing")
-
-
-def depth_colour(depth: int) -> str:
-    """One colour per depth, the same in both panels and in every run."""
-    return DEPTH_COLOURS.get(depth, EXTRA_COLOURS[depth % len(EXTRA_COLOURS)])
-
-
-@dataclass
-class _Network:
-    """The items of one network of one shown run."""
-
-    model: ModelConfig
-    plot: pg.PlotItem
-    raw: pg.PlotDataItem
-    train: pg.PlotDataItem
-    test: pg.PlotDataItem
-    diverged: pg.TextItem | None = None
-
-    def items(self) -> list:
-        return [self.raw, self.train, self.test] + ([self.diverged] if self.diverged else [])
+SETTINGS_KEYS = ("curves/x_axis", "curves/paper_lines", "curves/smoothing", "curves/single_seeds")
 
 
 @dataclass
@@ -58,7 +34,7 @@ class _Shown:
     config: RunConfig
     overlay: bool
     series: RunSeries = field(default_factory=RunSeries)
-    networks: dict[str, _Network] = field(default_factory=dict)
+    networks: dict[str, NetworkCurves] = field(default_factory=dict)  # by model name, one for all its seeds
 
 
 class CurvesView(QWidget):
@@ -86,6 +62,10 @@ class CurvesView(QWidget):
         self.smoothing.setMaximumWidth(160)
         self.smoothing.setToolTip("Exponential moving average of the training error; the raw curve stays faint")
         self._smoothing_label = QLabel()
+        self.single_seeds = QCheckBox("Single seeds", objectName="singleSeeds")
+        self.single_seeds.setToolTip("A run of several seeds shows each network's mean over them with a ± std band; "
+                                     "this adds each seed's own curves")
+        self.single_seeds.setVisible(False)
         self.reference = QCheckBox("Paper test errors", objectName="paperLines")
         self.reference.setToolTip("Dotted lines at the paper's CIFAR-10 test errors (Table 6) of the ResNets shown")
         self.caption = QLabel("dashed: training error · bold: test error · dotted verticals: lr ÷10 · "
@@ -99,6 +79,7 @@ class CurvesView(QWidget):
             controls.addWidget(widget)
         controls.addSpacing(12)
         controls.addWidget(self.reference)
+        controls.addWidget(self.single_seeds)
         controls.addStretch(1)
 
         pg.setConfigOptions(antialias=True, background="w", foreground="#333")
@@ -140,6 +121,7 @@ class CurvesView(QWidget):
         self.x_axis.currentIndexChanged.connect(self._on_x_axis_changed)
         self.smoothing.valueChanged.connect(self._on_smoothing_changed)
         self.reference.toggled.connect(self._update_paper_lines)
+        self.single_seeds.toggled.connect(lambda: self._on_redraw(everything=True))
         self._on_smoothing_changed()
 
     @property
@@ -153,7 +135,10 @@ class CurvesView(QWidget):
         shown = self._shown[key] = _Shown(key, Path(path), config, overlay)
         shown.series.milestones = config.train.milestones
         for model in config.model_configs():
-            shown.networks[model.name] = self._make_network(model, shown)
+            shown.networks[model.name] = NetworkCurves(
+                model, self.plain_plot if model.plain else self.residual_plot, overlay=overlay,
+                run_name=config.name, seeds=config.train.seeds)
+        self._update_seed_toggle()
         self.readout.hide()
         self._update_markers()
         self._update_paper_lines()
@@ -171,9 +156,8 @@ class CurvesView(QWidget):
         if shown is None:
             return
         for network in shown.networks.values():
-            for item in network.items():
-                network.plot.removeItem(item)
-            network.plot.legend.removeItem(network.test)
+            network.remove()
+        self._update_seed_toggle()
         self.readout.hide()
         self._update_markers()
         self._update_paper_lines()
@@ -195,13 +179,14 @@ class CurvesView(QWidget):
 
     def save_settings(self, settings) -> None:
         for key, value in zip(SETTINGS_KEYS, (self.x_axis.currentIndex(), self.reference.isChecked(),
-                                              self.smoothing.value())):
+                                              self.smoothing.value(), self.single_seeds.isChecked())):
             settings.setValue(key, value)
 
     def restore_settings(self, settings) -> None:
-        """The x axis, the paper lines and the smoothing as they were when the app closed."""
+        """The x axis, the paper lines, the smoothing and the single seeds as they were when the app closed."""
         self.x_axis.setCurrentIndex(1 if str(settings.value(SETTINGS_KEYS[0], "0")) == "1" else 0)
         self.reference.setChecked(str(settings.value(SETTINGS_KEYS[1], "false")).lower() == "true")
+        self.single_seeds.setChecked(str(settings.value(SETTINGS_KEYS[3], "false")).lower() == "true")
         try:
             self.smoothing.setValue(int(settings.value(SETTINGS_KEYS[2], 60)))
         except (TypeError, ValueError):
@@ -213,6 +198,9 @@ class CurvesView(QWidget):
 
     def series(self, key: str = "main") -> RunSeries:
         return self._shown[key].series
+
+    def network_curves(self, name: str, key: str = "main") -> NetworkCurves:
+        return self._shown[key].networks[name]
 
     def curve_item(self, name: str, kind: str = "test", key: str = "main") -> pg.PlotDataItem:
         return getattr(self._shown[key].networks[name], kind)
@@ -235,34 +223,15 @@ class CurvesView(QWidget):
         self._on_redraw()
 
     # --- items --------------------------------------------------------------------------------------------
-    def _make_network(self, model: ModelConfig, shown: _Shown) -> _Network:
-        plot = self.plain_plot if model.plain else self.residual_plot
-        colour = QColor(depth_colour(model.depth))
-        faint = QColor(colour)
-        faint.setAlpha(50 if shown.overlay else 70)
-        label = model.label
-        if shown.overlay:
-            colour.setAlpha(150)
-            label = f"{label} · {shown.config.name}"
-        test_style = Qt.PenStyle.DashDotLine if shown.overlay else Qt.PenStyle.SolidLine
-        train_style = Qt.PenStyle.DotLine if shown.overlay else Qt.PenStyle.DashLine
-        network = _Network(
-            model=model, plot=plot,
-            raw=plot.plot(pen=pg.mkPen(faint, width=1)),
-            train=plot.plot(pen=pg.mkPen(colour, width=1, style=train_style)),
-            test=plot.plot(pen=pg.mkPen(colour, width=1.8 if shown.overlay else 2.5, style=test_style), name=label,
-                           symbolBrush=colour, symbolPen=None, symbolSize=6),
-        )
-        network.test.setSymbol(None)
-        return network
+    def _update_seed_toggle(self) -> None:
+        self.single_seeds.setVisible(any(shown.config.train.seeds > 1 for shown in self._shown.values()))
 
     def _on_legend_clicked(self, item) -> None:
         """A legend entry toggles its test line; the same network's training lines follow it."""
         for shown in self._shown.values():
             for network in shown.networks.values():
                 if network.test is item:
-                    for other in network.items():
-                        other.setVisible(item.isVisible())
+                    network.set_visible(item.isVisible())
         self.paper.follow_legend(item)
 
     # --- drawing ------------------------------------------------------------------------------------------
@@ -275,41 +244,19 @@ class CurvesView(QWidget):
     def _on_redraw(self, everything: bool = False) -> None:
         drew = False
         weight = self.smoothing.value() / 100.0
+        single_seeds = self.single_seeds.isChecked()
         for shown in self._shown.values():
             scale = self._scale(shown)
-            for name, data in shown.series.networks.items():
-                if not (data.changed or everything) or name not in shown.networks:
-                    continue
-                data.changed, drew = False, True
-                self._draw(shown.networks[name], data, scale, weight)
+            changed = {data.model for data in shown.series.networks.values() if data.changed or everything}
+            for model in changed & set(shown.networks):
+                seeds = shown.series.seeds_of(model)
+                for data in seeds:
+                    data.changed = False
+                shown.networks[model].draw(seeds, scale, weight, single_seeds)
+                drew = True
         if drew:
             self._share_extent()
             self.frames += 1
-
-    @staticmethod
-    def _draw(network: _Network, data: NetworkSeries, scale: float | None, weight: float) -> None:
-        if scale is None:
-            for item in (network.raw, network.train, network.test):
-                item.setData([], [])
-            return
-        x = data.train.x * scale
-        if weight > 0:
-            network.raw.setData(x, data.train.y)
-            network.train.setData(x, data.train.smoothed(weight))
-        else:
-            network.raw.setData([], [])
-            network.train.setData(x, data.train.y)
-        network.test.setData(data.test.x * scale, data.test.y)
-        network.test.setSymbol("o" if data.test.n == 1 else None)  # one evaluation is a point, not yet a line
-        if data.diverged_at is not None:
-            if network.diverged is None:
-                network.diverged = pg.TextItem(color=depth_colour(network.model.depth), anchor=(1, 1))
-                network.plot.addItem(network.diverged)
-            network.diverged.setText(f"{network.model.label} diverged at {data.diverged_at:,}")
-            network.diverged.setPos(data.diverged_at * scale, data.train.last() or 50.0)
-        elif network.diverged is not None:
-            network.plot.removeItem(network.diverged)
-            network.diverged = None
 
     def _share_extent(self) -> None:
         """Give both panels the same extent: from 0 to the largest iteration (or epoch) and the highest error
@@ -365,18 +312,13 @@ class CurvesView(QWidget):
             if scale is None:
                 continue
             for name, network in shown.networks.items():
-                data = shown.series.networks.get(name)
-                if network.model.plain != plain or data is None or not network.test.isVisible():
+                seeds = shown.series.seeds_of(name)
+                if network.model.plain != plain or not seeds or not network.test.isVisible():
                     continue
-                parts = []
-                for kind, series in (("train", data.train), ("test", data.test)):
-                    near = series.nearest(x / scale)
-                    if near is not None:
-                        parts.append(f"{kind} {near[1]:.2f}%")
+                parts = network.readout(seeds, x / scale)
                 if parts:
-                    label = network.model.label + (f" · {shown.config.name}" if shown.overlay else "")
-                    colour = depth_colour(network.model.depth)
-                    lines.append(f"<span style='color:{colour}'>■</span> {label}: " + ", ".join(parts))
+                    colour = network.colour.name()
+                    lines.append(f"<span style='color:{colour}'>■</span> {network.label}: " + ", ".join(parts))
         return lines
 
     def _update_titles(self) -> None:

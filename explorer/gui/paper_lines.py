@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from explorer.model_config import ModelConfig
-from explorer.reference import paper_test_error
+from explorer.reference import paper_seed_spread, paper_test_error
 
 
 class PaperLines:
@@ -21,7 +21,7 @@ class PaperLines:
 
     def show(self, models: list[ModelConfig]) -> None:
         """Lines for the paper's figure of each residual network in ``models`` that the paper trained."""
-        from explorer.gui.curves import depth_colour
+        from explorer.gui.network_curves import depth_colour
 
         self.clear()
         values = {}
@@ -32,7 +32,9 @@ class PaperLines:
         for depth, value in sorted(values.items()):
             pen = pg.mkPen(depth_colour(depth), width=1.2, style=Qt.PenStyle.DotLine)
             line = pg.InfiniteLine(pos=value, angle=0, pen=pen)
-            entry = pg.PlotDataItem(pen=pen, name=f"paper ResNet-{depth}: {value:.2f} %")
+            spread = paper_seed_spread(depth)
+            said = f" (best of {spread[2]}; {spread[0]:.2f} ± {spread[1]:.2f})" if spread else ""
+            entry = pg.PlotDataItem(pen=pen, name=f"paper ResNet-{depth}: {value:.2f} %{said}")
             self._plot.addItem(line, ignoreBounds=True)
             self._plot.addItem(entry)
             self._lines.append((line, entry))

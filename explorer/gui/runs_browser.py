@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from explorer.formatting import networks, percent, size
+from explorer.formatting import networks, size
 from explorer.gui.actions import make_action
 from explorer.run_list import RunInfo, list_runs
 from explorer.runs import RunDir
@@ -37,10 +37,11 @@ STATE_COLOURS = {"running": "#1565c0", "finished": "#2e7d32", "cancelled": "#8d6
 RESUMABLE = ("failed", "cancelled", "created")
 
 
-def _best(info: RunInfo) -> list[tuple[str, float]]:
+def _best(info: RunInfo) -> list[tuple[str, str]]:
+    """(label, best test error as text) per network, the best first."""
     labels = {m.name: m.label for m in info.model_configs}
-    return [(labels.get(name, name), error) for name, error in sorted(info.best_test_error.items(),
-                                                                         key=lambda kv: kv[1])]
+    return [(labels.get(name, name), info.best_text(name))
+            for name, _ in sorted(info.best_test_error.items(), key=lambda kv: kv[1])]
 
 
 class RunsModel(QAbstractTableModel):
@@ -77,7 +78,7 @@ class RunsModel(QAbstractTableModel):
             return str(info.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_BEST and info.best_test_error:
-                return "\n".join(f"{label}: {percent(error)}" for label, error in _best(info))
+                return "\n".join(f"{label}: {text}" for label, text in _best(info))
             return f"{info.path}\n{info.message}" if info.message else str(info.path)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATE:
             return QColor(STATE_COLOURS.get(info.state, "#000"))
@@ -104,7 +105,7 @@ class RunsModel(QAbstractTableModel):
         if col == COL_ITERATIONS:
             return f"{info.iteration:,} / {info.iterations:,}"
         if col == COL_BEST:
-            return " · ".join(f"{label} {percent(error)}" for label, error in _best(info)) or "–"
+            return " · ".join(f"{label} {text}" for label, text in _best(info)) or "–"
         if col == COL_DEVICE:
             return f"{info.device} / {info.precision}"
         if col == COL_DISK:

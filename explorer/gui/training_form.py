@@ -79,6 +79,9 @@ class TrainingForm(QWidget):
         self.batch_size = NumberField("Batch size", int, tip("Images per step (the paper: 128)."))
         self.lr = NumberField("Learning rate", float, tip("The starting learning rate (the paper: 0.1), divided by "
                                                           "10 at 50% and 75% of the iterations."))
+        self.seeds = NumberField("Seeds", int, tip("Train every network this many times, from seeds 0, 1, …: each seed "
+                                                   "its own initialisation and data order, plain and residual on the "
+                                                   "same batches within a seed. The curves show the mean ± std."))
         self.milestones_label = QLabel(objectName="milestones")
         self.device = QComboBox(objectName="device")
         self.device.addItem("Auto (best available)", ("auto", None))
@@ -109,7 +112,8 @@ class TrainingForm(QWidget):
                              ("Synthetic images:", self.synthetic_size), (None, self.depth_box),
                              ("Networks:", self.compare), ("Recipe:", self.recipe), ("Iterations:", self.iterations),
                              ("Batch size:", self.batch_size), ("Learning rate:", self.lr),
-                             ("", self.milestones_label), ("Device:", self.device), ("Precision:", self.precision),
+                             ("", self.milestones_label), ("Seeds:", self.seeds), ("Device:", self.device),
+                             ("Precision:", self.precision),
                              ("Run name:", self.run_name)):
             form.addRow(field) if label is None else form.addRow(label, field)
         layout = QVBoxLayout(self)
@@ -119,12 +123,12 @@ class TrainingForm(QWidget):
         layout.addWidget(self.problem)
         layout.addWidget(self.memory)
         self._fields = (self.dataset, self.data_dir, self.browse, self.synthetic_size, self.depth_box, self.compare,
-                        self.recipe, self.iterations, self.batch_size, self.lr, self.device, self.precision,
-                        self.run_name)
+                        self.recipe, self.iterations, self.batch_size, self.lr, self.seeds, self.device,
+                        self.precision, self.run_name)
         for combo in (self.dataset, self.compare, self.recipe, self.device, self.precision):
             combo.currentIndexChanged.connect(self._on_edited)
         for line in (self.data_dir, self.synthetic_size, self.other_depths, self.iterations, self.batch_size,
-                     self.lr, self.run_name):
+                     self.lr, self.seeds, self.run_name):
             line.textChanged.connect(self._on_edited)
 
     # --- the template and the two modes -------------------------------------------------------------------
@@ -164,7 +168,7 @@ class TrainingForm(QWidget):
             device, _index = self.device.currentData()
             options = {"compare": self.compare.currentData(), "depths": tuple(depths), "device": device,
                        "precision": self.precision.currentData(), "iterations": self.iterations.value(),
-                       "batch_size": self.batch_size.value(), "lr": self.lr.value()}
+                       "batch_size": self.batch_size.value(), "lr": self.lr.value(), "seeds": self.seeds.value()}
             data = DataConfig(dataset=self.dataset.currentData(), data_dir=self.data_dir.text().strip() or None,
                               synthetic_size=self.synthetic_size.value())
             return RunConfig(model=self._template.replace(depth=depths[0], stages=None), data=data,
@@ -189,7 +193,7 @@ class TrainingForm(QWidget):
     def set_problem(self, message: str) -> None:
         self.problem.setText(message[:1].upper() + message[1:] if message else "")
         self.problem.setVisible(bool(message))
-        for field in (self.synthetic_size, self.iterations, self.batch_size, self.lr):
+        for field in (self.synthetic_size, self.iterations, self.batch_size, self.lr, self.seeds):
             field.mark(bool(message) and message.lower().startswith(field.label.lower()))
 
     # --- persistence --------------------------------------------------------------------------------------
@@ -211,7 +215,8 @@ class TrainingForm(QWidget):
                 "depths": [d for d, b in self.depth_checks.items() if b.isChecked()],
                 "compare": self.compare.currentData(), "recipe": self.recipe.currentData(),
                 "iterations": self.iterations.text(), "batch_size": self.batch_size.text(), "lr": self.lr.text(),
-                "device": self.device.currentText(), "precision": self.precision.currentData(),
+                "seeds": self.seeds.text(), "device": self.device.currentText(),
+                "precision": self.precision.currentData(),
                 "name": self.run_name.text()}
 
     def _write(self, state: dict, template: ModelConfig | None = None) -> None:
@@ -227,6 +232,7 @@ class TrainingForm(QWidget):
             for field in (self.iterations, self.batch_size, self.lr):
                 key = {"Iterations": "iterations", "Batch size": "batch_size", "Learning rate": "lr"}[field.label]
                 field.setText(str(state.get(key, "")))
+            self.seeds.setText(str(state.get("seeds", "1")))
             self.device.setCurrentIndex(_device_index(self.device, state))
             _pick(self.precision, state.get("precision"))
             self.run_name.setText(str(state.get("name") or ""))
@@ -310,12 +316,13 @@ def state_of(config: RunConfig) -> dict:
             "synthetic_size": f"{config.data.synthetic_size:,}", "depths": list(config.depths),
             "other_depths": ", ".join(str(d) for d in config.depths if d not in presets), "compare": t.compare,
             "recipe": recipe, "iterations": f"{t.iterations:,}", "batch_size": f"{t.batch_size:,}",
-            "lr": f"{t.lr:g}", "device": "", "device_kind": t.device, "precision": t.precision, "name": config.name}
+            "lr": f"{t.lr:g}", "seeds": str(t.seeds), "device": "", "device_kind": t.device, "precision": t.precision,
+            "name": config.name}
 
 
 FIELD_WORDS = {"iterations": "Iterations", "batch-size": "Batch size", "lr": "Learning rate",
                "synthetic-size": "Synthetic images", "data-dir": "Data folder", "name": "Run name",
-               "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop"}
+               "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop", "seeds": "Seeds"}
 
 
 def _in_form_words(message: str) -> str:

@@ -10,25 +10,29 @@ from explorer.runs import RunDir
 
 
 def write_run(runs_dir: Path, depths=(20, 56), iterations: int = 400, state: str | None = "finished",
-              every: int = 50, name: str = "hand") -> RunDir:
+              every: int = 50, name: str = "hand", seeds: int = 1) -> RunDir:
     """A run of plain and residual nets with train events every ``every`` iterations and an eval every 4th;
-    its config trains in seconds if a test resumes it (400 synthetic images, batches of 16, fp32)."""
+    its config trains in seconds if a test resumes it (400 synthetic images, batches of 16, fp32). With
+    ``seeds`` > 1 every network has that many seeds, each a little apart (seed s adds 0.03·s to the errors)."""
     config = RunConfig(data=DataConfig(dataset="synthetic", synthetic_size=400), name=name,
                        train=TrainConfig(depths=depths, iterations=iterations, batch_size=16, precision="fp32",
-                                         milestones=(iterations // 2, iterations * 3 // 4)))
+                                         milestones=(iterations // 2, iterations * 3 // 4), seeds=seeds))
     run = RunDir.create(runs_dir, config)
     models = [m.name for m in config.model_configs()]
     run.append_event({"type": "start", "models": models, "device": "cpu", "precision": "fp32",
                       "iterations": iterations, "milestones": list(config.train.milestones), "batch_size": 128,
                       "dataset": "synthetic", "time": 1000.0})
     for it in range(every, iterations + 1, every):
-        for i, model in enumerate(models):
-            error = 0.9 - 0.5 * it / iterations - 0.01 * i
-            run.append_event({"type": "train", "model": model, "iteration": it, "epoch": it / 100, "loss": 2 * error,
-                              "error": error, "lr": 0.1, "images_per_sec": 500.0, "time": 1000.0 + it})
-            if it % (4 * every) == 0:
-                run.append_event({"type": "eval", "model": model, "iteration": it, "test_loss": 1.0,
-                                  "test_error": error + 0.05, "time": 1000.0 + it})
+        for seed in range(seeds):
+            tag = {} if seeds == 1 else {"seed": seed}
+            for i, model in enumerate(models):
+                error = 0.9 - 0.5 * it / iterations - 0.01 * i + 0.03 * seed
+                run.append_event({"type": "train", "model": model, "iteration": it, "epoch": it / 100,
+                                  "loss": 2 * error, "error": error, "lr": 0.1, "images_per_sec": 500.0,
+                                  "time": 1000.0 + it, **tag})
+                if it % (4 * every) == 0:
+                    run.append_event({"type": "eval", "model": model, "iteration": it, "test_loss": 1.0,
+                                      "test_error": error + 0.05, "time": 1000.0 + it, **tag})
     if state is not None:
         if state != "running":
             run.append_event({"type": "end", "status": state, "message": "", "time": 2000.0})

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.gui.curves import CurvesView, depth_colour
+from explorer.gui.curves import CurvesView
+from explorer.gui.network_curves import depth_colour
 
 
 @pytest.fixture
@@ -212,3 +213,35 @@ def test_the_hover_readout_is_legible_inside_the_panel_and_leaves_with_the_point
 
 def test_colours_follow_the_depth():
     assert depth_colour(20) != depth_colour(56)
+
+
+def test_several_seeds_show_their_mean_with_a_std_band_and_each_seed_on_demand(curves, qtbot):
+    config = RunConfig(data=DataConfig(dataset="synthetic"), name="seeds",
+                       train=TrainConfig(compare="residual", depths=(56,), iterations=400, seeds=3))
+    curves.show_run("main", Path("/runs/seeds"), config)
+    assert curves.single_seeds.isVisible()
+    errors = {0: [0.50, 0.40, 0.30], 1: [0.60, 0.42, 0.36], 2: [0.55, 0.47, 0.27]}
+    events = []
+    for i, it in enumerate((100, 200, 300)):
+        for seed, values in errors.items():
+            events += [{**train("resnet-56", it, values[i]), "seed": seed},
+                       {**evaluation("resnet-56", it, values[i] + 0.1), "seed": seed}]
+    curves.add_events("main", events)
+    curves.smoothing.setValue(0)
+    curves.flush()
+    per_seed = 100 * np.asarray(list(errors.values())) + 10  # seeds × iterations, test error in percent
+    x, mean = data(curves, "resnet-56", "test")
+    assert list(x) == [100, 200, 300] and np.allclose(mean, per_seed.mean(axis=0))
+    band = curves.network_curves("resnet-56").bands[1]
+    assert np.allclose(band.upper.yData, per_seed.mean(axis=0) + per_seed.std(axis=0, ddof=1))
+    assert np.allclose(band.lower.yData, per_seed.mean(axis=0) - per_seed.std(axis=0, ddof=1))
+    legend = [label.text for _, label in curves.residual_plot.legend.items]
+    assert legend == ["ResNet-56 (mean ± std over 3 seeds)"]
+    lines = curves.network_curves("resnet-56").seed_lines
+    assert lines == {}
+    curves.single_seeds.setChecked(True)
+    assert sorted(lines) == [0, 1, 2]
+    assert np.allclose(lines[1][1].yData, per_seed[1])
+    curves.single_seeds.setChecked(False)
+    assert all(line.xData is None or len(line.xData) == 0 for pair in lines.values() for line in pair)
+    assert "(3 seeds)" in " ".join(curves.values_at(False, 200))

@@ -4,7 +4,7 @@ export, paper lines, the form while a run is shown, field validation, the data f
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 import numpy as np
 import pytest
@@ -16,55 +16,11 @@ from PySide6.QtWidgets import QFileDialog
 from explorer.model_config import ModelConfig
 from explorer.gui import runs_browser
 from explorer.gui.main_window import MainWindow
-from explorer.gui.runs_browser import COL_DATASET
+from explorer.gui.runs_browser import COL_BEST, COL_DATASET
 from explorer.runs import RunDir
 from dialogs import answer_next_dialog
+from flows import CHILD_MS, open_in_runs_tab, start, tiny_run
 from run_writer import write_run
-
-CHILD_MS = 120_000
-
-
-@pytest.fixture
-def window(qtbot, settings, runs_dir):
-    win = MainWindow(settings, runs_dir)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    if win.isVisible():
-        if win.training.is_training():
-            answer_next_dialog("Stop and quit")
-        win.close()
-
-
-def tiny_run(window, compare="both", iterations=40, depths="8"):
-    form = window.training.form
-    window.tabs.setCurrentWidget(window.training)
-    if form.showing_run():
-        window.action("newRun").trigger()
-    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
-    form.synthetic_size.setText("400")
-    for box in form.depth_checks.values():
-        box.setChecked(False)
-    form.other_depths.setText(depths)
-    form.compare.setCurrentIndex(form.compare.findData(compare))
-    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
-    form.iterations.setText(str(iterations))
-    form.batch_size.setText("16")
-    form.precision.setCurrentIndex(form.precision.findData("fp32"))
-
-
-def start(qtbot, window) -> None:
-    """Press Start and wait until the run's trainer is started (the checks before it take a moment)."""
-    window.action("startRun").trigger()
-    qtbot.waitUntil(lambda: window.training.is_training(), timeout=30_000)
-
-
-def open_in_runs_tab(qtbot, window, path: Path, action: str = "openRun") -> None:
-    window.tabs.setCurrentWidget(window.runs)
-    window.runs.refresh()
-    qtbot.waitUntil(lambda: window.runs.select_path(path), timeout=5000)
-    window.runs.action(action).trigger()
 
 
 # 1 -------------------------------------------------------------------------------------------------------------
@@ -316,3 +272,29 @@ def test_layer_names_are_whole_at_1024_by_700(qtbot, window):
         widest = max(widest, tree.indentation() * row.depth + metrics.horizontalAdvance(row.name))
     assert tree.columnWidth(0) >= widest  # the whole name fits: no "con…"
     assert model.rowCount() > 0
+
+
+# 8 -------------------------------------------------------------------------------------------------------------
+def test_a_run_of_three_seeds_is_drawn_as_mean_and_band_and_listed_as_mean_and_std(qtbot, window, runs_dir):
+    tiny_run(window, compare="residual", iterations=30)
+    window.training.form.seeds.setText("3")
+    start(qtbot, window)
+    run_path = window.training.view.path
+    qtbot.waitUntil(lambda: not window.training.is_training(), timeout=CHILD_MS)
+    curves = window.training.view.curves
+    curves.flush()
+    assert [label.text for _, label in curves.residual_plot.legend.items] == ["ResNet-8 (mean ± std over 3 seeds)"]
+    network = curves.network_curves("resnet-8")
+    assert len(network.test.xData) >= 1 and network.bands[1].upper.yData is not None
+    assert curves.single_seeds.isVisible()
+    curves.single_seeds.setChecked(True)
+    assert sorted(network.seed_lines) == [0, 1, 2]
+    window.tabs.setCurrentWidget(window.runs)
+    window.runs.refresh()
+
+    def best() -> str:  # the listing is read on a worker thread: the one from before the run ended may show first
+        window.runs.select_path(run_path)
+        return str(window.runs.table.model().index(window.runs.table.currentIndex().row(), COL_BEST).data())
+
+    qtbot.waitUntil(lambda: best().endswith("over 3 seeds)"), timeout=10_000)
+    assert re.fullmatch(r"ResNet-8 \d+\.\d\d% \(\d+\.\d\d ± \d+\.\d\d over 3 seeds\)", best()), best()
