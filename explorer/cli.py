@@ -95,9 +95,10 @@ DATA_FLAGS = ("dataset", "data_dir", "split", "train_subset", "augment", "synthe
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", choices=DATASETS, help="cifar10 or cifar100 (downloaded once with checksums) "
-                      "or synthetic (offline)")
-    data.add_argument("--data-dir", help="where the dataset is kept (default: a per-user cache folder)")
+    data.add_argument("--dataset", choices=DATASETS, help="cifar10 or cifar100 (downloaded once with checksums), "
+                      "folder (your own images in --data-dir, one subfolder per class) or synthetic (offline)")
+    data.add_argument("--data-dir", help="where the dataset is kept (default: a per-user cache folder); for "
+                      "--dataset folder, the folder of class subfolders (or of train/ and test/ subfolders)")
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:

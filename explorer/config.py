@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from explorer.limits import (
-    MAX_BATCH_SIZE, MAX_DEPTH, MAX_IMAGES, MAX_ITERATIONS, MAX_LR, MAX_NETWORKS, MAX_SEED, MAX_SEEDS,
+    MAX_BATCH_SIZE, MAX_DEPTH, MAX_IMAGES, MAX_INPUT_SIZE, MAX_NUM_CLASSES, MAX_ITERATIONS, MAX_LR, MAX_NETWORKS, MAX_SEED, MAX_SEEDS,
     MAX_SYNTHETIC_IMAGES, MAX_WEIGHT_DECAY, boolean, choice, number, whole,
 )
+from explorer.data.folder_layout import count_classes
+from explorer.data.errors import DatasetError
 from explorer.model_config import ModelConfig, _known_fields
 
 
-DATASETS = ("cifar10", "cifar100", "synthetic")
-DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "synthetic": "synthetic"}
+DATASETS = ("cifar10", "cifar100", "folder", "synthetic")
+DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "folder": "image folder", "synthetic": "synthetic"}
 DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "synthetic": 10}
 SPLITS = ("test", "val")
 COMPARES = ("both", "plain", "residual")
@@ -32,7 +34,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 @dataclass(frozen=True)
 class DataConfig:
     """What the trainer reads. ``split='test'`` trains on all 50k and tests on the 10k test set (Figure 6);
-    ``'val'`` is the paper's 45k/5k train/validation split. ``data_dir=None`` is the per-user cache folder."""
+    ``'val'`` is the paper's 45k/5k train/validation split. ``data_dir=None`` is the per-user cache folder.
+    ``dataset='folder'``: ``data_dir`` is a folder of one's own images, one subfolder per class
+    (:mod:`explorer.data.folder_layout`); a run records its ``classes`` and ``image_size`` (RunConfig fills them)."""
 
     dataset: str = "cifar10"
     data_dir: str | None = None  # CIFAR: the folder its archive is kept in (None: the per-user cache)
@@ -40,6 +44,8 @@ class DataConfig:
     train_subset: int | None = None
     augment: bool = True
     synthetic_size: int = 10000
+    classes: int | None = None  # an image folder's class count, as counted when the run was made
+    image_size: int | None = None  # an image folder's images are resized to this (the network's input size)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -53,6 +59,13 @@ class DataConfig:
         whole("synthetic-size", self.synthetic_size, 20, MAX_SYNTHETIC_IMAGES)
         if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir.strip()):
             raise ValueError(f"data-dir {self.data_dir!r} must be a folder path")
+        if self.dataset == "folder" and self.data_dir is None:
+            raise ValueError("data-dir must name the image folder (one subfolder of images per class) when the "
+                             "dataset is an image folder")
+        if self.classes is not None:
+            whole("classes", self.classes, 2, MAX_NUM_CLASSES)
+        if self.image_size is not None:
+            whole("image-size", self.image_size, 8, MAX_INPUT_SIZE)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -215,6 +228,13 @@ class RunConfig:
         for part, kind in ((self.model, ModelConfig), (self.data, DataConfig), (self.train, TrainConfig)):
             if not isinstance(part, kind):
                 raise ValueError(f"{kind.__name__} expected, not {type(part).__name__}")
+        if self.data.dataset == "folder" and (self.data.classes is None or self.data.image_size is None):
+            try:  # counted once, recorded in config.json: the run reopens whatever becomes of the folder
+                classes = self.data.classes or count_classes(self.data.data_dir)
+            except DatasetError as exc:
+                raise ValueError(str(exc)) from None
+            object.__setattr__(self, "data", dataclasses.replace(
+                self.data, classes=classes, image_size=self.data.image_size or self.model.input_size))
         networks = len(self.depths) * (2 if self.train.compare == "both" else 1) * self.train.seeds
         if networks > MAX_NETWORKS:
             raise ValueError(f"depths give {networks} networks in one run ({len(self.depths)} depths × "
@@ -248,6 +268,8 @@ class RunConfig:
 
     @property
     def num_classes(self) -> int:
+        if self.data.dataset == "folder":
+            return self.data.classes
         return DATASET_CLASSES.get(self.data.dataset, self.model.num_classes)
 
     def default_name(self) -> str:

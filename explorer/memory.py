@@ -63,18 +63,29 @@ def _cgroup_room() -> int | None:
     return None
 
 
-def dataset_images(data) -> int:
-    """How many images the run keeps resident (training and test), by its DataConfig."""
+def dataset_bytes(data) -> int:
+    """What the run's images take resident (training and test, uint8), by its DataConfig; an image folder is
+    listed (not decoded) to count its images, and one that cannot be listed counts as empty: the data step
+    refuses it with its own sentence."""
     if data.dataset == "synthetic":
-        return data.synthetic_size + max(1, data.synthetic_size // 5)
-    return 60_000
+        return (data.synthetic_size + max(1, data.synthetic_size // 5)) * IMAGE_BYTES
+    if data.dataset == "folder":
+        from explorer.data.errors import DatasetError
+        from explorer.data.folder_layout import list_folder
+
+        try:
+            listing = list_folder(data.data_dir)
+        except DatasetError:
+            return 0
+        return (len(listing.train) + len(listing.test)) * 3 * (data.image_size or 32) ** 2
+    return 60_000 * IMAGE_BYTES
 
 
 def estimate_run(config, summarize, available: int | None, where: str) -> Estimate:
     """The estimate of a RunConfig, with ``summarize(ModelConfig)`` giving each network's layer table."""
     tables = [summarize(model) for model in config.model_configs()]
     needed = training_bytes([(t.activation_bytes, t.total_params) for t in tables], config.train.batch_size,
-                            dataset_images(config.data) * IMAGE_BYTES)
+                            dataset_bytes(config.data))
     return Estimate(needed=needed, available=available, where=where)
 
 

@@ -8,6 +8,7 @@ from explorer.config import DataConfig
 from explorer.data.cifar import load_cifar
 from explorer.data.cifar_spec import SPECS
 from explorer.data.dataset import Dataset
+from explorer.data.image_folder import load_image_folder
 from explorer.data.location import data_folder
 from explorer.data.synthetic import make_synthetic
 
@@ -19,11 +20,14 @@ def load_dataset(
 
     ``split='val'`` trains on a fixed 9/10 of the training set and tests on the rest (the paper's 45k/5k);
     ``train_subset`` keeps the first N of a permutation drawn from ``seed``. The synthetic set has
-    ``synthetic_size`` training images and a fifth as many test images. ``progress(done_bytes, total_bytes)``
+    ``synthetic_size`` training images and a fifth as many test images; an image folder is decoded at its
+    ``image_size`` (32 when none is recorded). ``progress(done_bytes, total_bytes)``
     follows a download.
     """
     if config.dataset == "synthetic":
         dataset = make_synthetic(config.synthetic_size, max(1, config.synthetic_size // 5), seed)
+    elif config.dataset == "folder":
+        dataset = load_image_folder(data_folder(config), config.image_size or 32, classes=config.classes)
     else:
         dataset = load_cifar(SPECS[config.dataset], data_folder(config), progress=progress)
     if config.split == "val":

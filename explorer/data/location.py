@@ -7,6 +7,7 @@ from pathlib import Path
 
 from explorer.config import DataConfig
 from explorer.data.cifar_spec import SPECS, check_folder, default_data_dir, vouched
+from explorer.data.folder_layout import count_classes
 
 
 def data_folder(config: DataConfig) -> Path | None:
@@ -27,6 +28,9 @@ def data_state(config: DataConfig) -> str:
     if config.dataset == "synthetic":
         return READY
     root = data_folder(config)
+    if config.dataset == "folder":  # its own images: nothing to download, every image to be read and checked
+        count_classes(root)
+        return VERIFY
     spec = SPECS[config.dataset]
     if check_folder(root, spec):
         return READY if vouched(root, spec) else VERIFY

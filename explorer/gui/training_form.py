@@ -49,7 +49,9 @@ class TrainingForm(QWidget):
         for key, label in DATASET_LABELS.items():
             self.dataset.addItem(label if key != "synthetic" else "Synthetic (offline, no download)", key)
         self.dataset.setToolTip(tip("CIFAR-10 and CIFAR-100 are downloaded once with their published checksums; "
-                                    "the synthetic set is drawn offline from the seed, for trying things out."))
+                                    "an image folder is your own images, one subfolder per class (or train/ and "
+                                    "test/ subfolders), resized once to the network's input size; the synthetic "
+                                    "set is drawn offline from the seed, for trying things out."))
         self.data_dir = QLineEdit(objectName="dataFolder")
         self.data_dir.setPlaceholderText("default cache folder")
         self.data_dir.setToolTip(tip("Where the dataset is kept (downloaded there on first use, after asking)."))
@@ -283,6 +285,9 @@ class TrainingForm(QWidget):
         self.synthetic_size.setEnabled(self.dataset.currentData() == "synthetic" and self._draft is None)
         for widget in (self.data_dir, self.browse):
             widget.setEnabled(self.dataset.currentData() != "synthetic" and self._draft is None)
+        own = self.dataset.currentData() == "folder"
+        self.data_dir.setPlaceholderText("a folder with one subfolder of images per class" if own
+                                         else "default cache folder")
 
     def _on_edited(self) -> None:
         if self._filling:
@@ -321,7 +326,7 @@ def state_of(config: RunConfig) -> dict:
 
 
 FIELD_WORDS = {"iterations": "Iterations", "batch-size": "Batch size", "lr": "Learning rate",
-               "synthetic-size": "Synthetic images", "data-dir": "Data folder", "name": "Run name",
+               "synthetic-size": "Synthetic images", "data-dir": "Data folder", "classes": "Classes", "name": "Run name",
                "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop", "seeds": "Seeds"}
 
 

@@ -1,0 +1,87 @@
+"""A folder of one's own images read into the same in-memory Dataset as CIFAR: each image decoded once (Pillow),
+converted to RGB, its shorter side resized to the network's input size and the centre cut square, kept as uint8
+[N, 3, S, S]; from there it is moved to the device and augmented like CIFAR-10. The folder's files and split come
+from :mod:`explorer.data.folder_layout`; an image that cannot be read is refused naming the file."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from explorer.data.dataset import Dataset
+from explorer.data.errors import DatasetError, reason
+from explorer.data.folder_layout import list_folder
+from explorer.files import open_regular
+
+MAX_PIXELS = 64_000_000  # larger images are refused rather than decoded (decompression bombs)
+MAX_DATASET_BYTES = 16 << 30
+
+
+def decode(path: Path, size: int) -> np.ndarray:
+    """The image at ``path`` as uint8 [3, size, size]: RGB, shorter side resized to ``size``, centre square."""
+    from PIL import Image
+
+    try:
+        with open_regular(path) as f, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(f)
+            if image.width * image.height > MAX_PIXELS:
+                raise DatasetError(f"image {path} has {image.width}×{image.height} pixels, more than "
+                                   f"{MAX_PIXELS // 1_000_000} million; make it smaller or remove it")
+            image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when that is still large enough
+            image = image.convert("RGB")
+            scale = size / min(image.size)
+            width, height = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+            image = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+            left, top = (width - size) // 2, (height - size) // 2
+            image = image.crop((left, top, left + size, top + size))
+            return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+    except DatasetError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise DatasetError(f"image {path} cannot be read ({reason(exc)}); replace it or remove it") from None
+
+
+def _decode_all(items, size: int, progress: Callable[[int, int], None] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    images = np.empty((len(items), 3, size, size), dtype=np.uint8)
+    for i, (path, _label) in enumerate(items):
+        images[i] = decode(path, size)
+        if progress is not None and (i + 1) % 256 == 0:
+            progress(i + 1, len(items))
+    labels = torch.tensor([label for _path, label in items], dtype=torch.int64)
+    return torch.from_numpy(images), labels
+
+
+def load_image_folder(root: str | os.PathLike, size: int, *, classes: int | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """The folder's images at ``size``×``size``; ``classes``, when a run recorded it, must still be what the folder
+    has. ``progress(done_images, total_images)`` follows the decoding. Raises DatasetError."""
+    listing = list_folder(root)
+    if classes is not None and len(listing.classes) != classes:
+        raise DatasetError(f"the image folder {root} now has {len(listing.classes)} classes; the run was made with "
+                           f"{classes}; restore the folder or start a new run")
+    if not listing.test:
+        raise DatasetError(f"the test folder of {root} has no images; add some, or remove it so that a fifth of "
+                           "each class is held out")
+    needed = (len(listing.train) + len(listing.test)) * 3 * size * size
+    if needed > MAX_DATASET_BYTES:
+        raise DatasetError(f"the image folder {root} holds {len(listing.train) + len(listing.test)} images: "
+                           f"{needed / 2**30:.1f} GiB at {size}×{size}, more than {MAX_DATASET_BYTES >> 30} GiB; "
+                           "use fewer images or a smaller input size")
+    total = len(listing.train) + len(listing.test)
+
+    def counted(offset: int):
+        return None if progress is None else (lambda done, _n: progress(offset + done, total))
+
+    train_images, train_labels = _decode_all(listing.train, size, counted(0))
+    test_images, test_labels = _decode_all(listing.test, size, counted(len(listing.train)))
+    if progress is not None:
+        progress(total, total)
+    return Dataset(train_images=train_images, train_labels=train_labels, test_images=test_images,
+                   test_labels=test_labels, classes=listing.classes, name="folder")

@@ -1,0 +1,137 @@
+"""A folder of one's own images (ImageFolder layout), read from PNG and JPEG files written for the test: the
+classes, the held-out split, the resize, the recorded class count, and one sentence for every folder that
+cannot be used - before any run folder exists."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.data.errors import DatasetError
+from explorer.data.folder_layout import list_folder
+from explorer.data.image_folder import decode
+from explorer.data.loading import load_dataset
+from explorer.data.location import VERIFY, data_state
+from explorer.model_config import ModelConfig
+from tests.folder_fixture import CLASSES, write_image, write_image_folder
+from tests.test_cli_train import only_run, train
+
+
+def folder_config(root: Path, size: int = 32) -> DataConfig:
+    return RunConfig(data=DataConfig(dataset="folder", data_dir=str(root)), model=ModelConfig(input_size=size)).data
+
+
+def test_classes_split_and_images(tmp_path: Path) -> None:
+    write_image_folder(tmp_path, per_class=10)
+    data = folder_config(tmp_path)
+    assert (data.classes, data.image_size) == (3, 32) and data_state(data) == VERIFY
+    dataset = load_dataset(data)
+    assert dataset.classes == CLASSES and dataset.name == "folder"
+    assert dataset.train_images.shape == (24, 3, 32, 32) and dataset.train_images.dtype == torch.uint8
+    assert dataset.test_images.shape == (6, 3, 32, 32)
+    assert torch.bincount(dataset.test_labels).tolist() == [2, 2, 2]  # a fifth of each class held out
+    listing = list_folder(tmp_path)
+    files = [p for p, _ in listing.train] + [p for p, _ in listing.test]
+    assert len(set(files)) == 30 and {p.suffix for p in files} == {".png", ".jpg"}
+    assert list_folder(tmp_path) == listing  # the same held-out images every time, whatever the run's seed
+    assert all(p.parent.name == CLASSES[label] for p, label in listing.train + listing.test)
+
+
+def test_a_known_image_is_resized_on_its_shorter_side_and_cut_to_the_centre(tmp_path: Path) -> None:
+    pixels = np.zeros((40, 80, 3), dtype=np.uint8)  # 80 wide, 40 high: left sixth red, the rest blue
+    pixels[:, :13] = (255, 0, 0)
+    pixels[:, 13:] = (0, 0, 255)
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    image = decode(tmp_path / "wide.png", 20)  # 40 -> 20 high, 80 -> 40 wide, the centre 20 columns kept
+    assert image.shape == (3, 20, 20) and image.dtype == np.uint8
+    assert (image[2] == 255).all() and (image[0] == 0).all()  # the red sixth is cut away
+    Image.fromarray(pixels[:, :, 0]).save(tmp_path / "grey.png")
+    assert decode(tmp_path / "grey.png", 16).shape == (3, 16, 16)
+
+
+def test_the_folders_own_train_and_test_split_is_used(tmp_path: Path) -> None:
+    write_image_folder(tmp_path / "train", per_class=4)
+    write_image_folder(tmp_path / "val", per_class=2, classes=CLASSES[:2])  # a class may lack test images
+    dataset = load_dataset(folder_config(tmp_path, 24))
+    assert len(dataset.train_labels) == 12 and torch.bincount(dataset.test_labels).tolist() == [2, 2]
+    assert dataset.train_images.shape[1:] == (3, 24, 24)
+
+
+def test_the_recorded_classes_make_the_classifier_and_outlive_the_folder(tmp_path: Path) -> None:
+    write_image_folder(tmp_path / "images", per_class=3, classes=("a", "b", "c", "d", "e"))
+    config = RunConfig(data=DataConfig(dataset="folder", data_dir=str(tmp_path / "images")),
+                       train=TrainConfig(depths=(8,)))
+    assert config.num_classes == 5 and {m.num_classes for m in config.model_configs()} == {5}
+    (tmp_path / "images" / "f").mkdir()
+    write_image(tmp_path / "images" / "f" / "1.png", 1)
+    write_image(tmp_path / "images" / "f" / "2.png", 2)
+    with pytest.raises(DatasetError, match="now has 6 classes; the run was made with 5"):
+        load_dataset(config.data)
+    (tmp_path / "images").rename(tmp_path / "moved")
+    assert RunConfig.from_dict(config.to_dict()).num_classes == 5  # a run reopens without its folder
+
+
+def _garbage(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not an image at all" * 10)
+
+
+@pytest.mark.parametrize("make, sentence", [
+    (lambda r: (r / "a").mkdir(parents=True) or write_image_folder(r, 3, ("b", "c")),
+     r"class folder .*/a has no images"),
+    (lambda r: write_image_folder(r, 3) and _garbage(r / "dog" / "broken.jpg"),
+     r"image .*/dog/broken.jpg cannot be read \(cannot identify image file"),
+    (lambda r: write_image_folder(r, 3) and (r / "cat" / "000.png").write_bytes(
+        (r / "cat" / "000.png").read_bytes()[:60]), r"image .*/cat/000.png cannot be read"),
+    (lambda r: write_image_folder(r, 3, ("only",)), r"has one class \(only\); a classifier needs at least two"),
+    (lambda r: write_image_folder(r, 1), r"class folder .*/cat has one image; each class needs at least two"),
+    (lambda r: r.mkdir() or write_image(r / "loose.png", 0), r"has no class subfolders"),
+    (lambda r: write_image_folder(r / "train", 2) and write_image_folder(r / "test", 1, ("cat", "owl")),
+     r"test folder .* has a class that .*train lacks \(owl\)"),
+])
+def test_a_folder_that_cannot_be_used_is_one_sentence_and_no_run(tmp_path: Path, make, sentence) -> None:
+    root = tmp_path / "images"
+    make(root)
+    with pytest.raises((DatasetError, ValueError), match=sentence):
+        load_dataset(folder_config(root))
+    done = train(tmp_path, "--dataset", "folder", "--data-dir", str(root), "--iterations", "2", "--depths", "8",
+                 "--batch-size", "2")
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode != 0 and re.search(sentence, last), done.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_missing_folder_a_file_and_a_fifo_are_refused_without_hanging(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        folder_config(tmp_path / "nowhere")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        folder_config(tmp_path / "file")
+    with pytest.raises(ValueError, match="data-dir must name the image folder"):
+        DataConfig(dataset="folder")
+    write_image_folder(tmp_path / "images", 3)
+    os.mkfifo(tmp_path / "images" / "cat" / "pipe.png")  # never opened: a FIFO is not an image file
+    assert len(load_dataset(folder_config(tmp_path / "images")).train_labels) == 6
+
+
+def test_a_folder_of_images_trains_end_to_end(tmp_path: Path) -> None:
+    write_image_folder(tmp_path / "images", per_class=6)
+    done = train(tmp_path, "--dataset", "folder", "--data-dir", str(tmp_path / "images"), "--iterations", "4",
+                 "--batch-size", "4", "--depths", "8", "--compare", "residual", "--log-every", "2")
+    assert done.returncode == 0, done.stderr
+    run = only_run(tmp_path)
+    config = run.config()
+    assert (config.data.classes, config.data.image_size, config.num_classes) == (3, 32, 3)
+    events, _ = run.read_events()
+    assert events[-1]["status"] == "finished"
+    from explorer.analysis.inputs import networks
+
+    (network,) = networks(run, 4, torch.device("cpu"))
+    assert network.model.fc.out_features == 3
