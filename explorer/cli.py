@@ -13,6 +13,7 @@ from explorer.config import (
     COMPARES, DATASETS, DEVICES, PRECISIONS, SPLITS, DataConfig, RunConfig, TrainConfig,
 )
 from explorer.model_config import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig
+from explorer.export_command import add_export_parser
 from explorer.recipes import RECIPES, recipe_train_config
 from explorer.run_list import list_runs
 from explorer.runs import RunDirError, default_runs_dir
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(data)
     data.add_argument("--progress", choices=("line", "json"), default="line", help=argparse.SUPPRESS)
     data.set_defaults(func=_cmd_data)
+    add_export_parser(sub, add_model_options)
     return parser
 
 

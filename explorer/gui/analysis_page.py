@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from explorer.analysis.command import default_size
+from explorer.analysis.plan import default_size
 from explorer.analysis.gradients import gradient_flow
 from explorer.checkpoints import checkpoint_disk_bytes, complete_sets
 from explorer.files import read_text
@@ -49,6 +49,7 @@ ANALYSES = (("responses", False, "Layer responses", "The std of every 3×3 layer
 
 class AnalysisPage(QWidget):
     status_message = Signal(str)
+    export_network_requested = Signal(object, list, int)  # run folder, its networks' keys, the checkpoint
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,6 +105,14 @@ class AnalysisPage(QWidget):
         export = QPushButton("Export…")
         export.clicked.connect(self.export_action.trigger)
         status.addWidget(export)
+        self.export_network_action = make_action(
+            self, "Export trained network as ONNX…", None, "Write a network of the run, as it was at the checkpoint "
+            "chosen, as an ONNX file with the layer table's names (for Netron or any ONNX runtime)",
+            self._on_export_network, name="exportTrainedOnnx")
+        onnx = QPushButton("ONNX…", objectName="exportTrainedOnnxButton")
+        onnx.setToolTip(self.export_network_action.toolTip())
+        onnx.clicked.connect(self.export_network_action.trigger)
+        status.addWidget(onnx)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(row)
@@ -239,6 +248,11 @@ class AnalysisPage(QWidget):
         for button in self.buttons.values():
             button.setEnabled(self._run is not None and not running and self.checkpoint.count() > 0)
         self.cancel.setEnabled(running)
+        self.export_network_action.setEnabled(self._run is not None and self.checkpoint.count() > 0)
+
+    def _on_export_network(self) -> None:
+        if self._run is not None and self.checkpoint.currentData() is not None:
+            self.export_network_requested.emit(self._run.path, list(self._models), int(self.checkpoint.currentData()))
 
     def _on_export(self) -> None:
         view = self.views.currentWidget()

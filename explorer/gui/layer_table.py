@@ -232,6 +232,7 @@ class LayerTable(QWidget):
         head.addWidget(self._busy)
         for button in (expand, collapse, copy, export):
             head.addWidget(button)
+        self._head = head
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(head)
@@ -249,6 +250,13 @@ class LayerTable(QWidget):
         worker.computed.connect(self._on_computed)
         worker.failed.connect(self._on_failed)
         worker.busy_changed.connect(self._on_busy_changed)
+
+    def add_button(self, text: str, action: QAction) -> None:
+        """A button at the end of the table's header row that triggers ``action`` (an export the window owns)."""
+        button = QPushButton(text, objectName=f"{action.objectName()}Button")
+        button.setToolTip(action.toolTip())
+        button.clicked.connect(action.trigger)
+        self._head.addWidget(button)
 
     @property
     def summary(self) -> "Summary | None":

@@ -20,7 +20,9 @@ from explorer import __version__
 from explorer.model_config import ModelConfig
 from explorer.gui.analysis_page import AnalysisPage
 from explorer.gui.architecture_panel import ArchitecturePanel
+from explorer.gui.actions import make_action
 from explorer.gui.latest_worker import SummaryWorker
+from explorer.gui.model_export import ModelExport
 from explorer.gui.layer_table import LayerTable
 from explorer.gui.runs_browser import RunsPage
 from explorer.gui.tips import tip
@@ -89,6 +91,12 @@ class MainWindow(QMainWindow):
         self.training = TrainingPage(settings, runs_dir)
         self.runs = RunsPage(runs_dir)
         self.analysis = AnalysisPage(settings)
+        self.model_export = ModelExport(settings, self)
+        self.export_onnx_action = make_action(
+            self, "Export network as ONNX…", None, "Write the Architecture tab's network (freshly initialised) as an "
+            "ONNX file whose nodes bear the layer table's names, to open in Netron or any ONNX runtime",
+            lambda: self.model_export.export_architecture(self.architecture.config), name="exportOnnx")
+        self.layer_table.add_button("ONNX…", self.export_onnx_action)
 
         self._splitter = QSplitter(Qt.Orientation.Horizontal, objectName="architectureSplitter")
         self._splitter.addWidget(self.architecture)
@@ -113,7 +121,8 @@ class MainWindow(QMainWindow):
         self.architecture.config_changed.connect(self.summaries.request)
         self.architecture.config_changed.connect(self.training.set_template)
         self.training.view.run_changed.connect(self.analysis.set_run)
-        for page in (self.layer_table, self.training, self.runs, self.analysis):
+        self.analysis.export_network_requested.connect(self.model_export.export_trained)
+        for page in (self.layer_table, self.training, self.runs, self.analysis, self.model_export):
             page.status_message.connect(self._on_status_message)
         self.runs.shown_requested.connect(lambda: self.tabs.setCurrentWidget(self.runs))
         self.runs.open_requested.connect(lambda path: self._to_training(self.training.open_run, path))
@@ -149,7 +158,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addActions([runs("openRun"), training("new")])
         file_menu.addSeparator()
-        file_menu.addActions([training("export"), self.analysis.export_action, self.layer_table.export_action])
+        file_menu.addActions([training("export"), self.analysis.export_action, self.layer_table.export_action,
+                               self.export_onnx_action, self.analysis.export_network_action])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.menuBar().addMenu("&Run").addActions([training(k) for k in ("start", "stop", "resume")])
@@ -224,6 +234,7 @@ class MainWindow(QMainWindow):
             keep_running = choice == KEEP
         self.training.shutdown(keep_running=keep_running)
         self.analysis.shutdown()
+        self.model_export.shutdown()
         self.summaries.shutdown()
         self.runs.wait_idle()
         self._save_layout()

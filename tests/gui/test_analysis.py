@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from explorer.gui.main_window import MainWindow
 from flows import CHILD_MS, open_in_runs_tab, start, tiny_run
@@ -65,6 +65,18 @@ def test_each_analysis_runs_from_its_button_and_is_drawn_and_exported(qtbot, win
     for suffix in ("png", "svg"):
         assert page.export_to(page.responses, tmp_path / f"responses.{suffix}")
         assert (tmp_path / f"responses.{suffix}").stat().st_size > 1000
+
+    # the trained network at the checkpoint chosen, as ONNX: which one is asked, the run has two
+    page.checkpoint.setCurrentIndex(page.checkpoint.findData(30))
+    onnx_path = tmp_path / "trained.onnx"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(onnx_path), ""))
+    offered = []
+    monkeypatch.setattr(QInputDialog, "getItem", lambda _p, _t, _l, items, *a: offered.append(items) or
+                        ("resnet-8", True))
+    window.action("exportTrainedOnnx").trigger()
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Wrote"), timeout=CHILD_MS)
+    assert offered == [["plain-8", "resnet-8"]] and onnx_path.stat().st_size > 10_000
+    assert "resnet-8 at iteration 30" in window.statusBar().currentMessage()
 
 
 def test_a_cancelled_analysis_keeps_nothing_and_a_reopened_app_shows_what_was_kept(qtbot, window, settings,
