@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider
 from explorer.config import RunConfig
 from explorer.gui.hover_readout import HoverReadout
 from explorer.gui.paper_lines import PaperLines
+from explorer.gui.tips import tip
 from explorer.gui.network_curves import NetworkCurves
 from explorer.series import RunSeries
 
@@ -63,8 +64,8 @@ class CurvesView(QWidget):
         self.smoothing.setToolTip("Exponential moving average of the training error; the raw curve stays faint")
         self._smoothing_label = QLabel()
         self.single_seeds = QCheckBox("Single seeds", objectName="singleSeeds")
-        self.single_seeds.setToolTip("A run of several seeds shows each network's mean over them with a ± std band; "
-                                     "this adds each seed's own curves")
+        self.single_seeds.setToolTip(tip("A run of several seeds shows each network's mean over them with a ± std "
+                                         "band; this adds each seed's own curves"))
         self.single_seeds.setVisible(False)
         self.reference = QCheckBox("Paper test errors", objectName="paperLines")
         self.reference.setToolTip("Dotted lines at the paper's CIFAR-10 test errors (Table 6) of the ResNets shown")
