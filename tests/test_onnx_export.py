@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +15,13 @@ onnx = pytest.importorskip("onnx", reason="the onnx extra: pip install 'resnet-e
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'resnet-explorer[onnx]'")
 
 from explorer.analysis.inputs import networks  # noqa: E402
+from explorer.cli import main  # noqa: E402
 from explorer.model_config import ModelConfig  # noqa: E402
 from explorer.models import build_model  # noqa: E402
 from explorer.onnx_export import ExportError, export_onnx  # noqa: E402
 from explorer.runs import RunDir  # noqa: E402
 from explorer.summary import summarize  # noqa: E402
-from tests.test_cli_train import SMALL, env, only_run, train  # noqa: E402
+from tests.test_cli_train import SMALL, only_run, train  # noqa: E402
 
 
 def run_both(path: Path, model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +32,7 @@ def run_both(path: Path, model: torch.nn.Module, x: torch.Tensor) -> tuple[np.nd
 
 
 @pytest.mark.parametrize("config", [
-    ModelConfig(depth=20), ModelConfig(depth=20, plain=True), ModelConfig(depth=20, preact=True, shortcut="C"),
+    ModelConfig(depth=20), ModelConfig(depth=14, preact=True, shortcut="C"), ModelConfig(depth=8, plain=True),
     ModelConfig(family="imagenet", depth=50, input_size=64),
 ], ids=lambda c: f"{c.name}-{c.shortcut}")
 def test_the_file_checks_bears_the_tables_names_and_computes_what_torch_does(tmp_path: Path, config) -> None:
@@ -63,19 +62,15 @@ def test_the_file_checks_bears_the_tables_names_and_computes_what_torch_does(tmp
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_a_trained_network_is_exported_from_its_run(tmp_path: Path) -> None:
+def test_a_trained_network_is_exported_from_its_run(tmp_path: Path, capsys) -> None:
     done = train(tmp_path, *SMALL, "--iterations", "6", "--compare", "both")
     assert done.returncode == 0, done.stderr
     run = only_run(tmp_path)
-    cli = [sys.executable, "-m", "explorer", "export-model", "--run", str(run.path)]
-    several = subprocess.run([*cli, "-o", str(tmp_path / "x.onnx")], capture_output=True, text=True,
-                             env=env(tmp_path), timeout=120)
-    assert several.returncode == 2 and "--network is needed" in several.stderr and "plain-8, resnet-8" in \
-        several.stderr
-    out = subprocess.run([*cli, "--network", "resnet-8", "-o", str(tmp_path / "r8.onnx"), "--progress", "json"],
-                         capture_output=True, text=True, env=env(tmp_path), timeout=300)
-    assert out.returncode == 0, out.stderr
-    line = json.loads(out.stdout.strip().splitlines()[-1])
+    cli = ["export-model", "--run", str(run.path)]  # the command in this process: the GUI test runs it as a child
+    assert main([*cli, "-o", str(tmp_path / "x.onnx")]) == 2
+    assert "--network is needed" in capsys.readouterr().err  # the run has plain-8 and resnet-8
+    assert main([*cli, "--network", "resnet-8", "-o", str(tmp_path / "r8.onnx"), "--progress", "json"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["type"] == "done" and "resnet-8 at iteration 6" in line["network"]
     trained = {n.key: n for n in networks(RunDir.open(run.path), 6, torch.device("cpu"))}["resnet-8"].model
     fresh = build_model(ModelConfig(depth=8)).eval()

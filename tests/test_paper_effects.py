@@ -1,14 +1,12 @@
 """The paper's finding and the analyses that explain it, in miniature, on one run trained once for the module.
 
 Plain-20, plain-56 and ResNet-56 (the same net plus identity shortcuts) are trained side by side on identical
-batches of the synthetic set, through the trainer the app runs, with the paper's recipe (SGD, momentum 0.9,
-weight decay 1e-4, no lr drop this early). The budget is what fits a test on a 2-core CPU: 200 steps of 32
-images. The paper's lr of 0.1 is for batches of 128; for 32 it is scaled linearly to 0.025 (Goyal et al. 2017).
+batches of the synthetic set (:mod:`tests.paper_run`): 200 steps of 32 images, what fits a test on a 2-core CPU.
+The layer responses (Figure 7) need longer: tests/test_paper_responses.py.
 
 Measured on seeds 0 / 1 / 2 (the margins below are well inside every seed's):
 - training error over the last 20% of the steps: plain-20 0.31 / 0.34 / 0.39, plain-56 0.76 / 0.83 / 0.78,
   ResNet-56 0.06 / 0.08 / 0.14 - degradation, and shortcuts removing it (Figure 6);
-- mean std of the 3×3 layers' responses: plain-56 1.29 / 1.62 / …, ResNet-56 0.97 / 1.03 / … (Figure 7);
 - test error with one block removed, mean over the blocks, against none removed: plain-20 0.20 → 0.83 /
   0.41 → 0.90 / 0.35 → 0.87; ResNet-56 0.20 → 0.26 / 0.09 → 0.14 / 0.19 → 0.25 (Veit et al. 2016). Plain-56
   is at chance already (it has not learned in this budget: 0.79 / 0.83 / 0.84), so the collapse is shown on
@@ -27,9 +25,7 @@ same weights and see the same batches) and every comparison of the two below fai
 
 from __future__ import annotations
 
-import io
 import math
-import os
 import statistics
 
 import pytest
@@ -39,43 +35,15 @@ from explorer.analysis.gradients import run_gradient_flow
 from explorer.analysis.inputs import images, networks
 from explorer.analysis.landscape import landscape
 from explorer.analysis.lesion import lesion_study
-from explorer.analysis.responses import layer_responses
-from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.data.loading import load_dataset
-from explorer.model_config import ModelConfig
 from explorer.runs import RunDir
-from explorer.training.device import resolve_precision
-from explorer.training.events import Reporter
-from explorer.training.trainer import Trainer
+from tests.paper_run import CPU, train_paper_run
 
-CPU = torch.device("cpu")
 ITERATIONS = 200
-BATCH = 32
-LR = 0.1 * BATCH / 128  # the paper's 0.1 at 128, scaled linearly
-SEED = 0
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-    try:
-        config = RunConfig(
-            model=ModelConfig(), data=DataConfig(dataset="synthetic", synthetic_size=4000),
-            train=TrainConfig(compare="both", depths=(20, 56), iterations=ITERATIONS, batch_size=BATCH, lr=LR,
-                              milestones=(), log_every=10, eval_every=ITERATIONS,
-                              checkpoint_every=ITERATIONS, seed=SEED),
-        )
-        assert (config.train.momentum, config.train.weight_decay) == (0.9, 1e-4)
-        run = RunDir.create(tmp_path_factory.mktemp("paper"), config)
-        precision = resolve_precision("auto", CPU)  # bf16 where the CPU has it: the app's default, 2x faster
-        trainer = Trainer(config, load_dataset(config.data, seed=SEED), device=CPU, precision=precision,
-                          reporter=Reporter(run, ITERATIONS, io.StringIO()))
-        trainer.members = [m for m in trainer.members if m.name != "resnet-20"]  # not needed for the claims
-        assert trainer.train(run) == ("finished", "")
-        yield run
-    finally:
-        torch.set_num_threads(threads)
+    return train_paper_run(tmp_path_factory.mktemp("paper"), ("plain-20", "plain-56", "resnet-56"), ITERATIONS)
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +62,6 @@ def test_a_deeper_plain_net_trains_worse_and_shortcuts_fix_it(run):
     error = {name: mean_training_error(run, name, tail) for name in ("plain-20", "plain-56", "resnet-56")}
     assert error["plain-56"] > error["plain-20"] + 0.2, error
     assert error["resnet-56"] < error["plain-56"] - 0.2, error
-
-
-def test_residual_functions_respond_more_weakly_than_their_plain_twins(run, nets):
-    x, _ = images(run, "test", 500, CPU)
-    mean_std = {key: sum(r["std"]) / len(r["std"])
-                for key, r in ((k, layer_responses(nets[k], x)) for k in ("plain-56", "resnet-56"))}
-    assert mean_std["resnet-56"] < 0.9 * mean_std["plain-56"], mean_std
 
 
 def test_removing_one_block_breaks_a_plain_net_but_barely_moves_a_resnet(run, nets):

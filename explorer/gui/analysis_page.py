@@ -224,14 +224,11 @@ class AnalysisPage(QWidget):
 
     def _load_results(self) -> None:
         iteration = self.checkpoint.currentData()
-        for view, names in ((self.responses, ("responses",)), (self.lesions, ("lesion",)),
-                            (self.landscape, ("landscape-2d", "landscape"))):
-            data = {}
-            for name in names:
-                data = self._read(name, iteration)
-                if data:
-                    break
+        for view, name in ((self.responses, "responses"), (self.lesions, "lesion")):
+            data = self._read(name, iteration)
             view.show(data, self._models) if data else view.layout_widget.clear()
+        line, plane = self._read("landscape", iteration), self._read("landscape-2d", iteration)
+        self.landscape.show(line, self._models, plane)
 
     def _read(self, name: str, iteration) -> dict:
         if self._run is None or iteration is None:

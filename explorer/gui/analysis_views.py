@@ -47,7 +47,8 @@ class _View(QWidget):
         """The network that the view's big plot (contour, heat map) draws, chosen above the plots."""
         choice = QComboBox()
         choice.currentIndexChanged.connect(self._redraw)
-        self.controls.addWidget(QLabel(label))
+        self.choice_label = QLabel(label)
+        self.controls.addWidget(self.choice_label)
         self.controls.addWidget(choice)
         self.controls.addStretch(1)
         return choice
@@ -143,53 +144,80 @@ class LandscapeView(_View):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.network = self._network_choice("Contour of:")
+        self.network = self._network_choice("Contours of:")
         self._data: dict = {}
+        self._plane: dict = {}
         self._models: dict = {}
 
-    def show(self, data: dict, models: dict) -> None:  # noqa: A003
-        self._data, self._models = data, models
-        two_d = [k for k, v in data.items() if v["two_d"]]
+    def show(self, data: dict, models: dict, plane: dict | None = None) -> None:  # noqa: A003
+        """``data``: the 1D results by network; ``plane``: the 2D ones (either may be empty). The contours are
+        drawn a depth (and seed) at a time, plain and ResNet side by side on one colour scale."""
+        self._data, self._plane, self._models = data, plane or {}, models
+        current = self.network.currentData()
+        pairs = sorted({(models[k][0].depth, models[k][1] if models[k][1] is not None else -1) for k in self._plane})
         self.network.blockSignals(True)
         self.network.clear()
-        for key in two_d:
-            self.network.addItem(_label(*models[key]), key)
+        for depth, seed in pairs:
+            self.network.addItem(f"depth {depth}" + (f", seed {seed}" if seed >= 0 else ""), (depth, seed))
+        if current is not None and self.network.findData(current) >= 0:
+            self.network.setCurrentIndex(self.network.findData(current))
         self.network.blockSignals(False)
-        self.network.setVisible(bool(two_d))
+        self.network.setVisible(len(pairs) > 1)
+        self.choice_label.setVisible(len(pairs) > 1)
         self._redraw()
 
     def _redraw(self) -> None:
         self.layout_widget.clear()
         self._rows = []
-        two_d = any(v["two_d"] for v in self._data.values())
-        if not two_d:
-            plain, residual = self._panels("loss along one direction", "training loss", "step along the direction",
-                                           log_y=True)
+        if self._data:
+            panels = self._panels("loss along one direction", "training loss", "step along the direction",
+                                  log_y=True)
+            panels[1].setYLink(None)  # one range set below for both: a link follows whichever autoranged last
+            losses = [loss for r in self._data.values() for loss in r["losses"] if loss > 0]
             for key, result in self._data.items():
                 model, seed = self._models[key]
-                (plain if model.plain else residual).plot(result["alphas"], result["losses"], pen=_pen(model),
-                                                          name=_label(model, seed))
+                panels[0 if model.plain else 1].plot(result["alphas"], result["losses"], pen=_pen(model),
+                                                     name=_label(model, seed))
                 self._rows += [(model.name, seed, a, "", loss, 100 * e)
                                for a, loss, e in zip(result["alphas"], result["losses"], result["errors"])]
-            return
-        key = self.network.currentData() or next(iter(self._data))
-        result = self._data[key]
-        model, seed = self._models[key]
-        plot = self._plot(0, 0, f"{_label(model, seed)}: log10 training loss on a plane", "second direction",
-                          "first direction")
-        grid = np.log10(np.clip(np.asarray(result["losses"], dtype=float), 1e-6, None))
-        alphas = np.asarray(result["alphas"])
-        image = pg.ImageItem(grid)
-        image.setColorMap(pg.colormap.get("viridis"))
-        span = alphas[-1] - alphas[0]
-        image.setRect(alphas[0], alphas[0], span, span)
-        plot.addItem(image)
-        for level in np.linspace(grid.min(), grid.max(), 12)[1:-1]:
-            curve = pg.IsocurveItem(data=grid, level=level, pen=pg.mkPen("w", width=1))
-            curve.setParentItem(image)
-        for i, a in enumerate(result["alphas"]):
-            for j, b in enumerate(result["alphas"]):
-                self._rows.append((model.name, seed, a, b, result["losses"][i][j], 100 * result["errors"][i][j]))
+            if losses:
+                low, high = np.log10(min(losses)), np.log10(max(losses))
+                for panel in panels:
+                    panel.setYRange(low, high, padding=0.05)
+        if self._plane:
+            self._contours(row=1 if self._data else 0)
+
+    def _contours(self, row: int) -> None:
+        depth, seed = self.network.currentData() or (None, None)
+        chosen = [k for k in self._plane if (self._models[k][0].depth, self._models[k][1]
+                                              if self._models[k][1] is not None else -1) == (depth, seed)]
+        chosen = sorted(chosen or list(self._plane)[:2], key=lambda k: not self._models[k][0].plain)
+        grids = {k: np.log10(np.clip(np.asarray(self._plane[k]["losses"], dtype=float), 1e-6, None)) for k in chosen}
+        low, high = min(g.min() for g in grids.values()), max(g.max() for g in grids.values())
+        levels = np.linspace(low, high, 12)[1:-1]
+        images = []
+        for col, key in enumerate(chosen):
+            result, (model, seed) = self._plane[key], self._models[key]
+            plot = self.layout_widget.addPlot(row=row, col=col,
+                                              title=f"{_label(model, seed)}: log10 training loss on a plane")
+            plot.setLabel("left", "second direction")
+            plot.setLabel("bottom", "first direction")
+            alphas = np.asarray(result["alphas"])
+            image = pg.ImageItem(grids[key], levels=(low, high))
+            image.setColorMap(pg.colormap.get("viridis"))
+            image.setRect(alphas[0], alphas[0], alphas[-1] - alphas[0], alphas[-1] - alphas[0])
+            plot.addItem(image)
+            plot.setRange(xRange=(alphas[0], alphas[-1]), yRange=(alphas[0], alphas[-1]), padding=0)
+            for level in levels:  # the same levels in both: equal spacing means equal sharpness
+                pg.IsocurveItem(data=grids[key], level=level, pen=pg.mkPen("w", width=1)).setParentItem(image)
+            images.append((plot, image))
+            for i, a in enumerate(result["alphas"]):
+                for j, b in enumerate(result["alphas"]):
+                    self._rows.append((model.name, seed, a, b, result["losses"][i][j], 100 * result["errors"][i][j]))
+        plot, image = images[-1]
+        bar = pg.ColorBarItem(values=(float(low), float(high)), colorMap=pg.colormap.get("viridis"),
+                              label="log10 loss", interactive=False)
+        bar.setImageItem([i for _, i in images], insert_in=plot)
 
 
 class GradientView(_View):
