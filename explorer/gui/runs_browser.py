@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from explorer.config import DATASET_LABELS
 from explorer.formatting import networks, size
 from explorer.gui.actions import make_action
 from explorer.run_list import RunInfo, list_runs
@@ -99,7 +100,7 @@ class RunsModel(QAbstractTableModel):
         if info.state == "unreadable":
             return info.message if col == COL_MODELS else ""
         if col == COL_DATASET:
-            return info.dataset
+            return DATASET_LABELS.get(info.dataset, info.dataset)
         if col == COL_MODELS:
             return networks(info.model_configs)
         if col == COL_ITERATIONS:

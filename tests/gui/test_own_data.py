@@ -1,0 +1,46 @@
+"""A folder of one's own images, through the Training tab as a person does it: choose "image folder", type the
+folder, press Start. A broken image is named before any run folder exists; once it is gone, the run trains on
+the folder's classes and the Runs tab lists it as an image-folder run."""
+
+from __future__ import annotations
+
+from explorer.gui.runs_browser import COL_DATASET
+from explorer.runs import RunDir
+from flows import CHILD_MS, start, tiny_run
+from tests.folder_fixture import write_image_folder
+
+
+def _own_images(window, folder) -> None:
+    tiny_run(window, compare="residual", iterations=6)
+    form = window.training.form
+    form.dataset.setCurrentIndex(form.dataset.findData("folder"))
+    form.data_dir.setText(str(folder))
+    form.batch_size.setText("4")
+
+
+def test_a_broken_image_is_named_before_any_run_and_the_folder_then_trains(qtbot, window, runs_dir, tmp_path):
+    folder = write_image_folder(tmp_path / "pets", per_class=5)
+    (folder / "dog" / "broken.png").write_bytes(b"\x89PNG but not really")
+    _own_images(window, tmp_path / "nowhere")
+    assert window.training.form.data_dir.placeholderText() == "a folder with one subfolder of images per class"
+    window.action("startRun").trigger()
+    assert "The image folder" in window.training.form.problem.text()
+    assert "does not exist" in window.training.form.problem.text() and list(runs_dir.iterdir()) == []
+
+    window.training.form.data_dir.setText(str(folder))
+    window.action("startRun").trigger()  # every image is read by the data step before the run is made
+    qtbot.waitUntil(lambda: "cannot be read" in window.training.form.problem.text(), timeout=CHILD_MS)
+    problem = window.training.form.problem.text()
+    assert problem.startswith(f"Image {folder / 'dog' / 'broken.png'} cannot be read") and "--" not in problem
+    assert list(runs_dir.iterdir()) == []
+
+    (folder / "dog" / "broken.png").unlink()
+    start(qtbot, window)
+    qtbot.waitUntil(lambda: not window.training.is_training(), timeout=CHILD_MS)
+    (path,) = runs_dir.iterdir()
+    run = RunDir.open(path)
+    assert run.config().num_classes == 3 and run.read_events()[0][-1]["status"] == "finished"
+    window.tabs.setCurrentWidget(window.runs)
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.model.rowCount() == 1, timeout=10_000)
+    assert window.runs.model.index(0, COL_DATASET).data() == "image folder"
