@@ -195,6 +195,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if not (args.resume or args.run_dir):
+        run_config_from_args(args)  # a bad option is refused in a fraction of a second, before torch loads
     from explorer.training.command import train
 
     return train(args, run_config_from_args, _changed_options(args, args.train_parser), _download_line)
