@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=500, help="iterations of the run (default 500)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     parser.add_argument("--images", type=int, default=10000, help="images in the synthetic set (default 10000)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per network: mean ± std bands (default 1)")
     parser.add_argument("--evals", type=int, default=7, help="test points per network before the grab (default 7,"
                         " of the 10 a run makes: past the first lr drop)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for them at most (default 900)")
@@ -62,6 +63,7 @@ def start_training(window: MainWindow, args: argparse.Namespace) -> None:
         form.recipe.setCurrentIndex(form.recipe.findData("custom"))
         form.iterations.setText(str(args.iterations))
         form.batch_size.setText(str(args.batch_size))
+    form.seeds.setText(str(args.seeds))
     form.run_name.setText("screenshot")
     window.action("startRun").trigger()
 
@@ -87,9 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         outcome: list[str] = []
 
+        began: list[bool] = []
+
         def poll() -> None:
             timed_out = time.monotonic() - started > args.timeout
-            if not (enough_points(window, args.evals) or timed_out or not window.training.is_training()):
+            if window.training.is_training():
+                began.append(True)  # Start's checks (data, memory) come first: until then nothing trains
+            ended = bool(began) and not window.training.is_training()
+            if not (enough_points(window, args.evals) or timed_out or ended):
                 return
             timer.stop()
             window.training.view.curves.flush()
