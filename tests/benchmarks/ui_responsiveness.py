@@ -29,6 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
+from PySide6.QtWidgets import QApplication
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 
 from explorer.config import RunConfig
@@ -77,10 +78,12 @@ class Watchdog(threading.Thread):
             frame = sys._current_frames().get(self.gui)
             if frame is None:
                 continue
-            if self._current is None:
-                self._current, self._since = collections.Counter(), self.last_tick
+            current = self._current  # the GUI thread's tick() may reset it at any moment: one read
+            if current is None:
+                current = self._current = collections.Counter()
+                self._since = self.last_tick
             where = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack(frame)[-4:]]
-            self._current[" < ".join(reversed(where))] += 1
+            current[" < ".join(reversed(where))] += 1
 
     def stop(self) -> None:
         self.running = False
@@ -114,8 +117,12 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
     form.batch_size.setText(str(args.batch_size))
     form.run_name.setText("responsiveness")
     window.action("startRun").trigger()
+    deadline = time.monotonic() + 60  # Start's checks (data, memory estimate) come before the child
+    while not page.is_training() and time.monotonic() < deadline and not form.problem.text():
+        QApplication.processEvents()
+        time.sleep(0.02)
     if not page.is_training():
-        raise SystemExit(f"the run did not start: {form.problem.text()}")
+        raise SystemExit(f"the run did not start: {form.problem.text() or 'no answer from the checks in 60 s'}")
     curves = page.view.curves
     watchdog = Watchdog()
 
