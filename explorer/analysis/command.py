@@ -19,7 +19,7 @@ from explorer.analysis.responses import layer_responses
 from explorer.files import atomic_write
 from explorer.runs import RunDir
 from explorer.training.device import resolve_device
-from explorer.analysis.plan import WHAT, default_size, result_path  # noqa: F401 (WHAT: the CLI's choices)
+from explorer.analysis.plan import WHAT, default_size, result_path
 
 def analyze(run: RunDir, what: str, *, iteration: int | None = None, subset: int | None = None,
             device_name: str = "auto", points: int | None = None, two_d: bool = False, seed: int = 0,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -48,20 +47,17 @@ def decode(path: Path, size: int) -> np.ndarray:
         raise DatasetError(f"image {path} cannot be read ({reason(exc)}); replace it or remove it") from None
 
 
-def _decode_all(items, size: int, progress: Callable[[int, int], None] | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _decode_all(items, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     images = np.empty((len(items), 3, size, size), dtype=np.uint8)
     for i, (path, _label) in enumerate(items):
         images[i] = decode(path, size)
-        if progress is not None and (i + 1) % 256 == 0:
-            progress(i + 1, len(items))
     labels = torch.tensor([label for _path, label in items], dtype=torch.int64)
     return torch.from_numpy(images), labels
 
 
-def load_image_folder(root: str | os.PathLike, size: int, *, classes: int | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> Dataset:
+def load_image_folder(root: str | os.PathLike, size: int, *, classes: int | None = None) -> Dataset:
     """The folder's images at ``size``×``size``; ``classes``, when a run recorded it, must still be what the folder
-    has. ``progress(done_images, total_images)`` follows the decoding. Raises DatasetError."""
+    has. Raises DatasetError."""
     listing = list_folder(root)
     if classes is not None and len(listing.classes) != classes:
         raise DatasetError(f"the image folder {root} now has {len(listing.classes)} classes; the run was made with "
@@ -74,14 +70,7 @@ def load_image_folder(root: str | os.PathLike, size: int, *, classes: int | None
         raise DatasetError(f"the image folder {root} holds {len(listing.train) + len(listing.test)} images: "
                            f"{needed / 2**30:.1f} GiB at {size}×{size}, more than {MAX_DATASET_BYTES >> 30} GiB; "
                            "use fewer images or a smaller input size")
-    total = len(listing.train) + len(listing.test)
-
-    def counted(offset: int):
-        return None if progress is None else (lambda done, _n: progress(offset + done, total))
-
-    train_images, train_labels = _decode_all(listing.train, size, counted(0))
-    test_images, test_labels = _decode_all(listing.test, size, counted(len(listing.train)))
-    if progress is not None:
-        progress(total, total)
+    train_images, train_labels = _decode_all(listing.train, size)
+    test_images, test_labels = _decode_all(listing.test, size)
     return Dataset(train_images=train_images, train_labels=train_labels, test_images=test_images,
                    test_labels=test_labels, classes=listing.classes, name="folder")

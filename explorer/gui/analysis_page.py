@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from explorer.analysis.plan import default_size
+from explorer.analysis.plan import default_size, result_path
 from explorer.analysis.gradients import gradient_flow
 from explorer.checkpoints import checkpoint_disk_bytes, complete_sets
 from explorer.files import read_text
@@ -225,15 +225,15 @@ class AnalysisPage(QWidget):
     def _load_results(self) -> None:
         iteration = self.checkpoint.currentData()
         for view, name in ((self.responses, "responses"), (self.lesions, "lesion")):
-            data = self._read(name, iteration)
+            data = self._read(name, False, iteration)
             view.show(data, self._models) if data else view.layout_widget.clear()
-        line, plane = self._read("landscape", iteration), self._read("landscape-2d", iteration)
+        line, plane = self._read("landscape", False, iteration), self._read("landscape", True, iteration)
         self.landscape.show(line, self._models, plane)
 
-    def _read(self, name: str, iteration) -> dict:
+    def _read(self, what: str, two_d: bool, iteration) -> dict:
         if self._run is None or iteration is None:
             return {}
-        path = self._run.path / "analysis" / f"{name}-iter-{iteration:08d}.json"
+        path = result_path(self._run, what, iteration, two_d)
         try:
             found = json.loads(read_text(path))["networks"]
         except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):

@@ -154,7 +154,7 @@ class LandscapeView(_View):
         drawn a depth (and seed) at a time, plain and ResNet side by side on one colour scale."""
         self._data, self._plane, self._models = data, plane or {}, models
         current = self.network.currentData()
-        pairs = sorted({(models[k][0].depth, models[k][1] if models[k][1] is not None else -1) for k in self._plane})
+        pairs = sorted({self._pair(k) for k in self._plane})
         self.network.blockSignals(True)
         self.network.clear()
         for depth, seed in pairs:
@@ -165,6 +165,11 @@ class LandscapeView(_View):
         self.network.setVisible(len(pairs) > 1)
         self.choice_label.setVisible(len(pairs) > 1)
         self._redraw()
+
+    def _pair(self, key: str) -> tuple[int, int]:
+        """(depth, seed) of a network, seed -1 in a run of one seed: what one pair of contours shows."""
+        model, seed = self._models[key]
+        return model.depth, -1 if seed is None else seed
 
     def _redraw(self) -> None:
         self.layout_widget.clear()
@@ -189,8 +194,7 @@ class LandscapeView(_View):
 
     def _contours(self, row: int) -> None:
         depth, seed = self.network.currentData() or (None, None)
-        chosen = [k for k in self._plane if (self._models[k][0].depth, self._models[k][1]
-                                              if self._models[k][1] is not None else -1) == (depth, seed)]
+        chosen = [k for k in self._plane if self._pair(k) == (depth, seed)]
         chosen = sorted(chosen or list(self._plane)[:2], key=lambda k: not self._models[k][0].plain)
         grids = {k: np.log10(np.clip(np.asarray(self._plane[k]["losses"], dtype=float), 1e-6, None)) for k in chosen}
         low, high = min(g.min() for g in grids.values()), max(g.max() for g in grids.values())
