@@ -52,14 +52,16 @@ def train(args, run_config_from_args, changed: list[str], download_line) -> int:
             else:
                 run = _agreed(world, None)
         _say(world, f"run folder: {run.path}")
-        from explorer.training.session import run_training
+        from explorer.training.session import EXIT_FAILED, EXIT_OK, run_training
 
+        code = EXIT_FAILED
         try:
-            return run_training(run, stop, dataset=dataset, world=world)
+            code = run_training(run, stop, dataset=dataset, world=world)
+            return code
         finally:
             if lock is not None:
                 lock.release()
-            world.close()
+            world.close(together=code == EXIT_OK)
 
 
 def _agreed(world: distributed.World, make):

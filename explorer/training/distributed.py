@@ -11,11 +11,15 @@ Outside torchrun, :data:`SINGLE` stands in with the same interface and does noth
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
+from datetime import timedelta
+
 import torch
 
+BARRIER_SECONDS = 120  # the longest one rank waits for the others to finish a run
 STOP_CHECK_EVERY = 10  # steps between two agreements on "stop" (a collective; cheap, but not free on a GPU)
 
 
@@ -76,9 +80,26 @@ class World:
         ids = [device.index if device.index is not None else self.local_rank] if device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
-    def close(self) -> None:
-        if self.distributed and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    def close(self, together: bool) -> None:
+        """Leave the group in order. After a run every rank ended alike (``together``: the same last step, the
+        stop agreed), the ranks first wait for one another - a rank that tore its group down while another still
+        talked to it aborted with "terminate called without an active exception", about one run in eight on CI.
+        After a failure on one rank the others may be inside a collective, so nobody waits. Then the models' DDP
+        reducers, which hold the group, are collected while the interpreter is whole, and only then is the group
+        destroyed: left to the interpreter's exit, gloo's worker threads were freed half torn down."""
+        if not (self.distributed and torch.distributed.is_initialized()):
+            return
+        if together:
+            try:
+                if torch.distributed.get_backend() == "gloo":
+                    torch.distributed.monitored_barrier(timeout=timedelta(seconds=BARRIER_SECONDS))
+                else:
+                    torch.distributed.barrier()
+            except RuntimeError:
+                pass  # a rank that is gone (killed, failed): nothing to wait for; still leave cleanly
+        gc.collect()
+        torch.distributed.destroy_process_group()
+        gc.collect()
 
 
 SINGLE = World()
