@@ -202,6 +202,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return train(args, run_config_from_args, _changed_options(args, args.train_parser), _download_line)
 
 
+def decode_line(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\x1b[Kdecoding the images: {done:,}/{total:,}" + ("\n" if done == total else ""))
+        sys.stderr.flush()
+
+
 class Failed(Exception):
     """A failure of the environment (not of the person's options) before a run folder exists: exit 1."""
 
@@ -249,8 +255,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
         else:
             _download_line(done, total)
 
+    def decoding(done: int, total: int) -> None:
+        if args.progress == "json":
+            print(json.dumps({"type": "decode", "done": done, "total": total}), flush=True)
+        else:
+            decode_line(done, total)
+
     try:
-        dataset = load_dataset(config, progress=report)
+        dataset = load_dataset(config, progress=report, decoding=decoding)
     except DatasetError as exc:
         raise Failed(str(exc)) from None
     where = data_folder(config)

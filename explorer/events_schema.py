@@ -60,6 +60,7 @@ SCHEMA: dict[str, tuple[dict[str, Callable[[Any], bool]], dict[str, Callable[[An
              {"layers": _texts, "time": _number, "seed": _int}),
     "diverged": ({"model": _text, "iteration": _int}, {"message": _text, "time": _number, "seed": _int}),
     "download": ({}, {"done": _int, "total": _int, "time": _number}),
+    "decode": ({"done": _int, "total": _int}, {"time": _number}),
     "end": ({}, {"status": _text, "message": _text, "time": _number}),
 }
 

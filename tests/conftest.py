@@ -28,6 +28,18 @@ def _live_children() -> set[int]:
     return children
 
 
+@pytest.fixture(autouse=True, scope="session")
+def own_cache_folder(tmp_path_factory):
+    """The decoded-image cache of the suite (and of the children it starts) is its own, not the user's."""
+    previous = os.environ.get("RESNET_EXPLORER_CACHE")
+    os.environ["RESNET_EXPLORER_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("RESNET_EXPLORER_CACHE", None)
+    else:
+        os.environ["RESNET_EXPLORER_CACHE"] = previous
+
+
 @pytest.fixture(autouse=True)
 def no_child_process_left_behind():
     before = _live_children()

@@ -135,3 +135,75 @@ def test_a_folder_of_images_trains_end_to_end(tmp_path: Path) -> None:
 
     (network,) = networks(run, 4, torch.device("cpu"))
     assert network.model.fc.out_features == 3
+
+
+def test_a_folder_is_decoded_once_and_again_only_when_an_image_changes(tmp_path: Path, monkeypatch) -> None:
+    """The check, the training process and a resume each load the folder: the images are decoded the first
+    time only, from then on read from the cache - until an image is changed (even with its size and mtime put
+    back), added, or moved to another class; a damaged cache file is passed over."""
+    from explorer.data import decoded_cache, image_folder
+
+    monkeypatch.setenv("RESNET_EXPLORER_CACHE", str(tmp_path / "cache"))
+    root = write_image_folder(tmp_path / "images", per_class=5)
+    decoded: list[Path] = []
+    real = image_folder.decode
+    monkeypatch.setattr(image_folder, "decode", lambda path, size: decoded.append(path) or real(path, size))
+    progress: list[tuple[int, int]] = []
+    first = image_folder.load_image_folder(root, 32, progress=lambda done, total: progress.append((done, total)))
+    assert len(decoded) == 15 and progress[-1] == (15, 15)
+    again = image_folder.load_image_folder(root, 32)
+    assert len(decoded) == 15  # nothing decoded the second time
+    assert torch.equal(again.train_images, first.train_images) and torch.equal(again.test_labels, first.test_labels)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    image_folder.load_image_folder(root, 24)  # another input size is another entry
+    assert len(decoded) == 30
+
+    changed = root / "dog" / "000.png"
+    stat = changed.stat()
+    write_image(changed, seed=999, size=(43, 38))  # same size as the fixture's image 0 of class 1...
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ...and its mtime put back
+    decoded.clear()
+    renewed = image_folder.load_image_folder(root, 32)
+    assert len(decoded) == 15
+    assert torch.equal(renewed.train_images, load_dataset(folder_config(root)).train_images)
+    (root / "dog" / "001.jpg").rename(root / "cat" / "moved.jpg")  # relabelled
+    decoded.clear()
+    moved = image_folder.load_image_folder(root, 32)
+    assert len(decoded) == 15 and torch.bincount(torch.cat([moved.train_labels, moved.test_labels])).tolist() == [6, 4, 5]
+
+    for entry in (tmp_path / "cache").glob("*.npy"):
+        entry.write_bytes(entry.read_bytes()[:200])  # damaged: read as a miss, decoded, written again
+    decoded.clear()
+    assert torch.equal(image_folder.load_image_folder(root, 32).train_images, moved.train_images)
+    assert len(decoded) == 15
+    assert decoded_cache.KEEP >= 2
+
+
+def test_a_cache_folder_that_refuses_writes_only_costs_the_decoding(tmp_path: Path, monkeypatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("RESNET_EXPLORER_CACHE", str(blocker / "cache"))
+    root = write_image_folder(tmp_path / "images", per_class=5)
+    assert load_dataset(folder_config(root)).train_images.shape == (12, 3, 32, 32)
+    assert blocker.read_text().startswith("a file")
+
+
+def test_the_cache_keeps_the_most_recently_used_folders(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from explorer.data import decoded_cache, image_folder
+
+    monkeypatch.setenv("RESNET_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(decoded_cache, "KEEP", 2)
+    decoded: list[Path] = []
+    real = image_folder.decode
+    monkeypatch.setattr(image_folder, "decode", lambda path, size: decoded.append(path) or real(path, size))
+    roots = [write_image_folder(tmp_path / f"images{i}", per_class=2) for i in range(3)]
+    for root in (roots[0], roots[1], roots[0], roots[2]):  # images1 is now the least recently used
+        image_folder.load_image_folder(root, 32)
+        time.sleep(0.05)  # file times tick coarsely
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 2 and len(decoded) == 18
+    image_folder.load_image_folder(roots[0], 32)
+    assert len(decoded) == 18  # kept
+    image_folder.load_image_folder(roots[1], 32)
+    assert len(decoded) == 24  # forgotten, decoded again

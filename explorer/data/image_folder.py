@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
+from explorer.data import decoded_cache
 from explorer.data.dataset import Dataset
 from explorer.data.errors import DatasetError, reason
 from explorer.data.folder_layout import list_folder
@@ -47,17 +49,28 @@ def decode(path: Path, size: int) -> np.ndarray:
         raise DatasetError(f"image {path} cannot be read ({reason(exc)}); replace it or remove it") from None
 
 
-def _decode_all(items, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _decode_all(items, size: int, progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """Every image of ``items`` decoded, from the cache when it holds them; ``progress(done, total)``."""
+    name = decoded_cache.entry_name(items, size)
+    images = decoded_cache.load(name, len(items), size) if name else None
+    if images is not None:
+        return images
     images = np.empty((len(items), 3, size, size), dtype=np.uint8)
+    step = max(1, len(items) // 200)
     for i, (path, _label) in enumerate(items):
         images[i] = decode(path, size)
-    labels = torch.tensor([label for _path, label in items], dtype=torch.int64)
-    return torch.from_numpy(images), labels
+        if progress is not None and (i % step == 0 or i + 1 == len(items)):
+            progress(i + 1, len(items))
+    if name:
+        decoded_cache.store(name, images)
+    return images
 
 
-def load_image_folder(root: str | os.PathLike, size: int, *, classes: int | None = None) -> Dataset:
+def load_image_folder(root: str | os.PathLike, size: int, *, classes: int | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> Dataset:
     """The folder's images at ``size``×``size``; ``classes``, when a run recorded it, must still be what the folder
-    has. Raises DatasetError."""
+    has; ``progress(images_done, images_total)`` while decoding (not called when the decoded cache holds them).
+    Raises DatasetError."""
     listing = list_folder(root)
     if classes is not None and len(listing.classes) != classes:
         raise DatasetError(f"the image folder {root} now has {len(listing.classes)} classes; the run was made with "
@@ -70,7 +83,9 @@ def load_image_folder(root: str | os.PathLike, size: int, *, classes: int | None
         raise DatasetError(f"the image folder {root} holds {len(listing.train) + len(listing.test)} images: "
                            f"{needed / 2**30:.1f} GiB at {size}×{size}, more than {MAX_DATASET_BYTES >> 30} GiB; "
                            "use fewer images or a smaller input size")
-    train_images, train_labels = _decode_all(listing.train, size)
-    test_images, test_labels = _decode_all(listing.test, size)
-    return Dataset(train_images=train_images, train_labels=train_labels, test_images=test_images,
-                   test_labels=test_labels, classes=listing.classes, name="folder")
+    items = listing.train + listing.test
+    images = torch.from_numpy(_decode_all(items, size, progress))
+    labels = torch.tensor([label for _path, label in items], dtype=torch.int64)
+    cut = len(listing.train)
+    return Dataset(train_images=images[:cut], train_labels=labels[:cut], test_images=images[cut:],
+                   test_labels=labels[cut:], classes=listing.classes, name="folder")

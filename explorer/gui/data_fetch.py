@@ -16,10 +16,11 @@ from explorer.gui.child_job import ChildJob
 
 
 class DataFetch(QObject):
-    """``progress(done, total)`` while downloading; ``done(message)`` once: "" when the data is ready, else
-    the sentence that says why not."""
+    """``progress(done, total)`` while downloading, ``decoding(done, total)`` while an image folder is decoded;
+    ``done(message)`` once: "" when the data is ready, else the sentence that says why not."""
 
     progress = Signal(int, int)
+    decoding = Signal(int, int)
     done = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -41,5 +42,7 @@ class DataFetch(QObject):
         self._job.cancel()
 
     def _on_line(self, event: dict) -> None:
-        if event.get("type") == "download":
-            self.progress.emit(int(event.get("done") or 0), int(event.get("total") or 0))
+        kind = event.get("type")
+        if kind in ("download", "decode"):
+            signal = self.progress if kind == "download" else self.decoding
+            signal.emit(int(event.get("done") or 0), int(event.get("total") or 0))

@@ -26,13 +26,15 @@ def ask(parent: QWidget, title: str, text: str, default_yes: bool) -> bool:
 
 class StartChecks(QObject):
     """``estimated(config, Estimate)`` for the draft; ``ready(config)`` or ``refused(message)`` after
-    :meth:`check`; ``downloading(done, total)`` while a dataset is fetched. A check waits for both its answers -
+    :meth:`check`; ``downloading(done, total)`` while a dataset is fetched, ``decoding(done, total)`` while an
+    image folder is decoded. A check waits for both its answers -
     the memory estimate of that very config, and the data - before it says ready."""
 
     estimated = Signal(object, object)
     ready = Signal(object)
     refused = Signal(str)
     downloading = Signal(int, int)
+    decoding = Signal(int, int)
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -46,6 +48,7 @@ class StartChecks(QObject):
         self._memory.computed.connect(self._on_estimate)
         self._memory.failed.connect(self._on_estimate_failed)
         self._fetch.progress.connect(self.downloading)
+        self._fetch.decoding.connect(self.decoding)
         self._fetch.done.connect(self._on_fetched)
 
     def fetching(self) -> bool:

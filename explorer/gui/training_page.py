@@ -56,6 +56,7 @@ class TrainingPage(QWidget):
         self._devices.found.connect(self._on_devices_found)
         self._checks.estimated.connect(self._on_estimate)
         self._checks.downloading.connect(self.view.progress.on_download)
+        self._checks.decoding.connect(self.view.progress.on_decode)
         self._checks.ready.connect(self._launch)
         self._checks.refused.connect(self._on_refused)
         self.view.curves.restore_settings(settings)

@@ -1,7 +1,9 @@
 """The progress strip under the curves: the run's state in words, iteration / total, ETA, images/s, the
-CIFAR-10 download, and the child's error with the tail of its stderr. It reads only events and states."""
+dataset's download or an image folder's decoding, and the child's error with the tail of its stderr. It reads only events and states."""
 
 from __future__ import annotations
+
+import time
 
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
@@ -56,6 +58,7 @@ class ProgressBox(QWidget):
         self._first: tuple[float, int] | None = None
         self._iteration = 0
         self._ips = 0.0
+        self._decode_from: tuple[float, int] | None = None
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(0)
         self.bar.setFormat("iteration %v of %m" if total else "")  # no run: no "0 of 1"
@@ -100,6 +103,9 @@ class ProgressBox(QWidget):
             done, total = event.get("done", 0), event.get("total") or 0
             self.on_download(done, total)
             self.download.setVisible(bool(total) and done < total)
+        elif kind == "decode" and isinstance(event.get("done"), int) and isinstance(event.get("total"), int):
+            when = event.get("time")
+            self.on_decode(event["done"], event["total"], float(when) if isinstance(when, (int, float)) else None)
         elif kind == "train" and isinstance(event.get("iteration"), int):
             self._on_train(event)
         elif kind == "resume":
@@ -107,9 +113,22 @@ class ProgressBox(QWidget):
 
     def on_download(self, done: int, total: int) -> None:
         """A dataset download before the run exists (its own step, not an event of a run)."""
+        self.download.setFormat("downloading the dataset: %p%")
         self.download.setRange(0, 1000)
         self.download.setValue(int(1000 * done / total) if total else 0)
         self.download.setVisible(True)
+
+    def on_decode(self, done: int, total: int, when: float | None = None) -> None:
+        """An image folder being decoded (before the run, or as its trainer starts): images done and an ETA."""
+        now = time.time() if when is None else when
+        if self._decode_from is None or done < self._decode_from[1]:
+            self._decode_from = (now, done)
+        since, first = self._decode_from
+        eta = f", ETA {duration((now - since) / (done - first) * (total - done))}" if total > done > first else ""
+        self.download.setRange(0, max(1, total))
+        self.download.setValue(min(done, max(1, total)))
+        self.download.setFormat(f"decoding the images: {done:,} of {total:,}{eta}")
+        self.download.setVisible(done < total)
 
     def _on_train(self, event: dict) -> None:
         it = event["iteration"]

@@ -90,7 +90,7 @@ def _say(world: distributed.World, line: str) -> None:
 def prepare(config, download_line):
     """Everything that can refuse a new run, before its folder is made: the device, the precision, the memory,
     the data (downloaded now if need be). Returns the loaded dataset."""
-    from explorer.cli import Failed
+    from explorer.cli import Failed, decode_line
     from explorer.data.batches import check_batch_size
     from explorer.data.errors import DatasetError
     from explorer.data.loading import load_dataset
@@ -99,7 +99,8 @@ def prepare(config, download_line):
     preflight(config)
     sys.stderr.write(f"loading data ({config.data.dataset})…\n")
     try:
-        dataset = load_dataset(config.data, seed=config.train.seed, progress=download_line)
+        dataset = load_dataset(config.data, seed=config.train.seed, progress=download_line,
+                               decoding=decode_line)
     except DatasetError as exc:
         raise Failed(str(exc)) from None
     check_batch_size(config.train.batch_size, len(dataset.train_labels))

@@ -99,14 +99,23 @@ class Reporter:
         self.run.append_event({"type": "resume", "iteration": iteration, "time": time.time()})
 
     def download(self, done: int, total: int) -> None:
+        """Bytes of the dataset downloaded so far."""
+        self._progress_event("download", done, total,
+                             f"downloading the dataset: {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+
+    def decoding(self, done: int, total: int) -> None:
+        """Images of a folder decoded so far."""
+        self._progress_event("decode", done, total, f"decoding the images: {done:,}/{total:,}")
+
+    def _progress_event(self, kind: str, done: int, total: int, line: str) -> None:
         """At most two events a second, plus the last one."""
         now = time.monotonic()
         if now - self._last_download < DOWNLOAD_EVENT_INTERVAL_S and done < total:
             return
         self._last_download = now
-        self.run.append_event({"type": "download", "done": done, "total": total, "time": time.time()})
+        self.run.append_event({"type": kind, "done": done, "total": total, "time": time.time()})
         if self.tty:
-            self.stream.write(f"\r\x1b[Kdownloading CIFAR-10: {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+            self.stream.write(f"\r\x1b[K{line}" + ("\n" if done >= total else ""))
             self.stream.flush()
 
     def _append(self, event: dict, seed: int | None) -> None:

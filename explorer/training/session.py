@@ -62,7 +62,8 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
                 configure_backends(checked.device)
                 if dataset is None:
                     reporter.say(f"loading data ({config.data.dataset})…")
-                    dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download)
+                    dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download,
+                                           decoding=reporter.decoding)
                 reporter.say(f"building {', '.join(m.name for m in config.model_configs())} on "
                              f"{checked.device.type} ({checked.precision.name})…")
                 trainer = Trainer(config, dataset, device=device, precision=checked.precision,

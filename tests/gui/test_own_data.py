@@ -1,8 +1,11 @@
 """A folder of one's own images, through the Training tab as a person does it: choose "image folder", type the
 folder, press Start. A broken image is named before any run folder exists; once it is gone, the run trains on
-the folder's classes and the Runs tab lists it as an image-folder run."""
+the folder's classes (decoded once, by the data step: the trainer reads them from the cache) and the Runs tab lists it as an image-folder run."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from explorer.gui.runs_browser import COL_DATASET
 from explorer.runs import RunDir
@@ -36,10 +39,16 @@ def test_a_broken_image_is_named_before_any_run_and_the_folder_then_trains(qtbot
 
     (folder / "dog" / "broken.png").unlink()
     start(qtbot, window)
+    # the data step's decoding reached the progress strip, counted in images
+    assert window.training.view.progress.download.format() == "decoding the images: 15 of 15"
     qtbot.waitUntil(lambda: not window.training.is_training(), timeout=CHILD_MS)
     (path,) = runs_dir.iterdir()
     run = RunDir.open(path)
-    assert run.config().num_classes == 3 and run.read_events()[0][-1]["status"] == "finished"
+    events = run.read_events()[0]
+    assert run.config().num_classes == 3 and events[-1]["status"] == "finished"
+    # The data step decoded the folder once; the trainer found it in the cache and decoded nothing.
+    assert not [e for e in events if e["type"] == "decode"]
+    assert len(list(Path(os.environ["RESNET_EXPLORER_CACHE"]).glob("*.npy"))) >= 1
     window.tabs.setCurrentWidget(window.runs)
     window.runs.refresh()
     qtbot.waitUntil(lambda: window.runs.model.rowCount() == 1, timeout=10_000)

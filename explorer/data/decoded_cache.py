@@ -1,0 +1,104 @@
+"""Decoded image folders kept on disk, so a folder of one's own images is decoded once, not at every start.
+
+The app checks a folder in one process (every image is decoded to be sure it can be read) and trains in another,
+and a run that is resumed loads its data again: without a cache the same images were decoded two or three times.
+Each folder, at each input size, is kept as one ``.npy`` file of uint8 ``[N, 3, S, S]`` (the training images,
+then the test images) in the per-user cache folder (``$RESNET_EXPLORER_CACHE``, else ``$XDG_CACHE_HOME`` or
+``~/.cache``, ``/resnet-explorer/decoded``), never in the image folder itself.
+
+The file is named by a digest of what it was decoded from: the input size and, for every image in order, its
+path, label, device, inode, size, mtime_ns and ctime_ns - the stamp the CIFAR checksums use. A program can set a
+file's mtime back but not its ctime, so an image changed, replaced, added, removed or relabelled (moved to
+another class) gives another name and is decoded again. Entries are written atomically (a temporary file, then a
+rename); the least recently used beyond :data:`KEEP` are deleted. The cache is a speed-up only: a cache that
+cannot be read or written (a full or read-only disk, a damaged file) is passed over and the images are decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+KEEP = 4  # decoded folders kept; the oldest used goes first
+STALE_TEMPORARY_S = 3600  # a temporary file this old is a killed writer's
+VERSION = 1  # of the decoding (resize and crop); a change of it must change every name
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("RESNET_EXPLORER_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "resnet-explorer" / "decoded"
+
+
+def entry_name(items, size: int) -> str | None:
+    """The cache file's name for ``items`` ((path, label) pairs: training images, then test images) decoded at
+    ``size``; None when an image cannot be looked at (the decoder then names it)."""
+    digest = hashlib.sha256(f"v{VERSION} size {size}\n".encode())
+    try:
+        for path, label in items:
+            st = os.stat(path)
+            digest.update(f"{os.fsencode(path).hex()} {label} {st.st_dev} {st.st_ino} {st.st_size} "
+                          f"{st.st_mtime_ns} {st.st_ctime_ns}\n".encode())
+    except OSError:
+        return None
+    return digest.hexdigest()[:40] + ".npy"
+
+
+def load(name: str, count: int, size: int) -> np.ndarray | None:
+    """The decoded images kept under ``name`` when they are there and whole, else None."""
+    path = cache_dir() / name
+    try:
+        with open(path, "rb") as f:
+            images = np.load(f, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if images.dtype != np.uint8 or images.shape != (count, 3, size, size):
+        return None
+    try:
+        os.utime(path)  # recently used: kept the longest
+    except OSError:
+        pass
+    return images
+
+
+def store(name: str, images: np.ndarray) -> None:
+    """Keep ``images`` under ``name``; a cache folder that refuses them is passed over."""
+    folder = cache_dir()
+    temporary = folder / f".{name}.{os.getpid()}.tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, images, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, folder / name)
+    except OSError:
+        try:
+            temporary.unlink()
+        except OSError:
+            pass
+        return
+    _forget_old(folder)
+
+
+def _forget_old(folder: Path) -> None:
+    """All but the :data:`KEEP` most recently used entries go, and temporary files a killed writer left."""
+    try:
+        entries, stale = [], time.time() - STALE_TEMPORARY_S
+        for path in folder.iterdir():
+            st = path.lstat()
+            if path.suffix == ".npy" and path.is_file() and not path.is_symlink():
+                entries.append((st.st_mtime_ns, path))
+            elif path.name.endswith(".tmp") and st.st_mtime < stale:
+                path.unlink()
+        for _, path in sorted(entries, reverse=True)[KEEP:]:
+            path.unlink()
+    except OSError:
+        pass
