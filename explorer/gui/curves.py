@@ -10,11 +10,12 @@ several seeds shows each network's mean ± std over them (single seeds on demand
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from explorer.config import RunConfig
@@ -26,6 +27,40 @@ from explorer.series import RunSeries
 
 REDRAW_MS = 66  # ~15 Hz: smooth to the eye, negligible next to a training step
 SETTINGS_KEYS = ("curves/x_axis", "curves/paper_lines", "curves/smoothing", "curves/single_seeds")
+
+
+STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def step_up(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is at least ``value`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(s * power for s in STEPS if s * power >= value * (1 - 1e-9))
+
+
+class Extent(pg.GraphicsObject):
+    """Nothing to see: a rectangle from the origin whose bounds the auto-range reads, and no painting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFlag(self.GraphicsItemFlag.ItemHasNoContents)
+        self._rect = QRectF(0.0, 0.0, 1.0, 100.0)
+
+    def set_extent(self, right: float, top: float) -> None:
+        if (self._rect.width(), self._rect.height()) == (right, top):
+            return
+        self.prepareGeometryChange()
+        self._rect = QRectF(0.0, 0.0, right, top)
+        self.informViewBoundsChanged()
+
+    def dataBounds(self, axis: int, frac: float = 1.0, orthoRange=None):  # noqa: N802 (pyqtgraph)
+        return (0.0, self._rect.width()) if axis == 0 else (0.0, self._rect.height())
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt)
+        return self._rect
+
+    def paint(self, *args) -> None:
+        pass
 
 
 @dataclass
@@ -100,8 +135,8 @@ class CurvesView(QWidget):
             # Bottom left: where Figure 6 stays empty (nothing has a low error at the first iterations).
             plot.addLegend(offset=(10, -10), labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 170))
             plot.legend.sigSampleClicked.connect(self._on_legend_clicked)
-            # Invisible points carrying both panels' common extent (see _share_extent).
-            plot.extent = pg.ScatterPlotItem(size=0, pen=None, brush=None)
+            # An invisible item carrying both panels' common extent (see _share_extent).
+            plot.extent = Extent()
             plot.addItem(plot.extent)
             plot.hover_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1))
             plot.hover_line.hide()
@@ -269,8 +304,11 @@ class CurvesView(QWidget):
             scale = self._scale(shown)
             x, y = shown.series.extent()
             right, top = max(right, x * (scale or 0.0)), max(top, y)
+        # In steps, not point by point: each change of range re-lays out all four axes' tick labels (the longest
+        # repaints while training, 30-50 ms); stepped, a run of 200 points changes it some 20 times, not 200.
+        right, top = step_up(right) if right else 1.0, min(100.0, math.ceil(top / 5) * 5) if top else 100.0
         for plot in self.plots:
-            plot.extent.setData([0.0, right or 1.0], [0.0, top or 100.0])
+            plot.extent.set_extent(right, top)
 
     def _set_x_label(self) -> None:
         for plot in self.plots:

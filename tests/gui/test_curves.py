@@ -245,3 +245,16 @@ def test_several_seeds_show_their_mean_with_a_std_band_and_each_seed_on_demand(c
     curves.single_seeds.setChecked(False)
     assert all(line.xData is None or len(line.xData) == 0 for pair in lines.values() for line in pair)
     assert "(3 seeds)" in " ".join(curves.values_at(False, 200))
+
+
+def test_the_extent_grows_in_steps_so_the_axes_are_not_laid_out_at_every_point(curves, qtbot):
+    from explorer.gui.curves import step_up
+
+    assert [step_up(v) for v in (300, 301, 0.013, 1, 9.5, 64000)] == [300, 400, 0.015, 1, 10, 80000]
+    show(curves, depths=(20,))
+    ranges = set()
+    for it in range(10, 1010, 10):
+        curves.add_events("main", [train("resnet-20", it, 0.5), train("plain-20", it, 0.6)])
+        curves.flush()
+        ranges.add(tuple(curves.residual_plot.getViewBox().childrenBounds()[0]))
+    assert len(ranges) <= 20 and max(r[1] for r in ranges) >= 1000  # 100 points over two decades: 18 ranges
