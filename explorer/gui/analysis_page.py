@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from explorer.analysis.plan import default_size, result_path
@@ -22,6 +22,7 @@ from explorer.analysis.gradients import gradient_flow
 from explorer.checkpoints import checkpoint_disk_bytes, complete_sets
 from explorer.files import read_text
 from explorer.formatting import duration, size
+from explorer.gui.save_dialog import ask_save_path, remember
 from explorer.gui.actions import make_action
 from explorer.gui.analysis_views import GradientView, LandscapeView, LesionView, ResponsesView
 from explorer.gui.child_job import ChildJob
@@ -253,11 +254,10 @@ class AnalysisPage(QWidget):
 
     def _on_export(self) -> None:
         view = self.views.currentWidget()
-        folder = str(self._settings.value("training/export_dir", str(Path.home())))
         name = self.views.tabText(self.views.currentIndex()).lower().replace(" ", "-")
-        path, _ = QFileDialog.getSaveFileName(self, "Export analysis", str(Path(folder) / f"{name}.png"), FORMATS)
+        path = ask_save_path(self, self._settings, "Export analysis", f"{name}.png", FORMATS)
         if path:
-            self.export_to(view, Path(path))
+            self.export_to(view, path)
 
     def export_to(self, view, path: Path) -> bool:
         try:
@@ -274,6 +274,7 @@ class AnalysisPage(QWidget):
         except (OSError, ValueError) as exc:
             self.status_message.emit(f"Could not save {path}: {getattr(exc, 'strerror', None) or exc}")
             return False
+        remember(self._settings, path)
         self.status_message.emit(f"Saved {path}")
         return True
 

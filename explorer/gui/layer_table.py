@@ -16,7 +16,6 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.formatting import count, params as params_text, shape, size
+from explorer.gui.save_dialog import ask_save_path, remember
 from explorer.gui.latest_worker import SummaryWorker
 from explorer.gui.tips import tip
 from explorer.reference import paper_note
@@ -168,9 +168,10 @@ class LayerTable(QWidget):
 
     status_message = Signal(str)
 
-    def __init__(self, worker: SummaryWorker, parent: QWidget | None = None) -> None:
+    def __init__(self, worker: SummaryWorker, settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._worker = worker
+        self._settings = settings
         self._summary: Summary | None = None
         self.model = LayerTreeModel(self)
 
@@ -222,7 +223,7 @@ class LayerTable(QWidget):
         collapse = QPushButton("Collapse")
         copy = QPushButton("Copy")
         copy.setToolTip(self.copy_action.toolTip() + " (Ctrl+C)")
-        export = QPushButton("Export CSV…")
+        export = QPushButton("Export CSV…", objectName="exportLayersButton")
         export.setToolTip(self.export_action.toolTip())
 
         head = QHBoxLayout()
@@ -303,12 +304,13 @@ class LayerTable(QWidget):
         if self._summary is None:
             self.status_message.emit("Nothing to export yet: the layer table is still empty.")
             return
-        suggested = f"{self._summary.config.name}-layers.csv"
-        path, _ = QFileDialog.getSaveFileName(self, "Export layer table", suggested, "CSV files (*.csv)")
-        if not path:
+        path = ask_save_path(self, self._settings, "Export layer table", f"{self._summary.config.name}-layers.csv",
+                             "CSV files (*.csv)")
+        if path is None:
             return
         try:
-            self.export_csv(Path(path))
+            self.export_csv(path)
+            remember(self._settings, path)
         except OSError as exc:
             self.status_message.emit(f"Could not write {path}: {exc.strerror or exc}; choose another folder.")
         else:

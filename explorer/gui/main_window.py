@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         runs_dir = Path(str(settings.value(RUNS_DIR_KEY, runs_dir)))
         self.summaries = SummaryWorker(self)
         self.architecture = ArchitecturePanel(load_config(settings))
-        self.layer_table = LayerTable(self.summaries)
+        self.layer_table = LayerTable(self.summaries, settings)
         self.training = TrainingPage(settings, runs_dir)
         self.runs = RunsPage(runs_dir)
         self.analysis = AnalysisPage(settings)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
+from PySide6.QtWidgets import QInputDialog, QWidget
 
+from explorer.gui.save_dialog import ask_save_path, remember
 from explorer.gui.child_job import ChildJob
 from explorer.model_config import ModelConfig
 
@@ -72,13 +73,11 @@ class ModelExport(QObject):
         self._job.cancel()
 
     def _ask_path(self, name: str) -> Path | None:
-        folder = str(self._settings.value("export/onnx_dir", str(Path.home())))
-        path, _ = QFileDialog.getSaveFileName(self._parent, "Export network as ONNX", str(Path(folder) / name),
-                                              FILTER)
-        if not path:
+        path = ask_save_path(self._parent, self._settings, "Export network as ONNX", name, FILTER)
+        if path is None:
             return None
-        path = Path(path) if path.lower().endswith(".onnx") else Path(path + ".onnx")
-        self._settings.setValue("export/onnx_dir", str(path.parent))
+        path = path if path.name.lower().endswith(".onnx") else path.with_name(path.name + ".onnx")
+        remember(self._settings, path)
         return path
 
     def _on_line(self, event: dict) -> None:

@@ -15,11 +15,12 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget,
+    QHBoxLayout, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget,
 )
 
 from explorer.config import RunConfig
 from explorer.formatting import size
+from explorer.gui.save_dialog import ask_save_path, remember
 from explorer.gui.actions import make_action
 from explorer.gui.devices import DeviceProbe
 from explorer.gui.figure_export import FORMATS, export
@@ -32,7 +33,6 @@ from explorer.run_list import training_now
 from explorer.runs import RunDir, RunDirError
 
 SHOWN_KEY = "training/shown_run"
-EXPORT_DIR_KEY = "training/export_dir"
 
 
 class TrainingPage(QWidget):
@@ -363,11 +363,10 @@ class TrainingPage(QWidget):
         self._actions["export"].setEnabled(self.view.path is not None)
 
     def _on_export(self) -> None:
-        folder = str(self._settings.value(EXPORT_DIR_KEY, str(Path.home())))
         name = f"{self.view.config.name if self.view.config else 'figure6'}.png"
-        path, _ = QFileDialog.getSaveFileName(self, "Export curves or metrics", str(Path(folder) / name), FORMATS)
+        path = ask_save_path(self, self._settings, "Export curves or metrics", name, FORMATS)
         if path:
-            self.export_to(Path(path))
+            self.export_to(path)
 
     def export_to(self, path: Path) -> bool:
         """PNG or SVG of the curves, or CSV of the shown runs' metrics, by the file's suffix; says how it went."""
@@ -378,7 +377,7 @@ class TrainingPage(QWidget):
         except (OSError, ValueError, RunDirError) as exc:
             self._say(f"Could not save {path}: {getattr(exc, 'strerror', None) or exc}; choose another file")
             return False
-        self._settings.setValue(EXPORT_DIR_KEY, str(Path(path).parent))
+        remember(self._settings, path)
         self._say(f"Saved {what} to {path}")
         return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtCore import QSettings, Qt, QThreadPool
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QHBoxLayout, QLabel, QWidget
 
@@ -25,7 +25,8 @@ class Explorer(QWidget):
         super().__init__()
         self.worker = SummaryWorker(self, debounce_ms=20)
         self.panel = ArchitecturePanel(config)
-        self.table = LayerTable(self.worker)
+        self.table = LayerTable(self.worker, QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                                                       "resnet-explorer-tests", "architecture"))
         layout = QHBoxLayout(self)
         layout.addWidget(self.panel)
         layout.addWidget(self.table)
