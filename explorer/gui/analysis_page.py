@@ -168,7 +168,9 @@ class AnalysisPage(QWidget):
             self._follower.stop()
 
     def _fill_checkpoints(self) -> None:
-        current = self.checkpoint.currentData()
+        """The run's kept checkpoints, latest first. A checkpoint the person picked stays picked; the latest
+        stays the latest as training keeps newer ones (it was left at 300 of a run that had gone on to 600)."""
+        current = self.checkpoint.currentData() if self.checkpoint.currentIndex() > 0 else None
         self.checkpoint.blockSignals(True)
         self.checkpoint.clear()
         if self._run is not None:

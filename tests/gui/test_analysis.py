@@ -5,6 +5,7 @@ and find the results again in a reopened app."""
 from __future__ import annotations
 
 import csv
+import shutil
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog
@@ -91,6 +92,20 @@ def test_a_cancelled_analysis_keeps_nothing_and_a_reopened_app_shows_what_was_ke
     qtbot.waitUntil(lambda: button.isEnabled(), timeout=10_000)
     assert page.eta.text() == "the analysis was cancelled; nothing was kept"
     assert sorted(p.name for p in (run / "analysis").iterdir()) == ["responses-iter-00000030.json"]
+
+    # The latest checkpoint stays chosen as newer ones are kept; one the person picked stays picked.
+    assert page.checkpoint.currentData() == 30
+    shutil.copytree(run / "checkpoints" / "iter-00000030", run / "checkpoints" / "iter-00000045")
+    window.tabs.setCurrentWidget(window.training)
+    window.tabs.setCurrentWidget(window.analysis)
+    assert page.checkpoint.currentData() == 45
+    page.checkpoint.setCurrentIndex(page.checkpoint.findData(0))
+    shutil.copytree(run / "checkpoints" / "iter-00000030", run / "checkpoints" / "iter-00000060")
+    window.tabs.setCurrentWidget(window.training)
+    window.tabs.setCurrentWidget(window.analysis)
+    assert page.checkpoint.currentData() == 0 and page.checkpoint.itemData(0) == 60
+    shutil.rmtree(run / "checkpoints" / "iter-00000045")
+    shutil.rmtree(run / "checkpoints" / "iter-00000060")
     window.close()
 
     again = MainWindow(settings, runs_dir)
