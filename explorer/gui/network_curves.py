@@ -32,11 +32,15 @@ def _faint(colour: QColor, alpha: int) -> QColor:
 
 
 class _Band:
-    """A ± std band: two invisible edges and the fill between them."""
+    """A ± std band: two invisible edges and the fill between them. The edges are plain curves, not the plot's
+    data items: those are clipped to the view, and the fill, computed from them when the data is set, is not
+    computed again when the view changes - a band drawn before its linked panel had its range stayed empty."""
 
     def __init__(self, plot: pg.PlotItem, colour: QColor, alpha: int) -> None:
         edge = pg.mkPen(_faint(colour, 0))
-        self.upper, self.lower = plot.plot(pen=edge), plot.plot(pen=edge)
+        self.upper, self.lower = pg.PlotCurveItem(pen=edge), pg.PlotCurveItem(pen=edge)
+        for item in (self.upper, self.lower):
+            plot.addItem(item)
         self.fill = pg.FillBetweenItem(self.upper, self.lower, brush=_faint(colour, alpha))
         plot.addItem(self.fill)
 

@@ -258,3 +258,25 @@ def test_the_extent_grows_in_steps_so_the_axes_are_not_laid_out_at_every_point(c
         curves.flush()
         ranges.add(tuple(curves.residual_plot.getViewBox().childrenBounds()[0]))
     assert len(ranges) <= 20 and max(r[1] for r in ranges) >= 1000  # 100 points over two decades: 18 ranges
+
+
+def test_the_bands_of_both_panels_cover_the_whole_run_once_its_range_settles(curves, qtbot):
+    """A reopened run of several seeds is drawn at once, before the linked panels have their range; the
+    ResNets' band was cut to the range the panel had then (its edges clipped to the view) and stayed cut."""
+    curves.show_run("main", Path("/runs/seeds"), RunConfig(
+        data=DataConfig(dataset="synthetic"), name="seeds",
+        train=TrainConfig(compare="both", depths=(20,), iterations=400, seeds=2)))
+    events = []
+    for seed in (0, 1):
+        for it in range(10, 410, 10):
+            for model in ("plain-20", "resnet-20"):
+                events.append({**train(model, it, 0.5 + 0.1 * seed), "seed": seed})
+                if it % 50 == 0:
+                    events.append({**evaluation(model, it, 0.4 + 0.1 * seed), "seed": seed})
+    curves.add_events("main", events)
+    curves.flush()
+    qtbot.wait(200)  # the views take their range from the extent
+    for name in ("plain-20", "resnet-20"):
+        for part in curves.network_curves(name).bands:
+            covered = part.fill.path().boundingRect()
+            assert covered.left() <= 50 and covered.right() >= 400, (name, covered)
