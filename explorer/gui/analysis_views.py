@@ -60,16 +60,36 @@ class _View(QWidget):
             plot.getAxis(side).setStyle(maxTickLevel=0)
         plot.setLabel("left", left)
         plot.setLabel("bottom", bottom)
+        for side in ("left", "bottom"):
+            plot.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" beside ticks already in powers of ten
         plot.setLogMode(y=log_y)
-        plot.addLegend(offset=(10, 10), labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 170))
+        plot.addLegend(offset=(-10, 10), labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 170))
         return plot
 
     def _panels(self, title: str, left: str, bottom: str, log_y: bool = False) -> tuple[pg.PlotItem, pg.PlotItem]:
         self.layout_widget.clear()
         plain = self._plot(0, 0, f"Plain networks: {title}", left, bottom, log_y)
         residual = self._plot(0, 1, f"ResNets: {title}", left, bottom, log_y)
-        residual.setYLink(plain)
         return plain, residual
+
+
+def share_range(plots, xs, ys) -> None:
+    """One x and one y range for side-by-side panels, from 0 (or the smallest x) to the largest value any of them
+    shows. A y link would not do: linked views auto-range each on its own items and the last one wins, which
+    cut the ResNets' responses at the plain nets' top."""
+    xs = [float(x) for x in xs if math.isfinite(x)]
+    ys = [float(y) for y in ys if math.isfinite(y)]
+    if not xs or not ys:
+        return
+    top = max(ys) * 1.05 or 1.0
+    for plot in plots:
+        plot.setRange(xRange=(min(xs), max(xs)), yRange=(min(0.0, min(ys)), top), padding=0.02)
+
+
+def integer_ticks(plot: pg.PlotItem, last: int) -> None:
+    """Ticks at whole numbers only on the x axis (block indices, counts of blocks): no "1.5 blocks"."""
+    step = max(1, math.ceil(last / 12))
+    plot.getAxis("bottom").setTicks([[(i, str(i)) for i in range(0, last + 1, step)]])
 
 
 class ResponsesView(_View):
@@ -95,13 +115,17 @@ class ResponsesView(_View):
         order = "sorted by magnitude" if self.sorted.isChecked() else "in layer order"
         plain, residual = self._panels(f"layer responses, {order}", "std", "layer index")
         self._rows = []
+        values, last = [], 1
         for key, result in self._data.items():
             model, seed = self._models[key]
             std = np.asarray(result["std"])
             shown = np.sort(std)[::-1] if self.sorted.isChecked() else std
             (plain if model.plain else residual).plot(np.arange(1, len(shown) + 1), shown, pen=_pen(model),
                                                       name=_label(model, seed))
+            values += list(std)
+            last = max(last, len(std))
             self._rows += [(model.name, seed, i + 1, name, s) for i, (name, s) in enumerate(zip(result["layers"], std))]
+        share_range((plain, residual), (1, last), values)
 
 
 class LesionView(_View):
@@ -115,9 +139,9 @@ class LesionView(_View):
         single = self._plot(0, 0, "One block removed", "test error (%)", "block removed (index)")
         count = self._plot(0, 1, "Several blocks removed (mean of random draws)", "test error (%)",
                            "blocks removed")
-        count.setYLink(single)
         self._rows = []
         chance = None
+        values, blocks, removed = [], 1, 1
         for key, result in data.items():
             model, seed = models[key]
             errors = 100 * np.asarray(result["single_errors"])
@@ -128,12 +152,19 @@ class LesionView(_View):
             means = [100 * result["baseline_error"]] + [100 * c["mean"] for c in result["by_count"]]
             count.plot(ks, means, pen=_pen(model, style=style), name=_label(model, seed))
             chance = 100 * result["chance"]
+            values += [*errors, *means, chance]
+            blocks, removed = max(blocks, len(errors)), max(removed, *ks)
             self._rows.append((model.name, seed, 0, "", 100 * result["baseline_error"]))
             self._rows += [(model.name, seed, 1, block, e) for block, e in zip(result["blocks"], errors)]
             self._rows += [(model.name, seed, c["removed"], "random", 100 * c["mean"]) for c in result["by_count"]]
         if chance is not None:
             for plot in (single, count):
                 plot.addItem(pg.InfiniteLine(pos=chance, angle=0, pen=pg.mkPen("#888", style=Qt.PenStyle.DotLine)))
+        # The intact network (0 removed, a few per cent) and chance both in view, on both panels alike.
+        share_range((single,), (1, blocks), values)
+        share_range((count,), (0, removed), values)
+        integer_ticks(single, blocks)
+        integer_ticks(count, removed)
 
 
 class LandscapeView(_View):
