@@ -220,7 +220,9 @@ class ArchitecturePanel(QWidget):
             fits = False
         self._depth.setCurrentText(text if fits else str(presets[0]))
         if text and not fits and say:
-            formula = {"basic": "6n+2", "bottleneck": "9n+2"}[block] if family == "cifar" else "18/34/50/101/152"
+            # The depths this very block allows: ImageNet's 18 and 34 are basic, 50, 101 and 152 bottleneck.
+            formula = ({"basic": "6n+2", "bottleneck": "9n+2"}[block] if family == "cifar"
+                       else "/".join(map(str, presets)))
             self._say(f"Depth {text} does not fit {family} {block} blocks ({formula}); showing depth "
                       f"{presets[0]} instead.")
             self._keep_note = True

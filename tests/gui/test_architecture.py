@@ -141,7 +141,8 @@ def test_changing_options_updates_the_table_to_the_exact_totals(qtbot, explorer)
     assert_table_matches(explorer, config)
     assert explorer.table.paper_text.startswith("paper: 1.8 GFLOPs")
 
-    choose(panel, "block", "bottleneck")
+    choose(panel, "block", "bottleneck")  # the note lists what this block allows, not 18 it just refused
+    assert panel.note == "Depth 18 does not fit imagenet bottleneck blocks (50/101/152); showing depth 50 instead."
     choose(panel, "stride_on", "3x3")
     config = ModelConfig(family="imagenet", depth=50, stride_on="3x3")
     wait_for(qtbot, explorer, config)
