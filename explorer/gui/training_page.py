@@ -33,6 +33,7 @@ from explorer.run_list import training_now
 from explorer.runs import RunDir, RunDirError
 
 SHOWN_KEY = "training/shown_run"
+START_TIP = "Start training the networks set up on the left, in a separate process"
 
 
 class TrainingPage(QWidget):
@@ -65,8 +66,7 @@ class TrainingPage(QWidget):
 
     def _make_actions(self) -> dict[str, QAction]:
         specs = (
-            ("start", "Start", "Ctrl+Return", "Start training the networks set up on the left, in a separate process",
-             self._on_start),
+            ("start", "Start", "Ctrl+Return", START_TIP, self._on_start),
             ("stop", "Stop", "Ctrl+.", "Stop the run shown: its trainer saves a checkpoint and exits (Resume "
              "continues)", self._on_stop),
             ("resume", "Resume", "Ctrl+R", "Continue the run shown from its last checkpoint", self._on_resume),
@@ -197,11 +197,16 @@ class TrainingPage(QWidget):
         self.view.remove_overlay(Path(path))
 
     def new_run(self) -> None:
-        """Back to the draft: nothing shown, the form editable."""
+        """Back to the draft: nothing shown, the form editable. A run that was shown training goes on, and the
+        status bar says where to find it again."""
+        control = self.control()
+        left = self.view.path if control is not None and control.is_live() else None
         self.view.clear()
         self.form.show_run(None)
         self._on_form_changed()
         self._update_actions()
+        if left is not None:
+            self._say(f"{left.name} keeps training; open it again (Runs tab, or Open run) to watch or stop it")
 
     def _adopt(self, path: Path) -> None:
         control = RunControl(self)
@@ -356,7 +361,10 @@ class TrainingPage(QWidget):
         live = control is not None and control.is_live()
         fetching = self._checks.busy() or self._checks.fetching()
         showing = self.form.showing_run()
-        self._actions["start"].setEnabled(not fetching)
+        # While the run shown trains, Start would leave it for a draft: New run says so, Start waits.
+        self._actions["start"].setEnabled(not fetching and not live)
+        self._actions["start"].setToolTip(START_TIP if not live else "The run shown is training: New run (Ctrl+N) "
+                                          "sets up another one to start beside it")
         self._actions["stop"].setEnabled(live and control.state != "stopping")
         self._actions["resume"].setEnabled(self._can_resume() and not fetching)
         self._actions["new"].setEnabled(showing and not fetching)

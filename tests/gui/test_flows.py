@@ -102,7 +102,10 @@ def test_a_reopened_app_adopts_its_background_run_and_can_stop_it(qtbot, setting
     assert again.training.view.path == run_path  # the last run shown is shown again
     assert again.action("stopRun").isEnabled() and again.training.is_training()
     qtbot.waitUntil(lambda: "ETA" in again.training.view.progress.details.text(), timeout=30_000)
-    again.action("startRun").trigger()  # the form held the run shown: back to the draft first
+    assert not again.action("startRun").isEnabled()  # Start would leave the run training for a draft
+    again.action("newRun").trigger()
+    assert "keeps training; open it again" in again.statusBar().currentMessage()
+    assert again.action("startRun").isEnabled() and not again.action("stopRun").isEnabled()
     seen = []
     answer_next_dialog("Cancel", seen)
     again.action("startRun").trigger()  # another run while one trains: asked, and cancelled
