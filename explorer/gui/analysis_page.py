@@ -47,6 +47,8 @@ ANALYSES = (("responses", False, "Layer responses", "The std of every 3×3 layer
             ("landscape", False, "Landscape, 1D", "The training loss along a random filter-normalised direction"),
             ("landscape", True, "Landscape, 2D", "The training loss on a plane of two random directions"))
 
+ANALYSIS_WORDS = {"responses": "Layer responses", "lesion": "Lesions", "landscape": "Loss landscape"}
+
 
 class AnalysisPage(QWidget):
     status_message = Signal(str)
@@ -59,7 +61,7 @@ class AnalysisPage(QWidget):
         self._models: dict = {}
         self._events: list[dict] = []
         self._follower: RunFollower | None = None
-        self._started = 0.0
+        self._started, self._what = 0.0, ""
         self._job = ChildJob("the analysis", self)
         self._job.line.connect(self._on_line)
         self._job.done.connect(self._on_done)
@@ -127,7 +129,12 @@ class AnalysisPage(QWidget):
             self._follower.stop()
             self._follower.deleteLater()
             self._follower = None
+        same = self._run is not None and path is not None and Path(path) == self._run.path
         self._job.cancel()
+        if not same:  # the last analysis's bar and words belong to the run it ran on
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.eta.setText("")
         self._run, self._models, self._events = None, {}, []
         config = None
         if path is not None:
@@ -200,7 +207,7 @@ class AnalysisPage(QWidget):
                      str(self.checkpoint.currentData())]
         if two_d:
             arguments.append("--two-d")
-        self._started = time.monotonic()
+        self._started, self._what = time.monotonic(), ANALYSIS_WORDS[what] + (" (2D)" if two_d else "")
         self.progress.setRange(0, 0)
         self.eta.setText(f"{what}: loading the networks…")
         self._job.start(arguments)
@@ -219,9 +226,10 @@ class AnalysisPage(QWidget):
     def _on_done(self, message: str) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(0 if message else 1)
-        self.eta.setText(message or f"done in {duration(time.monotonic() - self._started)}")
-        if message:
-            self.status_message.emit(message[:1].upper() + message[1:])
+        took = f"done in {duration(time.monotonic() - self._started)}"
+        self.eta.setText(message or took)
+        # the status bar always has the latest word: a cancel's "nothing was kept" no longer outlives a success
+        self.status_message.emit(message[:1].upper() + message[1:] if message else f"{self._what}: {took}")
         self._load_results()
         self._update()
 

@@ -91,6 +91,8 @@ def test_a_cancelled_analysis_keeps_nothing_and_a_reopened_app_shows_what_was_ke
     qtbot.mouseClick(page.cancel, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: button.isEnabled(), timeout=10_000)
     assert page.eta.text() == "the analysis was cancelled; nothing was kept"
+    _press(qtbot, page, "analyse-responses")  # the status bar has the latest word, not the cancel's
+    assert window.statusBar().currentMessage().startswith("Layer responses: done in")
     assert sorted(p.name for p in (run / "analysis").iterdir()) == ["responses-iter-00000030.json"]
 
     # The latest checkpoint stays chosen as newer ones are kept; one the person picked stays picked.
