@@ -192,11 +192,28 @@ class TrainingForm(QWidget):
         if index >= 0 and self._draft is None:
             self.device.setCurrentIndex(index)
 
+    def field_problems(self) -> dict[NumberField, str]:
+        """What is wrong with each number field on its own, by the core's rules (each field checked in a config
+        otherwise at its defaults), so that every wrong field is marked at once, not only the first one."""
+        found = {}
+        for field, make in ((self.iterations, lambda v: TrainConfig(iterations=v)),
+                            (self.batch_size, lambda v: TrainConfig(batch_size=v)),
+                            (self.lr, lambda v: TrainConfig(lr=v)), (self.seeds, lambda v: TrainConfig(seeds=v)),
+                            (self.synthetic_size, lambda v: DataConfig(dataset="synthetic", synthetic_size=v))):
+            try:
+                make(field.value())
+            except ValueError as exc:
+                found[field] = _in_form_words(str(exc))
+        return found
+
     def set_problem(self, message: str) -> None:
-        self.problem.setText(message[:1].upper() + message[1:] if message else "")
+        """``message`` (the first problem, or the refusal of Start) and below it every other wrong field's own."""
+        problems = self.field_problems() if message else {}
+        lines = [message, *(p for p in problems.values() if p.lower() != message.lower())]
+        self.problem.setText("\n".join(line[:1].upper() + line[1:] for line in lines if line))
         self.problem.setVisible(bool(message))
         for field in (self.synthetic_size, self.iterations, self.batch_size, self.lr, self.seeds):
-            field.mark(bool(message) and message.lower().startswith(field.label.lower()))
+            field.mark(field in problems or (bool(message) and message.lower().startswith(field.label.lower())))
 
     # --- persistence --------------------------------------------------------------------------------------
     def save(self) -> None:

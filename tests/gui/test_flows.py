@@ -195,6 +195,27 @@ def test_a_value_out_of_range_is_said_next_to_its_field_never_clamped(qtbot, win
     assert not window.training.is_training() and list(runs_dir.iterdir()) == []
 
 
+def test_every_wrong_field_is_marked_and_said_at_once(qtbot, window, runs_dir):
+    """Not only the one edited last: iterations 0 kept its red frame while the learning rate was typed."""
+    from explorer.gui.number_field import INVALID_STYLE
+
+    tiny_run(window)
+    form = window.training.form
+    form.iterations.setText("0")
+    form.batch_size.setText("-5")
+    form.lr.setText("abc")
+    lines = form.problem.text().splitlines()
+    assert lines[0] == "Learning rate 'abc' is not a number" and len(lines) == 3
+    assert any(line.startswith("Iterations 0") for line in lines) and any("Batch size -5" in line for line in lines)
+    assert all(field.styleSheet() == INVALID_STYLE for field in (form.iterations, form.batch_size, form.lr))
+    assert form.seeds.styleSheet() == ""
+    form.lr.setText("0.1")
+    assert len(form.problem.text().splitlines()) == 2 and form.lr.styleSheet() == ""
+    form.iterations.setText("30")
+    form.batch_size.setText("16")
+    assert not form.problem.isVisible() and form.iterations.styleSheet() == ""
+
+
 def test_a_run_that_will_not_fit_in_memory_is_flagged_before_start(qtbot, window, runs_dir):
     tiny_run(window, depths="1202")
     window.training.form.batch_size.setText("65536")
