@@ -189,3 +189,11 @@ def _known_fields(cls: type, data: Mapping[str, Any], section: str) -> dict[str,
     if unknown:
         raise ValueError(f"{section} config has unknown option {unknown[0]!r}; known: {', '.join(sorted(names))}")
     return dict(data)
+
+
+def describe(model: ModelConfig) -> str:
+    """A network family in a person's words: "CIFAR basic, shortcut A", "ImageNet bottleneck pre-activation,
+    shortcut C" (the depth aside: the Training tab's template)."""
+    family = {"cifar": "CIFAR", "imagenet": "ImageNet"}.get(model.family, model.family)
+    kind = "plain" if model.plain else f"shortcut {model.shortcut}"
+    return f"{family} {model.block}{' pre-activation' if model.preact else ''}, {kind}"

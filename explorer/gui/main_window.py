@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabW
     QDialog, QWidget
 
 from explorer import __version__
-from explorer.model_config import ModelConfig
+from explorer.model_config import ModelConfig, describe
 from explorer.gui.analysis_page import AnalysisPage
 from explorer.gui.architecture_panel import ArchitecturePanel
 from explorer.gui.actions import make_action
@@ -198,9 +198,7 @@ class MainWindow(QMainWindow):
         self._settings.sync()
 
     def _on_config_changed(self, config: ModelConfig) -> None:
-        units = ", pre-act" if config.preact else ""
-        self._template_label.setText(f"Training template: {config.family}, {config.block}{units}, shortcut "
-                                     f"{config.shortcut}")
+        self._template_label.setText(f"Training template: {describe(config)}")
         self._settings.setValue(CONFIG_KEY, json.dumps(config.to_dict()))
 
     def _on_runs_dir_changed(self, folder: Path) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.config import DATASET_LABELS, DataConfig, RunConfig, TrainConfig
-from explorer.model_config import ModelConfig, depth_presets
+from explorer.model_config import ModelConfig, depth_presets, describe
 from explorer.gui.number_field import NumberField
 from explorer.gui.tips import tip
 from explorer.recipes import RECIPES
@@ -40,8 +40,10 @@ class TrainingForm(QWidget):
         self._template = ModelConfig()
         self._draft: dict | None = None  # the draft while a run is shown
         self._filling = False
+        self.template_note = ""  # what became of depths that do not fit the template, when it changed
         self._build()
         self._write(self._saved_draft())
+        self._show_template()
 
     # --- building -----------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -139,6 +141,7 @@ class TrainingForm(QWidget):
         self._template = model
         if self._draft is None:
             self._write(self._read())
+            self._show_template()
 
     def show_run(self, config: RunConfig | None, name: str = "") -> None:
         """Fill the fields with a run's settings, read-only; None: back to editing the draft."""
@@ -146,7 +149,7 @@ class TrainingForm(QWidget):
             if self._draft is not None:
                 draft, self._draft = self._draft, None
                 self._write(draft)
-            self.banner.hide()
+            self._show_template()
         else:
             if self._draft is None:
                 self._draft = self._read()
@@ -267,6 +270,19 @@ class TrainingForm(QWidget):
             box.deleteLater()
         self.depth_checks = {}
         presets = depth_presets(template.family, template.block)
+        fits = lambda depth: _fits(template, depth)  # noqa: E731
+        typed = [p.strip() for p in other.replace(";", ",").split(",") if p.strip()]
+        # Depths of another family (the Architecture tab moved from CIFAR to ImageNet, say) go, and say so;
+        # when none is left, the family's first two presets are ticked in their place.
+        dropped = [str(d) for d in checked if not fits(d)] + [t for t in typed if t.isdigit() and not fits(int(t))]
+        checked = [d for d in checked if fits(d)]
+        typed = [t for t in typed if not t.isdigit() or fits(int(t))]
+        if dropped and not checked and not typed:
+            checked = list(presets[:2])
+        self.template_note = (f"Depth{'s' if len(dropped) > 1 else ''} {', '.join(dict.fromkeys(dropped))} "
+                              f"{'do' if len(dropped) > 1 else 'does'} not fit these networks; ticked "
+                              f"{', '.join(map(str, checked))} instead."
+                              if dropped and checked else "")
         extra = [d for d in checked if d not in presets]
         for i, depth in enumerate(presets):
             box = QCheckBox(str(depth))
@@ -275,9 +291,16 @@ class TrainingForm(QWidget):
             box.toggled.connect(self._on_edited)
             self.depth_grid.addWidget(box, i // 4, i % 4)
             self.depth_checks[depth] = box
-        typed = [p.strip() for p in other.replace(";", ",").split(",") if p.strip()]
         self.other_depths.setText(", ".join(dict.fromkeys([*typed, *map(str, extra)])))
         self.depth_grid.addWidget(self.other_depths, (len(presets) + 3) // 4, 0, 1, 4)
+
+    def _show_template(self) -> None:
+        """Which networks a draft trains, said on the form itself (not only in the status bar)."""
+        if self._draft is not None:
+            return
+        words = f"Networks from the Architecture tab: {describe(self._template)}."
+        self.banner.setText(f"{words} {self.template_note}" if self.template_note else words)
+        self.banner.show()
 
     def _other_depths(self) -> set[int]:
         depths = set()
@@ -345,6 +368,14 @@ def state_of(config: RunConfig) -> dict:
 FIELD_WORDS = {"iterations": "Iterations", "batch-size": "Batch size", "lr": "Learning rate",
                "synthetic-size": "Synthetic images", "data-dir": "Data folder", "classes": "Classes", "name": "Run name",
                "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop", "seeds": "Seeds"}
+
+
+def _fits(template: ModelConfig, depth: int) -> bool:
+    try:
+        template.replace(depth=depth, stages=None)
+    except ValueError:
+        return False
+    return True
 
 
 def _in_form_words(message: str) -> str:

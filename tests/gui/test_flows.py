@@ -174,6 +174,13 @@ def test_the_form_shows_the_settings_of_the_run_shown_whatever_the_architecture_
     assert sorted(form.depth_checks) == [20, 32, 44, 56, 110, 1202]
     window.action("newRun").trigger()
     assert not form.showing_run() and sorted(form.depth_checks) == [18, 34]  # the draft follows the template
+    # 20 and 56 are no ImageNet depths: the form says so on itself and ticks the family's own, never a red
+    # "Depth 20 is not an ImageNet ResNet" for depths the person did not type
+    assert form.banner.isVisible() and form.banner.text().startswith("Networks from the Architecture tab: ImageNet "
+                                                                     "basic")
+    assert form.banner.text() == ("Networks from the Architecture tab: ImageNet basic, shortcut B. Depths 20, 56 do "
+                                  "not fit these networks; ticked 18, 34 instead.")
+    assert form.run_config().train.depths == (18, 34) and not form.problem.isVisible()
 
 
 # 7 -------------------------------------------------------------------------------------------------------------

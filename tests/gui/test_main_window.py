@@ -75,7 +75,7 @@ def test_the_architecture_template_reaches_the_training_form_and_the_status_bar(
     form = window.training.form
     window.architecture.set_config(ModelConfig(family="imagenet", depth=34))
     assert sorted(form.depth_checks) == [18, 34]
-    assert "imagenet, basic" in window.statusBar().findChild(QWidget, "templateLabel").text()
+    assert "ImageNet basic" in window.statusBar().findChild(QWidget, "templateLabel").text()
     window.architecture.set_config(ModelConfig(depth=110, block="bottleneck", preact=True))
     assert sorted(form.depth_checks) == [164, 1001]
     wait_for_summary(qtbot, window, ModelConfig(depth=110, block="bottleneck", preact=True))
