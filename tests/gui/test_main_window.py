@@ -152,3 +152,17 @@ def test_closing_when_idle_does_not_ask(qtbot, settings, runs_dir):
     wait_for_summary(qtbot, window, ModelConfig())
     window.close()  # a dialog would block here: the test would time out
     assert not window.isVisible()
+
+
+def test_the_device_list_offers_what_this_machine_has(qtbot, window):
+    """Auto first, then the devices found; without any GPU driver the CPU is found without importing torch in
+    a child (seconds on every start of the app)."""
+    from explorer.gui.devices import no_gpu_possible
+
+    device = window.training.form.device
+    window.tabs.setCurrentWidget(window.training)  # asked once the Training tab shows
+    qtbot.waitUntil(lambda: device.count() > 1, timeout=60_000)
+    labels = [device.itemText(i) for i in range(device.count())]
+    assert labels[0].startswith("Auto") and labels[-1].startswith("CPU (") and labels[-1].endswith(("core)", "cores)"))
+    if no_gpu_possible():
+        assert labels[1:] == [labels[-1]]
