@@ -197,3 +197,12 @@ def describe(model: ModelConfig) -> str:
     family = {"cifar": "CIFAR", "imagenet": "ImageNet"}.get(model.family, model.family)
     kind = "plain" if model.plain else f"shortcut {model.shortcut}"
     return f"{family} {model.block}{' pre-activation' if model.preact else ''}, {kind}"
+
+
+def depth_fits(model: ModelConfig, depth: int) -> bool:
+    """Whether ``model``'s family, block and shortcut make a network of ``depth``."""
+    try:
+        model.replace(depth=depth, stages=None)
+    except ValueError:
+        return False
+    return True

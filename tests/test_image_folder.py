@@ -145,6 +145,7 @@ def test_a_folder_is_decoded_once_and_again_only_when_an_image_changes(tmp_path:
 
     monkeypatch.setenv("RESNET_EXPLORER_CACHE", str(tmp_path / "cache"))
     root = write_image_folder(tmp_path / "images", per_class=5)
+    assert decoded_cache.KEEP >= 3  # the three entries below are all kept
     decoded: list[Path] = []
     real = image_folder.decode
     monkeypatch.setattr(image_folder, "decode", lambda path, size: decoded.append(path) or real(path, size))
@@ -158,25 +159,38 @@ def test_a_folder_is_decoded_once_and_again_only_when_an_image_changes(tmp_path:
     image_folder.load_image_folder(root, 24)  # another input size is another entry
     assert len(decoded) == 30
 
-    changed = root / "dog" / "000.png"
-    stat = changed.stat()
-    write_image(changed, seed=999, size=(43, 38))  # same size as the fixture's image 0 of class 1...
-    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ...and its mtime put back
+    # An uncompressed image changed in place: same size in bytes, same mtime put back; only its ctime says so.
+    changed = root / "dog" / "zz.bmp"
+    write_image(changed, seed=7, size=(32, 32))
+    image_folder.load_image_folder(root, 32)
+    stat, raw = changed.stat(), bytearray(changed.read_bytes())
+    raw[-3 * 32:] = bytes(255 - b for b in raw[-3 * 32:])  # one row of pixels inverted
+    changed.write_bytes(bytes(raw))
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (changed.stat().st_size, changed.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
     decoded.clear()
     renewed = image_folder.load_image_folder(root, 32)
-    assert len(decoded) == 15
-    assert torch.equal(renewed.train_images, load_dataset(folder_config(root)).train_images)
+    assert len(decoded) == 16  # every image again: the folder's entry is one
+    listing = list_folder(root)
+    where = [p for p, _ in listing.train + listing.test].index(changed)
+    images = torch.cat([renewed.train_images, renewed.test_images])
+    assert torch.equal(images[where], torch.from_numpy(real(changed, 32).copy()))  # the new pixels, not the cached ones
     (root / "dog" / "001.jpg").rename(root / "cat" / "moved.jpg")  # relabelled
     decoded.clear()
     moved = image_folder.load_image_folder(root, 32)
-    assert len(decoded) == 15 and torch.bincount(torch.cat([moved.train_labels, moved.test_labels])).tolist() == [6, 4, 5]
+    assert len(decoded) == 16
+    assert torch.bincount(torch.cat([moved.train_labels, moved.test_labels])).tolist() == [6, 5, 5]
 
     for entry in (tmp_path / "cache").glob("*.npy"):
         entry.write_bytes(entry.read_bytes()[:200])  # damaged: read as a miss, decoded, written again
     decoded.clear()
     assert torch.equal(image_folder.load_image_folder(root, 32).train_images, moved.train_images)
-    assert len(decoded) == 15
-    assert decoded_cache.KEEP >= 2
+    assert len(decoded) == 16
+    (tmp_path / "cache" / "notes.npy").write_bytes(b"someone else's")  # not of the cache's own names: kept
+    monkeypatch.setattr(decoded_cache, "KEEP", 1)
+    image_folder.load_image_folder(root, 24)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir() if not decoded_cache.ENTRY.fullmatch(p.name)) == [
+        "notes.npy"]
 
 
 def test_a_cache_folder_that_refuses_writes_only_costs_the_decoding(tmp_path: Path, monkeypatch) -> None:

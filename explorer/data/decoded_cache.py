@@ -10,7 +10,8 @@ The file is named by a digest of what it was decoded from: the input size and, f
 path, label, device, inode, size, mtime_ns and ctime_ns - the stamp the CIFAR checksums use. A program can set a
 file's mtime back but not its ctime, so an image changed, replaced, added, removed or relabelled (moved to
 another class) gives another name and is decoded again. Entries are written atomically (a temporary file, then a
-rename); the least recently used beyond :data:`KEEP` are deleted. The cache is a speed-up only: a cache that
+rename); the least recently used beyond :data:`KEEP` entries or :data:`MAX_BYTES` in all are deleted - only
+files of this module's own names, whatever else the folder holds. The cache is a speed-up only: a cache that
 cannot be read or written (a full or read-only disk, a damaged file) is passed over and the images are decoded.
 """
 
@@ -18,12 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 
 KEEP = 4  # decoded folders kept; the oldest used goes first
+MAX_BYTES = 8 << 30  # and no more than this in all (the newest entry is kept whatever its size)
+ENTRY = re.compile(r"[0-9a-f]{40}\.npy")
+TEMPORARY = re.compile(r"\.[0-9a-f]{40}\.npy\.\d+\.tmp")
 STALE_TEMPORARY_S = 3600  # a temporary file this old is a killed writer's
 VERSION = 1  # of the decoding (resize and crop); a change of it must change every name
 
@@ -54,11 +59,14 @@ def load(name: str, count: int, size: int) -> np.ndarray | None:
     """The decoded images kept under ``name`` when they are there and whole, else None."""
     path = cache_dir() / name
     try:
-        with open(path, "rb") as f:
-            images = np.load(f, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-    if images.dtype != np.uint8 or images.shape != (count, 3, size, size):
+        if path.is_symlink():
+            return None
+        # Mapped first: a damaged header that claims a huge array is refused by its shape, not allocated.
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        if mapped.dtype != np.uint8 or mapped.shape != (count, 3, size, size):
+            return None
+        images = np.array(mapped)
+    except (OSError, ValueError, EOFError, MemoryError):
         return None
     try:
         os.utime(path)  # recently used: kept the longest
@@ -89,16 +97,28 @@ def store(name: str, images: np.ndarray) -> None:
 
 
 def _forget_old(folder: Path) -> None:
-    """All but the :data:`KEEP` most recently used entries go, and temporary files a killed writer left."""
+    """Beyond the :data:`KEEP` most recently used entries (or :data:`MAX_BYTES`) the older go, and so do the
+    temporary files a killed writer left; each file on its own, so one that cannot be removed stops nothing."""
     try:
-        entries, stale = [], time.time() - STALE_TEMPORARY_S
-        for path in folder.iterdir():
-            st = path.lstat()
-            if path.suffix == ".npy" and path.is_file() and not path.is_symlink():
-                entries.append((st.st_mtime_ns, path))
-            elif path.name.endswith(".tmp") and st.st_mtime < stale:
-                path.unlink()
-        for _, path in sorted(entries, reverse=True)[KEEP:]:
-            path.unlink()
+        names = os.listdir(folder)
     except OSError:
-        pass
+        return
+    entries, stale = [], time.time() - STALE_TEMPORARY_S
+    for name in names:
+        path = folder / name
+        try:
+            st = path.lstat()
+            if ENTRY.fullmatch(name) and path.is_file() and not path.is_symlink():
+                entries.append((st.st_mtime_ns, st.st_size, path))
+            elif TEMPORARY.fullmatch(name) and st.st_mtime < stale:
+                path.unlink()
+        except OSError:
+            continue
+    total = 0
+    for i, (_, size, path) in enumerate(sorted(entries, reverse=True)):
+        total += size
+        if i >= KEEP or (i > 0 and total > MAX_BYTES):
+            try:
+                path.unlink()
+            except OSError:
+                continue

@@ -87,5 +87,6 @@ def load_image_folder(root: str | os.PathLike, size: int, *, classes: int | None
     images = torch.from_numpy(_decode_all(items, size, progress))
     labels = torch.tensor([label for _path, label in items], dtype=torch.int64)
     cut = len(listing.train)
-    return Dataset(train_images=images[:cut], train_labels=labels[:cut], test_images=images[cut:],
+    # The test part is its own copy, so that a training subset (a copy) frees the whole decoded buffer.
+    return Dataset(train_images=images[:cut], train_labels=labels[:cut], test_images=images[cut:].clone(),
                    test_labels=labels[cut:], classes=listing.classes, name="folder")

@@ -47,8 +47,6 @@ ANALYSES = (("responses", False, "Layer responses", "The std of every 3×3 layer
             ("landscape", False, "Landscape, 1D", "The training loss along a random filter-normalised direction"),
             ("landscape", True, "Landscape, 2D", "The training loss on a plane of two random directions"))
 
-ANALYSIS_WORDS = {"responses": "Layer responses", "lesion": "Lesions", "landscape": "Loss landscape"}
-
 
 class AnalysisPage(QWidget):
     status_message = Signal(str)
@@ -131,10 +129,13 @@ class AnalysisPage(QWidget):
             self._follower = None
         same = self._run is not None and path is not None and Path(path) == self._run.path
         self._job.cancel()
-        if not same:  # the last analysis's bar and words belong to the run it ran on
+        if not same:  # the last analysis's bar and words, and a checkpoint picked, belong to the run they were of
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.eta.setText("")
+            self.checkpoint.blockSignals(True)
+            self.checkpoint.clear()
+            self.checkpoint.blockSignals(False)
         self._run, self._models, self._events = None, {}, []
         config = None
         if path is not None:
@@ -207,7 +208,8 @@ class AnalysisPage(QWidget):
                      str(self.checkpoint.currentData())]
         if two_d:
             arguments.append("--two-d")
-        self._started, self._what = time.monotonic(), ANALYSIS_WORDS[what] + (" (2D)" if two_d else "")
+        self._started = time.monotonic()
+        self._what = next(title for kind, plane, title, _ in ANALYSES if (kind, plane) == (what, two_d))
         self.progress.setRange(0, 0)
         self.eta.setText(f"{what}: loading the networks…")
         self._job.start(arguments)

@@ -208,7 +208,6 @@ class LandscapeView(_View):
         if self._data:
             panels = self._panels("loss along one direction", "training loss", "step along the direction",
                                   log_y=True)
-            panels[1].setYLink(None)  # one range set below for both: a link follows whichever autoranged last
             losses = [loss for r in self._data.values() for loss in r["losses"] if loss > 0]
             for key, result in self._data.items():
                 model, seed = self._models[key]

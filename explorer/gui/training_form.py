@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.config import DATASET_LABELS, DataConfig, RunConfig, TrainConfig
-from explorer.model_config import ModelConfig, depth_presets, describe
+from explorer.model_config import ModelConfig, depth_fits, depth_presets, describe
 from explorer.gui.number_field import NumberField
 from explorer.gui.tips import tip
 from explorer.recipes import RECIPES
@@ -41,6 +41,7 @@ class TrainingForm(QWidget):
         self._draft: dict | None = None  # the draft while a run is shown
         self._filling = False
         self.template_note = ""  # what became of depths that do not fit the template, when it changed
+        self._depths_for: tuple[str, str] | None = None  # the family and block the draft's depths were for
         self._build()
         self._write(self._saved_draft())
         self._show_template()
@@ -242,13 +243,21 @@ class TrainingForm(QWidget):
                 "name": self.run_name.text()}
 
     def _write(self, state: dict, template: ModelConfig | None = None) -> None:
+        """Fill the fields from ``state``: a run's (with its own ``template``) or the draft's. The draft's depths
+        of another family or block than the one they were chosen for (the Architecture tab changed, maybe while
+        a run was shown) are dropped, with a note."""
+        drop_unfit = False
+        if template is None:
+            family = (self._template.family, self._template.block)
+            drop_unfit, self._depths_for = self._depths_for not in (None, family), family
         self._filling = True
         try:
             _pick(self.dataset, state.get("dataset"))
             self.data_dir.setText(str(state.get("data_dir") or ""))
             self.synthetic_size.setText(str(state.get("synthetic_size", "10,000")))
             self._set_depths(template or self._template, [int(d) for d in state.get("depths", [])
-                                                           if str(d).isdigit()], str(state.get("other_depths", "")))
+                                                           if str(d).isdigit()], str(state.get("other_depths", "")),
+                             drop_unfit)
             _pick(self.compare, state.get("compare"))
             _pick(self.recipe, state.get("recipe"))
             for field in (self.iterations, self.batch_size, self.lr):
@@ -262,27 +271,31 @@ class TrainingForm(QWidget):
             self._filling = False
         self._on_edited()
 
-    def _set_depths(self, template: ModelConfig, checked: list[int], other: str) -> None:
+    def _set_depths(self, template: ModelConfig, checked: list[int], other: str, drop_unfit: bool = False) -> None:
         """The presets of the template's family and block as check boxes; typed depths that are not presets
-        stay typed."""
+        stay typed - a wrong one stays to be said in red - except, when the template has just changed family or
+        block (``drop_unfit``), the depths of the old one."""
         for box in self.depth_checks.values():
             self.depth_grid.removeWidget(box)
             box.deleteLater()
         self.depth_checks = {}
         presets = depth_presets(template.family, template.block)
-        fits = lambda depth: _fits(template, depth)  # noqa: E731
         typed = [p.strip() for p in other.replace(";", ",").split(",") if p.strip()]
-        # Depths of another family (the Architecture tab moved from CIFAR to ImageNet, say) go, and say so;
-        # when none is left, the family's first two presets are ticked in their place.
-        dropped = [str(d) for d in checked if not fits(d)] + [t for t in typed if t.isdigit() and not fits(int(t))]
-        checked = [d for d in checked if fits(d)]
-        typed = [t for t in typed if not t.isdigit() or fits(int(t))]
-        if dropped and not checked and not typed:
+        dropped: list[str] = []
+        if drop_unfit:
+            # Depths of another family (the Architecture tab moved from CIFAR to ImageNet, say) go, and say so;
+            # when none is left, the family's first two presets are ticked in their place.
+            fits = lambda depth: depth_fits(template, depth)  # noqa: E731
+            dropped = [str(d) for d in checked if not fits(d)] + [t for t in typed if t.isdigit() and not fits(int(t))]
+            checked = [d for d in checked if fits(d)]
+            typed = [t for t in typed if not t.isdigit() or fits(int(t))]
+        substituted = bool(dropped) and not checked and not typed
+        if substituted:
             checked = list(presets[:2])
-        self.template_note = (f"Depth{'s' if len(dropped) > 1 else ''} {', '.join(dict.fromkeys(dropped))} "
-                              f"{'do' if len(dropped) > 1 else 'does'} not fit these networks; ticked "
-                              f"{', '.join(map(str, checked))} instead."
-                              if dropped and checked else "")
+        these = f"Depth{'s' if len(dropped) > 1 else ''} {', '.join(dict.fromkeys(dropped))}"
+        self.template_note = "" if not dropped else (
+            f"{these} {'do' if len(dropped) > 1 else 'does'} not fit these networks"
+            + (f"; ticked {', '.join(map(str, checked))} instead." if substituted else "; left out."))
         extra = [d for d in checked if d not in presets]
         for i, depth in enumerate(presets):
             box = QCheckBox(str(depth))
@@ -368,14 +381,6 @@ def state_of(config: RunConfig) -> dict:
 FIELD_WORDS = {"iterations": "Iterations", "batch-size": "Batch size", "lr": "Learning rate",
                "synthetic-size": "Synthetic images", "data-dir": "Data folder", "classes": "Classes", "name": "Run name",
                "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop", "seeds": "Seeds"}
-
-
-def _fits(template: ModelConfig, depth: int) -> bool:
-    try:
-        template.replace(depth=depth, stages=None)
-    except ValueError:
-        return False
-    return True
 
 
 def _in_form_words(message: str) -> str:

@@ -1,5 +1,6 @@
-"""The progress strip under the curves: the run's state in words, iteration / total, ETA, images/s, the
-dataset's download or an image folder's decoding, and the child's error with the tail of its stderr. It reads only events and states."""
+"""The progress strip under the curves: the run's state in words, iteration / total, ETA, images/s, a
+dataset's download or an image folder's decoding, and the child's error with the tail of its stderr. It reads
+only events and states."""
 
 from __future__ import annotations
 

@@ -52,16 +52,15 @@ def train(args, run_config_from_args, changed: list[str], download_line) -> int:
             else:
                 run = _agreed(world, None)
         _say(world, f"run folder: {run.path}")
-        from explorer.training.session import EXIT_FAILED, EXIT_OK, run_training
+        from explorer.training.session import run_training
 
-        code = EXIT_FAILED
+        ended = []  # the training loop ended on this rank as on every other (not a failure or a second signal)
         try:
-            code = run_training(run, stop, dataset=dataset, world=world)
-            return code
+            return run_training(run, stop, dataset=dataset, world=world, trained=lambda: ended.append(True))
         finally:
             if lock is not None:
                 lock.release()
-            world.close(together=code == EXIT_OK)
+            world.close(together=bool(ended))
 
 
 def _agreed(world: distributed.World, make):

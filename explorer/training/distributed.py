@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass
-
 from datetime import timedelta
 
 import torch
@@ -81,12 +80,13 @@ class World:
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     def close(self, together: bool) -> None:
-        """Leave the group in order. After a run every rank ended alike (``together``: the same last step, the
-        stop agreed), the ranks first wait for one another - a rank that tore its group down while another still
-        talked to it aborted with "terminate called without an active exception", about one run in eight on CI.
-        After a failure on one rank the others may be inside a collective, so nobody waits. Then the models' DDP
-        reducers, which hold the group, are collected while the interpreter is whole, and only then is the group
-        destroyed: left to the interpreter's exit, gloo's worker threads were freed half torn down."""
+        """Leave the group in order. After a run every rank ended alike (``together``: the training loop ended,
+        at the same last step or the stop agreed), the ranks first wait for one another - a rank that tore its
+        group down while another still talked to it aborted with "terminate called without an active exception",
+        about one run in eight on CI. After a failure on one rank the others may be inside a collective, so nobody
+        waits. Then the models' DDP reducers, which hold the group, are collected while the interpreter is whole,
+        and only then is the group destroyed: left to the interpreter's exit, gloo's worker threads were freed
+        half torn down."""
         if not (self.distributed and torch.distributed.is_initialized()):
             return
         if together:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import IO
+from typing import IO, Callable
 
 import torch
 
@@ -44,10 +44,11 @@ def is_cpu_out_of_memory(exc: BaseException) -> bool:
 
 
 def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None,
-                 world: World = SINGLE) -> int:
+                 world: World = SINGLE, trained: Callable[[], None] | None = None) -> int:
     """Train the run in ``run`` (from its current checkpoint set, if any); returns the process exit code.
     ``dataset`` is the data already loaded by the caller (the CLI loads it before it makes the run folder).
-    Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing."""
+    Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing. ``trained()`` is called
+    when the training loop itself ended (finished, stopped as agreed, diverged): every rank then ended alike."""
     config = run.config()
     kind = Reporter if world.main else SilentReporter
     reporter = kind(run, config.train.iterations, stream, iteration=latest_iteration(run.checkpoint_dir) or 0)
@@ -84,6 +85,8 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
                        batch_size=config.train.batch_size, dataset=dataset.name, resumed_from=start,
                        threads=threads.choice, seeds=config.train.seeds, world=world.size)
         state, message = trainer.train(run)
+        if trained is not None:
+            trained()
         reporter.end(state, message, iteration=trainer.iteration)
         return EXIT_FAILED if state == "failed" else EXIT_OK
     except KeyboardInterrupt:

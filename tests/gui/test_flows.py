@@ -181,6 +181,10 @@ def test_the_form_shows_the_settings_of_the_run_shown_whatever_the_architecture_
     assert form.banner.text() == ("Networks from the Architecture tab: ImageNet basic, shortcut B. Depths 20, 56 do "
                                   "not fit these networks; ticked 18, 34 instead.")
     assert form.run_config().train.depths == (18, 34) and not form.problem.isVisible()
+    form.other_depths.setText("10")  # a typo stays as typed, in red, while the family stays the same
+    window.architecture.set_config(ModelConfig(family="imagenet", depth=34, shortcut="C"))
+    assert form.other_depths.text() == "10" and form.problem.text().startswith("Depth 10")
+    assert form.banner.text() == "Networks from the Architecture tab: ImageNet basic, shortcut C."
 
 
 # 7 -------------------------------------------------------------------------------------------------------------
