@@ -73,7 +73,7 @@ class _View(QWidget):
         return plain, residual
 
 
-def share_range(plots, xs, ys) -> None:
+def share_range(plots, xs, ys, headroom: float = 1.05) -> None:
     """One x and one y range for side-by-side panels, from 0 (or the smallest x) to the largest value any of them
     shows. A y link would not do: linked views auto-range each on its own items and the last one wins, which
     cut the ResNets' responses at the plain nets' top."""
@@ -81,7 +81,7 @@ def share_range(plots, xs, ys) -> None:
     ys = [float(y) for y in ys if math.isfinite(y)]
     if not xs or not ys:
         return
-    top = max(ys) * 1.05 or 1.0
+    top = max(ys) * headroom or 1.0
     for plot in plots:
         plot.setRange(xRange=(min(xs), max(xs)), yRange=(min(0.0, min(ys)), top), padding=0.02)
 
@@ -125,7 +125,7 @@ class ResponsesView(_View):
             values += list(std)
             last = max(last, len(std))
             self._rows += [(model.name, seed, i + 1, name, s) for i, (name, s) in enumerate(zip(result["layers"], std))]
-        share_range((plain, residual), (1, last), values)
+        share_range((plain, residual), (1, last), values, headroom=1.3)  # the legend sits above the lines
 
 
 class LesionView(_View):
