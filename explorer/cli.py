@@ -199,23 +199,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run_config_from_args(args)  # a bad option is refused in a fraction of a second, before torch loads
     from explorer.training.command import train
 
-    return train(args, run_config_from_args, _changed_options(args, args.train_parser), _download_line)
+    return train(args, run_config_from_args, _changed_options(args, args.train_parser))
 
 
-def decode_line(done: int, total: int) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r\x1b[Kdecoding the images: {done:,}/{total:,}" + ("\n" if done == total else ""))
-        sys.stderr.flush()
+def terminal_progress(kind: str):
+    """``line(done, total)`` for a ``download`` or a ``decode``: one updated line on a terminal, nothing else."""
+    from explorer.training.events import progress_line
+
+    def line(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r\x1b[K{progress_line(kind, done, total)}" + ("\n" if done >= total else ""))
+            sys.stderr.flush()
+
+    return line
 
 
 class Failed(Exception):
     """A failure of the environment (not of the person's options) before a run folder exists: exit 1."""
-
-
-def _download_line(done: int, total: int) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r\x1b[Kdownloading: {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
-        sys.stderr.flush()
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -249,20 +249,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
     from explorer.data.loading import load_dataset
     from explorer.data.location import data_folder
 
-    def report(done: int, total: int) -> None:
-        if args.progress == "json":
-            print(json.dumps({"type": "download", "done": done, "total": total}), flush=True)
-        else:
-            _download_line(done, total)
+    def reporter(kind: str):
+        def report(done: int, total: int) -> None:
+            print(json.dumps({"type": kind, "done": done, "total": total}), flush=True)
 
-    def decoding(done: int, total: int) -> None:
-        if args.progress == "json":
-            print(json.dumps({"type": "decode", "done": done, "total": total}), flush=True)
-        else:
-            decode_line(done, total)
+        return report if args.progress == "json" else terminal_progress(kind)
 
     try:
-        dataset = load_dataset(config, progress=report, decoding=decoding)
+        dataset = load_dataset(config, progress=reporter("download"), decoding=reporter("decode"))
     except DatasetError as exc:
         raise Failed(str(exc)) from None
     where = data_folder(config)

@@ -15,7 +15,7 @@ from explorer.training import distributed
 from explorer.training.stop import StopFlag
 
 
-def train(args, run_config_from_args, changed: list[str], download_line) -> int:
+def train(args, run_config_from_args, changed: list[str]) -> int:
     # First of all, so that a stop at any instant from here on ends the run "cancelled" (never exit 143).
     with StopFlag(restore=False) as stop:
         world = distributed.from_environment()
@@ -42,7 +42,7 @@ def train(args, run_config_from_args, changed: list[str], download_line) -> int:
             _say(world, "starting…")
             try:
                 with stop.interruptible(at_first=True):
-                    dataset = prepare(config, download_line)
+                    dataset = prepare(config)
             except KeyboardInterrupt:
                 _say(world, "stopped before the run began; nothing was written")
                 return 0
@@ -86,10 +86,10 @@ def _say(world: distributed.World, line: str) -> None:
         sys.stderr.flush()
 
 
-def prepare(config, download_line):
+def prepare(config):
     """Everything that can refuse a new run, before its folder is made: the device, the precision, the memory,
     the data (downloaded now if need be). Returns the loaded dataset."""
-    from explorer.cli import Failed, decode_line
+    from explorer.cli import Failed, terminal_progress
     from explorer.data.batches import check_batch_size
     from explorer.data.errors import DatasetError
     from explorer.data.loading import load_dataset
@@ -98,8 +98,8 @@ def prepare(config, download_line):
     preflight(config)
     sys.stderr.write(f"loading data ({config.data.dataset})…\n")
     try:
-        dataset = load_dataset(config.data, seed=config.train.seed, progress=download_line,
-                               decoding=decode_line)
+        dataset = load_dataset(config.data, seed=config.train.seed, progress=terminal_progress("download"),
+                               decoding=terminal_progress("decode"))
     except DatasetError as exc:
         raise Failed(str(exc)) from None
     check_batch_size(config.train.batch_size, len(dataset.train_labels))

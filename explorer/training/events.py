@@ -36,6 +36,13 @@ class _NoRun:
         pass
 
 
+def progress_line(kind: str, done: int, total: int) -> str:
+    """A terminal's line for a ``download`` (bytes) or a ``decode`` (images) before training starts."""
+    if kind == "download":
+        return f"downloading the dataset: {done / 2**20:.1f}/{total / 2**20:.1f} MiB"
+    return f"decoding the images: {done:,}/{total:,}"
+
+
 class Reporter:
     """Writes the events of one trainer process and keeps ``status.json`` current."""
 
@@ -100,14 +107,13 @@ class Reporter:
 
     def download(self, done: int, total: int) -> None:
         """Bytes of the dataset downloaded so far."""
-        self._progress_event("download", done, total,
-                             f"downloading the dataset: {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+        self._progress_event("download", done, total)
 
     def decoding(self, done: int, total: int) -> None:
         """Images of a folder decoded so far."""
-        self._progress_event("decode", done, total, f"decoding the images: {done:,}/{total:,}")
+        self._progress_event("decode", done, total)
 
-    def _progress_event(self, kind: str, done: int, total: int, line: str) -> None:
+    def _progress_event(self, kind: str, done: int, total: int) -> None:
         """At most two events a second, plus the last one."""
         now = time.monotonic()
         if now - self._last_download < DOWNLOAD_EVENT_INTERVAL_S and done < total:
@@ -115,7 +121,7 @@ class Reporter:
         self._last_download = now
         self.run.append_event({"type": kind, "done": done, "total": total, "time": time.time()})
         if self.tty:
-            self.stream.write(f"\r\x1b[K{line}" + ("\n" if done >= total else ""))
+            self.stream.write(f"\r\x1b[K{progress_line(kind, done, total)}" + ("\n" if done >= total else ""))
             self.stream.flush()
 
     def _append(self, event: dict, seed: int | None) -> None:
