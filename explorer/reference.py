@@ -1,4 +1,4 @@
-"""The paper's own figures (resources/paper.json), looked up for a config so the app can show them beside ours."""
+"""The paper's own figures (explorer/resources/paper.json), looked up for a config so the app can show them beside ours."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from explorer.model_config import ModelConfig
 from explorer.models import build_model
 from explorer.summary import summarize
 
-PAPER = json.loads((Path(__file__).resolve().parents[1] / "resources" / "paper.json").read_text())
+PAPER = json.loads((Path(__file__).resolve().parents[1] / "explorer" / "resources" / "paper.json").read_text())
 CIFAR = PAPER["cifar10_table6"]
 IMAGENET = PAPER["imagenet_table1"]
 
