@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         from explorer.gui.app import run_app
 
         return run_app()
-    from explorer.cli import main as cli_main
+    from explorer.cli.main import main as cli_main
 
     return cli_main(argv)
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import QSettings, QTimer
 
 from explorer.gui.app import make_application
 from explorer.gui.main_window import MainWindow
-from explorer.recipes import RECIPES
+from explorer.config.recipes import RECIPES
 
 TABS = ("architecture", "training", "runs")
 

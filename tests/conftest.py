@@ -1,4 +1,4 @@
-"""Shared test fixtures. Every test must leave no child process behind (DESIGN convention 7): a training
+"""Shared test fixtures. Every test must leave no child process behind (docs/architecture.md, convention 7): a training
 child that outlives its test would keep the two cores busy and write into a deleted folder."""
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
 from explorer.data.loading import load_dataset
-from explorer.model_config import ModelConfig
-from explorer.runs import RunDir
+from explorer.config.model import ModelConfig
+from explorer.runs.folder import RunDir
 from explorer.training.device import resolve_precision
 from explorer.training.events import Reporter
 from explorer.training.trainer import Trainer

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer.config import DataConfig
+from explorer.config.run import DataConfig
 from explorer.data.cifar import load_cifar10
 from explorer.data.cifar_spec import default_data_dir
 from explorer.data.errors import DatasetError

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from explorer.analysis.inputs import networks
-from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
 from explorer.data import cifar
 from explorer.data.cifar_spec import CIFAR100
 from explorer.data.errors import DatasetError

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.run_list import list_runs
-from explorer.runs import RunDir, effective_events
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
+from explorer.runs.listing import list_runs
+from explorer.runs.events import effective_events
+from explorer.runs.folder import RunDir
 from tests.cifar_fixture import write_cifar_dir
 
 SMALL = ["--dataset", "synthetic", "--depths", "8", "--batch-size", "16", "--log-every", "5"]
@@ -54,7 +55,7 @@ def test_train_writes_a_run_and_runs_lists_it(tmp_path):
         assert said in done.stderr
     run = only_run(tmp_path)
     assert run.path.name.endswith("-tiny")
-    assert run.status()["state"] == "finished" and run.status()["iteration"] == 30
+    assert run.status().state == "finished" and run.status().iteration == 30
     events, _ = run.read_events()
     start_event = events[0]
     assert start_event["type"] == "start" and start_event["models"] == ["plain-8", "resnet-8"]
@@ -93,7 +94,7 @@ def test_resume_starts_a_run_the_gui_created(tmp_path):
     assert done.returncode == 0, done.stderr
     events, _ = run.read_events()
     assert [e["type"] for e in events if e["type"] in ("start", "resume")] == ["start"]
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
     assert [i.name for i in list_runs(tmp_path / "runs")] == ["from-gui"]
     changed = train(tmp_path, "--resume", str(run.path), "--lr", "0.5")
     assert changed.returncode == 2
@@ -107,10 +108,10 @@ def test_nan_marks_models_diverged_and_fails_the_run(tmp_path):
     events, _ = run.read_events()
     assert {e["model"] for e in events if e["type"] == "diverged"} == {"plain-8", "resnet-8"}
     status = run.status()
-    assert status["state"] == "failed"
-    assert status["message"].startswith("every model diverged (the loss became NaN, infinite or above 10000) by")
-    assert status["message"].endswith("try a lower learning rate than 1000")
-    assert events[-1] == {**events[-1], "type": "end", "status": "failed", "message": status["message"]}
+    assert status.state == "failed"
+    assert status.message.startswith("every model diverged (the loss became NaN, infinite or above 10000) by")
+    assert status.message.endswith("try a lower learning rate than 1000")
+    assert events[-1] == {**events[-1], "type": "end", "status": "failed", "message": status.message}
     assert "Traceback" not in done.stderr
 
 

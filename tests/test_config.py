@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.model_config import ModelConfig
+from explorer.config.errors import ConfigError
+
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
+from explorer.config.model import ModelConfig
 
 
 def test_family_defaults():
@@ -70,8 +72,12 @@ def test_model_configs_for_a_comparison():
     assert [m.name for m in run.model_configs()] == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
     only = RunConfig(train=TrainConfig(compare="residual"))
     assert [m.name for m in only.model_configs()] == ["resnet-20"]
-    with pytest.raises(ValueError, match="depth 21"):
+    with pytest.raises(ConfigError, match="depths 21 is not 6n") as refused:
         RunConfig(train=TrainConfig(depths=(21,))).model_configs()
+    assert refused.value.option == "depths"  # the list the person typed, not the template's depth
+    with pytest.raises(ConfigError, match="depth 21 is not 6n") as refused:
+        RunConfig(model=ModelConfig(depth=21))
+    assert refused.value.option == "depth"
 
 
 @pytest.mark.parametrize(
@@ -81,8 +87,9 @@ def test_model_configs_for_a_comparison():
      ({"iterations": -1}, "iterations"), ({"compare": "neither"}, "compare")],
 )
 def test_invalid_training_options(kwargs, option):
-    with pytest.raises(ValueError, match=option):
+    with pytest.raises(ConfigError, match=option) as refused:
         TrainConfig(**kwargs)
+    assert refused.value.option == option  # carried apart from the words: nobody parses the sentence
 
 
 def test_without_milestones_the_lr_drops_at_half_and_three_quarters_of_any_run():
@@ -94,7 +101,7 @@ def test_without_milestones_the_lr_drops_at_half_and_three_quarters_of_any_run()
 
 
 def test_recipes_are_named_once_and_options_override_them():
-    from explorer.recipes import RECIPES, recipe_train_config
+    from explorer.config.recipes import RECIPES, recipe_train_config
 
     quick = recipe_train_config("quick", depths=(8,))
     assert (quick.iterations, quick.batch_size, quick.lr, quick.milestones) == (500, 64, 0.1, (250, 375))

@@ -1,4 +1,4 @@
-"""The Qt-free core imports no Qt, and the CLI's summary keeps the JSON contract of DESIGN.md."""
+"""The Qt-free core imports no Qt, and the CLI's summary keeps the JSON contract (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import explorer
 
-CORE = ["explorer", "explorer.config", "explorer.models", "explorer.summary", "explorer.reference", "explorer.cli",
+CORE = ["explorer", "explorer.config.run", "explorer.models", "explorer.models.summary", "explorer.config.paper", "explorer.cli.main",
         "explorer.__main__"]
 
 
@@ -28,7 +28,7 @@ def _core_modules() -> list[str]:
 
 def test_core_imports_no_qt():
     modules = _core_modules()
-    assert {"explorer.config", "explorer.models.blocks", "explorer.summary"} <= set(modules)
+    assert {"explorer.config.run", "explorer.models.blocks", "explorer.models.summary"} <= set(modules)
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.runs import RunDir
+from explorer.runs.folder import RunDir
 
 ARGS = ["train", "--dataset", "synthetic", "--synthetic-size", "400", "--depths", "8", "--iterations", "20",
         "--batch-size", "16", "--log-every", "5", "--eval-every", "10", "--precision", "fp32", "--seed", "3"]
@@ -52,5 +52,5 @@ def test_two_gloo_processes_reproduce_the_single_process_run(tmp_path):
     for a, b in zip(ours, theirs):
         if a[0] == "train":
             assert abs(a[3] - b[3]) <= RELATIVE * b[3], (a, b)
-    assert two.status()["state"] == "finished" and json.loads((two.path / "status.json").read_text())["iteration"] == 20
+    assert two.status().state == "finished" and json.loads((two.path / "status.json").read_text())["iteration"] == 20
     assert sorted(p.name for p in (two.path / "checkpoints").iterdir())[0] == "LATEST"

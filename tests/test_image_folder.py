@@ -13,19 +13,21 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
 from explorer.data.errors import DatasetError
 from explorer.data.folder_layout import list_folder
 from explorer.data.image_folder import decode
 from explorer.data.loading import load_dataset
-from explorer.data.location import VERIFY, data_state
-from explorer.model_config import ModelConfig
+from explorer.data.location import VERIFY, counted, data_state
+from explorer.config.model import ModelConfig
 from tests.folder_fixture import CLASSES, write_image, write_image_folder
 from tests.test_cli_train import only_run, train
 
 
 def folder_config(root: Path, size: int = 32) -> DataConfig:
-    return RunConfig(data=DataConfig(dataset="folder", data_dir=str(root)), model=ModelConfig(input_size=size)).data
+    """The data of a run made from ``root``: its classes counted as whoever makes a run counts them."""
+    return counted(RunConfig(data=DataConfig(dataset="folder", data_dir=str(root)),
+                             model=ModelConfig(input_size=size))).data
 
 
 def test_classes_split_and_images(tmp_path: Path) -> None:
@@ -66,8 +68,10 @@ def test_the_folders_own_train_and_test_split_is_used(tmp_path: Path) -> None:
 
 def test_the_recorded_classes_make_the_classifier_and_outlive_the_folder(tmp_path: Path) -> None:
     write_image_folder(tmp_path / "images", per_class=3, classes=("a", "b", "c", "d", "e"))
-    config = RunConfig(data=DataConfig(dataset="folder", data_dir=str(tmp_path / "images")),
-                       train=TrainConfig(depths=(8,)))
+    draft = RunConfig(data=DataConfig(dataset="folder", data_dir=str(tmp_path / "images")),
+                      train=TrainConfig(depths=(8,)))
+    assert draft.data.classes is None  # a config never reads the disk: making the run counts them
+    config = counted(draft)
     assert config.num_classes == 5 and {m.num_classes for m in config.model_configs()} == {5}
     (tmp_path / "images" / "f").mkdir()
     write_image(tmp_path / "images" / "f" / "1.png", 1)
@@ -109,10 +113,10 @@ def test_a_folder_that_cannot_be_used_is_one_sentence_and_no_run(tmp_path: Path,
 
 
 def test_a_missing_folder_a_file_and_a_fifo_are_refused_without_hanging(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(DatasetError, match="does not exist"):
         folder_config(tmp_path / "nowhere")
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ValueError, match="is a file, not a folder"):
+    with pytest.raises(DatasetError, match="is a file, not a folder"):
         folder_config(tmp_path / "file")
     with pytest.raises(ValueError, match="data-dir must name the image folder"):
         DataConfig(dataset="folder")

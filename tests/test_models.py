@@ -9,19 +9,22 @@ import pytest
 import torch
 import torchvision
 
-from explorer.model_config import ModelConfig
+from explorer.config.model import ModelConfig
 from explorer.models import build_model
-from explorer.summary import summarize
+from explorer.models.summary import summarize
 
 PAPER = json.loads((Path(__file__).resolve().parents[1] / "explorer" / "resources" / "paper.json").read_text())
 CIFAR = PAPER["cifar10_table6"]
 IMAGENET = PAPER["imagenet_table1"]
 
 
-def test_shipped_reference_matches_the_shared_one():
+def test_shipped_reference_holds_the_shared_one():
+    """The figures we ship include the project brief's reference (beside the checkout where there is one) unchanged;
+    we may cite more of the paper than it does."""
     shared = Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper.json"
-    if shared.exists():  # beside the checkout in CI and on developer machines
-        assert json.loads(shared.read_text()) == PAPER
+    if shared.exists():
+        brief = json.loads(shared.read_text())
+        assert {key: PAPER.get(key) for key in brief} == brief
 
 
 @pytest.mark.parametrize("depth", [20, 32, 44, 56, 110, 1202])

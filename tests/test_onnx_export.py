@@ -15,12 +15,12 @@ onnx = pytest.importorskip("onnx", reason="the onnx extra: pip install 'resnet-e
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'resnet-explorer[onnx]'")
 
 from explorer.analysis.inputs import networks  # noqa: E402
-from explorer.cli import main  # noqa: E402
-from explorer.model_config import ModelConfig  # noqa: E402
+from explorer.cli.main import main  # noqa: E402
+from explorer.config.model import ModelConfig  # noqa: E402
 from explorer.models import build_model  # noqa: E402
-from explorer.onnx_export import ExportError, export_onnx  # noqa: E402
-from explorer.runs import RunDir  # noqa: E402
-from explorer.summary import summarize  # noqa: E402
+from explorer.models.onnx_export import ExportError, export_onnx  # noqa: E402
+from explorer.runs.folder import RunDir  # noqa: E402
+from explorer.models.summary import summarize  # noqa: E402
 from tests.test_cli_train import SMALL, only_run, train  # noqa: E402
 
 

@@ -9,9 +9,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.model_config import ModelConfig
+from explorer.config.model import ModelConfig
 from explorer.models import build_model
-from explorer.summary import summarize
+from explorer.models.summary import summarize
 
 
 @st.composite

@@ -38,9 +38,13 @@ def _build(kind: str, out: Path) -> Path:
     from a clean copy: a ``build/`` folder left in the checkout would hand the wheel files the tree's
     configuration no longer includes."""
     source = out / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".pytest_cache",
-        ".hypothesis", "runs"))
+    anywhere = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        top = {".git", ".venv", "venv", "build", "dist", ".pytest_cache", ".hypothesis", "runs"}
+        return set(anywhere(folder, names)) | (top & set(names) if Path(folder) == ROOT else set())
+
+    shutil.copytree(ROOT, source, ignore=ignore)
     code = ("import sys; from setuptools import build_meta as b; "
             f"print(b.build_{kind}(sys.argv[1]))")
     result = subprocess.run([sys.executable, "-c", code, str(out)], cwd=source, capture_output=True, text=True,

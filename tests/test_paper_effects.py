@@ -37,12 +37,12 @@ import statistics
 import pytest
 import torch
 
-from explorer.analysis.gradients import run_gradient_flow
+from explorer.analysis.gradients import gradient_flow
 from explorer.analysis.inputs import images, networks
 from explorer.analysis.landscape import landscape
 from explorer.analysis.lesion import lesion_study
 from explorer.analysis.responses import layer_responses
-from explorer.runs import RunDir
+from explorer.runs.folder import RunDir
 from tests.paper_run import CPU, LR, train_paper_run
 
 ITERATIONS = 300
@@ -100,18 +100,24 @@ def test_a_plain_nets_loss_surface_is_far_sharper_than_its_resnet_twins(run, net
     assert all(torch.equal(a, b) for a, b in zip(before, nets["resnet-56"].model.parameters()))  # put back
 
 
+def first_to_last(flow, row: int) -> float:
+    """The first layer's gradient norm over the last layer's, at logging interval ``row``."""
+    first, last = flow.norms[row][0], flow.norms[row][-1]
+    return first / last
+
+
 def test_a_plain_nets_gradients_lurch_across_depth_where_a_resnets_stay_steady(run):
-    flows = run_gradient_flow(run)
+    flows = gradient_flow(run.read_events()[0])
     assert len(flows["resnet-56"].layers) == 56 and len(flows["plain-20"].layers) == 20  # 3×3 convs + the fc
     assert flows["resnet-56"].iterations[:3] == [10, 20, 30]
 
     def swing(name: str) -> float:  # decades between the highest and lowest first/last ratio, 3 intervals
-        ratios = [flows[name].first_to_last(row) for row in range(3)]
+        ratios = [first_to_last(flows[name], row) for row in range(3)]
         return math.log10(max(ratios) / min(ratios))
 
     def settled(name: str) -> float:  # the median first/last ratio after the first interval
-        return statistics.median(flows[name].first_to_last(row) for row in range(1, len(flows[name].norms)))
+        return statistics.median(first_to_last(flows[name], row) for row in range(1, len(flows[name].norms)))
 
     assert swing("plain-56") > 2 and swing("resnet-56") < 1.5, (swing("plain-56"), swing("resnet-56"))
     assert settled("plain-56") < settled("resnet-56") / 3, (settled("plain-56"), settled("resnet-56"))
-    assert all(flows["resnet-56"].first_to_last(row) > 0.04 for row in range(len(flows["resnet-56"].norms)))
+    assert all(first_to_last(flows["resnet-56"], row) > 0.04 for row in range(len(flows["resnet-56"].norms)))

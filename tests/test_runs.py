@@ -11,9 +11,11 @@ import sys
 
 import pytest
 
-from explorer.config import RunConfig, TrainConfig
-from explorer.run_list import list_runs
-from explorer.runs import RunDir, RunDirError, default_runs_dir, effective_events
+from explorer.config.run import RunConfig, TrainConfig
+from explorer.runs.listing import list_runs
+from explorer.runs.events import effective_events
+from explorer.runs.folder import RunDir, RunDirError, default_runs_dir
+from explorer.runs.state import RunState, RunStatus
 
 
 def make_run(tmp_path, name="demo", **train):
@@ -27,7 +29,7 @@ def test_create_writes_config_and_names_the_folder(tmp_path):
     assert run.config() == RunConfig(name="my run/1", train=TrainConfig(iterations=30, depths=(20, 56)))
     assert RunDir.open(run.path).config().train.iterations == 30
     assert [p.name for p in run.path.iterdir()] == ["config.json"]  # no temporary file left
-    assert run.status()["state"] == "created"  # no trainer has started it yet
+    assert run.status().state == "created"  # no trainer has started it yet
 
 
 def test_names_collide_get_a_suffix(tmp_path):
@@ -103,19 +105,18 @@ def test_lines_of_the_wrong_shape_are_skipped(tmp_path):
 
 def test_status_of_a_trainer_that_died(tmp_path):
     run = make_run(tmp_path)
-    assert run.status()["state"] == "created"  # nothing written yet
+    assert run.status().state == "created"  # nothing written yet
     run.write_status("running", iteration=5, pid=os.getpid())
-    assert run.status() == {"state": "running", "message": "", "iteration": 5, "pid": os.getpid(), "busy": True,
-                            "problem": "", "died": False}
+    assert run.status() == RunStatus(RunState.RUNNING, "", 5, os.getpid(), busy=True, problem="", died=False)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     run.write_status("running", iteration=7, pid=dead.pid)
     status = run.status()
-    assert status["state"] == "failed" and status["iteration"] == 7
-    assert status["message"] == (f"the trainer stopped without finishing (pid {dead.pid}); "
+    assert status.state == "failed" and status.iteration == 7
+    assert status.message == (f"the trainer stopped without finishing (pid {dead.pid}); "
                                  "resume to continue from the last checkpoint")
     run.write_status("finished", iteration=9, pid=dead.pid)
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
     with pytest.raises(ValueError):
         run.write_status("exploded")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from explorer.config import DataConfig
+from explorer.config.run import DataConfig
 from explorer.data.loading import load_dataset
 from explorer.data.synthetic import make_synthetic
 from explorer.data.synthetic import CLASSES

@@ -9,15 +9,15 @@ import pytest
 import numpy as np
 import torch
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.model_config import ModelConfig
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
+from explorer.config.model import ModelConfig
 from explorer.data.synthetic import make_synthetic
 from explorer.analysis.gradients import gradient_flow
-from explorer.metrics_export import metric_rows
-from explorer.run_list import run_info
-from explorer.runs import RunDir
-from explorer.seed_stats import band
-from explorer.series import RunSeries
+from explorer.runs.metrics_csv import metric_rows
+from explorer.runs.listing import run_info
+from explorer.runs.folder import RunDir
+from explorer.runs.seed_stats import band
+from explorer.runs.series import RunSeries
 from explorer.training.device import resolve_precision
 from explorer.training.events import Reporter
 from explorer.training.member import build_member

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.config import TrainConfig
+from explorer.config.run import TrainConfig
 from explorer.training.device import resolve_device, resolve_precision
 from explorer.training.schedule import lr_at, needs_warmup, warmup_done
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from explorer.config import network_key
-from explorer.runs import RunDir, effective_events
+from explorer.config.run import network_key
+from explorer.runs.events import effective_events
 
 
 @dataclass
@@ -20,13 +20,6 @@ class GradientFlow:
     layers: list[str] = field(default_factory=list)
     iterations: list[int] = field(default_factory=list)
     norms: list[list[float | None]] = field(default_factory=list)  # one row per iteration
-
-    def first_to_last(self, row: int = 0) -> float | None:
-        """The first layer's gradient norm over the last layer's, at interval ``row``."""
-        if not self.norms or row >= len(self.norms):
-            return None
-        first, last = self.norms[row][0], self.norms[row][-1]
-        return first / last if first is not None and last else None
 
 
 def gradient_flow(events: list[dict]) -> dict[str, GradientFlow]:
@@ -42,8 +35,3 @@ def gradient_flow(events: list[dict]) -> dict[str, GradientFlow]:
             flow.iterations.append(event["iteration"])
             flow.norms.append(event["norms"])
     return {name: flow for name, flow in flows.items() if flow.layers}
-
-
-def run_gradient_flow(run: RunDir) -> dict[str, GradientFlow]:
-    events, _ = run.read_events()
-    return gradient_flow(events)

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import torch
 
-from explorer.checkpoints import complete_sets, latest_iteration
+from explorer.runs import checkpoints
+from explorer.runs.checkpoints import CheckpointError
 from explorer.data.batches import pixel_stats
 from explorer.data.loading import load_dataset
-from explorer.model_config import ModelConfig
-from explorer.models import build_model
-from explorer.runs import RunDir
-from explorer.training.checkpoint import CheckpointError, load_model_state
+from explorer.config.model import ModelConfig
+from explorer.runs.folder import RunDir
+from explorer.training.checkpoint import restore_network
 
 SUBSET_SEED = 20180101  # the images an analysis looks at do not depend on the run's seed
 
@@ -25,32 +25,18 @@ class Network:
     model: torch.nn.Module
 
 
-def checkpoint_iteration(run: RunDir, iteration: int | None) -> int:
-    """The kept checkpoint to analyse: ``iteration``, or the latest; a sentence when there is none."""
-    sets = complete_sets(run.checkpoint_dir)
-    if iteration is None:
-        latest = latest_iteration(run.checkpoint_dir)
-        if latest is None:
-            raise CheckpointError(f"{run.path.name} has no checkpoint yet; train it a little first")
-        return latest
-    if iteration not in sets:
-        kept = ", ".join(f"{i:,}" for i in sets) or "none"
-        raise CheckpointError(f"{run.path.name} keeps no checkpoint at iteration {iteration:,}; kept: {kept}")
-    return iteration
-
-
 def networks(run: RunDir, iteration: int, device: torch.device) -> list[Network]:
-    """Every network of the run (for every seed) as it was at ``iteration``, in eval mode on ``device``."""
+    """Every network of the run (for every seed) as it was at ``iteration``, in eval mode on ``device``. A
+    network the set does not hold (a hand-trimmed run) is left out; a file that is there but damaged is not:
+    it raises CheckpointError naming the file."""
     config = run.config()
+    held = checkpoints.complete_sets(run.checkpoint_dir).get(iteration)
     found = []
     for key, model_config, _seed in config.networks():
-        try:
-            state = load_model_state(run.checkpoint_dir, key, iteration)
-        except CheckpointError:
-            continue  # a network this set does not hold (a hand-trimmed run): the others are analysed
-        model = build_model(model_config)
-        model.load_state_dict(state["model"])
-        found.append(Network(key, model_config, model.to(device).eval()))
+        if held is None or not (held / f"{key}.pt").exists():
+            continue
+        found.append(Network(key, model_config, restore_network(run.checkpoint_dir, key, model_config, iteration,
+                                                                 device)))
     if not found:
         raise CheckpointError(f"the checkpoint at iteration {iteration:,} of {run.path.name} holds none of its "
                               "networks")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from explorer.runs import RunDir
+from explorer.runs.folder import RunDir
 
 WHAT = ("responses", "lesion", "landscape")
 ANALYSIS_DIR = "analysis"

@@ -15,7 +15,7 @@ import stat
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from explorer.files import atomic_writer
+from explorer.system.files import atomic_writer
 from explorer.data.errors import DatasetError, reason
 
 CHUNK = 1 << 20

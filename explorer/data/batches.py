@@ -13,6 +13,7 @@ from typing import Iterator
 
 import torch
 import torch.nn.functional as F
+from explorer.config.errors import ConfigError
 
 PAD = 4  # pixels of padding before the random crop (§4.2)
 MIN_STD = 1.0  # in pixel units: a pixel that never changes (possible in tiny sets) must not divide by zero
@@ -39,7 +40,7 @@ def pixel_stats(images: torch.Tensor, chunk: int = 2048) -> tuple[torch.Tensor, 
 def check_batch_size(batch_size: int, images: int) -> None:
     """Every batch is a full one: a batch larger than the training set is the person's to change."""
     if images < batch_size:
-        raise ValueError(f"batch-size {batch_size} is larger than the {images} training images; "
+        raise ConfigError("batch-size", f"{batch_size} is larger than the {images} training images; "
                          f"use a batch size of at most {images}")
 
 
@@ -92,11 +93,6 @@ class DeviceBatches:
     def epoch(self) -> float:
         """Training images served so far, in epochs."""
         return self._seen / len(self.labels)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> "DeviceBatches":
         return self

@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 import torch
 
-from explorer.files import atomic_write, open_regular
+from explorer.system.files import atomic_write, open_regular
 from explorer.data.archive import real_folder, safe_extract
 from explorer.data.cifar_spec import (
     CIFAR10, STAMP, CifarSpec, check_folder, default_data_dir, identity, manifest, read_stamp,

@@ -12,7 +12,7 @@ from typing import Mapping
 
 from explorer.data.archive import real_folder_or_absent
 from explorer.data.errors import DatasetError, reason
-from explorer.files import read_text
+from explorer.system.files import read_text
 
 STAMP = ".verified"
 MANIFEST = "md5sums.json"

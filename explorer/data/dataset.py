@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
+from explorer.config.errors import ConfigError
 
 # The paper's validation split holds out 5k of CIFAR-10's 50k training images (§4.2); smaller sets keep the ratio.
 VALIDATION_FRACTION = 10
@@ -33,7 +34,7 @@ class Dataset:
         n = len(self.train_labels)
         held_out = n // VALIDATION_FRACTION
         if held_out < 1:
-            raise ValueError(f"split 'val' needs at least {VALIDATION_FRACTION} training images; this set has {n}")
+            raise ConfigError("split", f"'val' needs at least {VALIDATION_FRACTION} training images; this set has {n}")
         order = torch.randperm(n, generator=torch.Generator().manual_seed(VALIDATION_SEED))
         train, val = order[held_out:], order[:held_out]
         return dataclasses.replace(
@@ -48,6 +49,6 @@ class Dataset:
         """The first ``size`` images of a permutation of the training set drawn from ``seed``."""
         n = len(self.train_labels)
         if size > n:
-            raise ValueError(f"train-subset {size} is larger than the {n} training images; use at most {n}")
+            raise ConfigError("train-subset", f"{size} is larger than the {n} training images; use at most {n}")
         chosen = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size]
         return dataclasses.replace(self, train_images=self.train_images[chosen], train_labels=self.train_labels[chosen])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from explorer.data.errors import DatasetError, reason
-from explorer.limits import MAX_NUM_CLASSES
+from explorer.config.limits import MAX_NUM_CLASSES
 
 # torchvision.datasets.folder.IMG_EXTENSIONS, minus the formats Pillow reads only with plug-ins
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

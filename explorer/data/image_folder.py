@@ -17,7 +17,7 @@ from explorer.data import decoded_cache
 from explorer.data.dataset import Dataset
 from explorer.data.errors import DatasetError, reason
 from explorer.data.folder_layout import list_folder
-from explorer.files import open_regular
+from explorer.system.files import open_regular
 
 MAX_PIXELS = 64_000_000  # larger images are refused rather than decoded (decompression bombs)
 MAX_DATASET_BYTES = 16 << 30

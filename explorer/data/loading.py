@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from explorer.config import DataConfig
+from explorer.config.run import DataConfig
 from explorer.data.cifar import load_cifar
 from explorer.data.cifar_spec import SPECS
 from explorer.data.dataset import Dataset

@@ -3,9 +3,10 @@ makes a run: the answer decides whether a download comes first)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from explorer.config import DataConfig
+from explorer.config.run import DataConfig, RunConfig
 from explorer.data.cifar_spec import SPECS, check_folder, default_data_dir, vouched
 from explorer.data.folder_layout import count_classes
 
@@ -35,3 +36,13 @@ def data_state(config: DataConfig) -> str:
     if check_folder(root, spec):
         return READY if vouched(root, spec) else VERIFY
     return VERIFY if (root / spec.archive).is_file() else DOWNLOAD
+
+
+def counted(config: RunConfig) -> RunConfig:
+    """``config`` ready to make a run from: an image folder's classes counted now and recorded in the config, so
+    the run reopens (and sizes its classifier) whatever becomes of the folder. Raises DatasetError (one sentence)
+    for a folder that cannot be used. Other datasets are returned as they are."""
+    if config.data.dataset != "folder" or config.data.classes is not None:
+        return config
+    classes = count_classes(config.data.data_dir)
+    return config.replace(data=dataclasses.replace(config.data, classes=classes))

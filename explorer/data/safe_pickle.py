@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from explorer.data.errors import DatasetError, reason
-from explorer.files import open_regular
+from explorer.system.files import open_regular
 
 
 def _numpy_reconstruct() -> Callable:

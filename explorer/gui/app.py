@@ -3,7 +3,7 @@
 torch takes seconds to import; the window must not wait for it. Only the summary worker imports it, on the
 thread pool, after the window is on screen. Once the start-up imports are done, ``gc.freeze()`` moves the
 hundreds of thousands of objects they created out of the collector's reach: a full collection over them stalls
-the event loop for 140–210 ms (DESIGN, measured on this kind of machine).
+the event loop for 140–210 ms (docs/architecture.md, "Measured").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from explorer.gui.main_window import MainWindow
-from explorer.runs import default_runs_dir
+from explorer.runs.folder import default_runs_dir
 
 APP_NAME = "ResNet Explorer"
 ORGANIZATION = "resnet-explorer"

@@ -17,16 +17,16 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabW
     QDialog, QWidget
 
 from explorer import __version__
-from explorer.model_config import ModelConfig, describe
-from explorer.gui.analysis_page import AnalysisPage
-from explorer.gui.architecture_panel import ArchitecturePanel
-from explorer.gui.actions import make_action
-from explorer.gui.latest_worker import SummaryWorker
-from explorer.gui.model_export import ModelExport
-from explorer.gui.layer_table import LayerTable
-from explorer.gui.runs_browser import RunsPage
-from explorer.gui.tips import tip
-from explorer.gui.training_page import TrainingPage
+from explorer.config.model import ModelConfig, describe
+from explorer.gui.analysis.page import AnalysisPage
+from explorer.gui.architecture.panel import ArchitecturePanel
+from explorer.gui.widgets.actions import make_action
+from explorer.gui.widgets.latest_worker import SummaryWorker
+from explorer.gui.widgets.model_export import ModelExport
+from explorer.gui.architecture.layer_table import LayerTable
+from explorer.gui.runs.page import RunsPage
+from explorer.gui.widgets.tips import tip
+from explorer.gui.training.page import TrainingPage
 
 CONFIG_KEY = "architecture/config"
 RUNS_DIR_KEY = "runs/folder"

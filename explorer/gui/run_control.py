@@ -21,8 +21,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from explorer.launch import CHILD_CWD, child_argv
-from explorer.runs import RunDir
+from explorer.system.launch import CHILD_CWD, child_argv
+from explorer.runs.folder import RunDir
 
 POLL_MS = 150
 STOP_GRACE_S = 120.0  # a checkpoint of several big nets can take a while; kill only after this
@@ -176,7 +176,7 @@ class RunControl(QObject):
         else:
             code, gone = None, self._run.trainer_pid() != self._pid
         if not gone:
-            if self._state == "starting" and self._run.status().get("message") not in ("starting", None):
+            if self._state == "starting" and not self._run.status().starting:
                 self._set_state("running")
             if self._stop_sent_at is not None and time.monotonic() - self._stop_sent_at > STOP_GRACE_S:
                 self.kill()
@@ -188,12 +188,12 @@ class RunControl(QObject):
         self.ended.emit(state, message)
 
     def _ending(self, status: dict, pid: int, code: int | None) -> tuple[str, str]:
-        state = status.get("state")
+        state = status.state
         tail = stderr_tail(self._run.stderr_path)
         if state in ("finished", "cancelled"):
-            return state, status.get("message", "")
-        if state == "failed" and not status.get("died"):  # the trainer's own sentence
-            first = status.get("message") or "the trainer failed"
+            return state, status.message
+        if state == "failed" and not status.died:  # the trainer's own sentence
+            first = status.message or "the trainer failed"
         elif self._stop_sent_at is not None and code in (None, 0, -signal.SIGTERM):
             # Stopped before the trainer could say so (early in its start-up): a cancel, nothing recorded lost.
             return "cancelled", "stopped before training began; resume to continue"

@@ -64,7 +64,7 @@ class BasicBlock(nn.Module):
 
     def __init__(
         self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, *,
-        residual: bool = True, stride_on: str = "1x1",
+        residual: bool = True,
     ) -> None:
         super().__init__()
         self.conv1 = conv3x3(inplanes, planes, stride)
@@ -111,9 +111,14 @@ class Bottleneck(nn.Module):
         self.residual = residual
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        out = self.relu(out)
+        out = self.conv3(out)
+        out = self.bn3(out)
         if self.residual:
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
@@ -139,7 +144,7 @@ class PreActBasicBlock(nn.Module):
 
     def __init__(
         self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, *,
-        residual: bool = True, stride_on: str = "1x1",
+        residual: bool = True,
     ) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(inplanes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.model_config import FAMILY_WIDTHS, ModelConfig
+from explorer.config.model import FAMILY_WIDTHS, ModelConfig
 from explorer.models.blocks import BLOCK_TYPES, make_shortcut
 
 
@@ -33,16 +33,22 @@ class ResNet(nn.Module):
             self.relu = nn.ReLU(inplace=True)
         if config.family == "imagenet":
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        for index, blocks in enumerate(config.blocks_per_stage()):
-            stride = 1 if index == 0 else 2
-            setattr(self, f"layer{index + 1}", self._make_layer(block, width * 2**index, blocks, stride))
-        self.num_stages = len(config.blocks_per_stage())
+        stages = [self._make_layer(block, width * 2**index, blocks, 1 if index == 0 else 2)
+                  for index, blocks in enumerate(config.blocks_per_stage())]
+        # torchvision's names: layer1 … layer3 (CIFAR), layer4 too (ImageNet)
+        self.layer1, self.layer2, self.layer3, *rest = stages
+        if rest:
+            self.layer4 = rest[0]
         if config.preact:  # the final BN-ReLU of a pre-activation net (Identity Mappings, appendix)
             self.final_bn = nn.BatchNorm2d(self.inplanes)
             self.final_relu = nn.ReLU(inplace=True)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(self.inplanes, config.num_classes)
         self._init_weights()
+
+    @property
+    def stages(self) -> tuple[nn.Sequential, ...]:
+        return (self.layer1, self.layer2, self.layer3) + ((self.layer4,) if hasattr(self, "layer4") else ())
 
     def _make_layer(self, block: type[nn.Module], planes: int, blocks: int, stride: int) -> nn.Sequential:
         layers = []
@@ -54,10 +60,9 @@ class ResNet(nn.Module):
                 downsample = make_shortcut(
                     self.config.shortcut, self.inplanes, out_planes, block_stride, batch_norm=not self.config.preact
                 )
-            layers.append(
-                block(self.inplanes, planes, block_stride, downsample,
-                      residual=not self.config.plain, stride_on=self.config.stride_on)
-            )
+            where = {"stride_on": self.config.stride_on} if self.config.block == "bottleneck" else {}
+            layers.append(block(self.inplanes, planes, block_stride, downsample, residual=not self.config.plain,
+                                **where))
             self.inplanes = out_planes
         return nn.Sequential(*layers)
 
@@ -86,8 +91,8 @@ class ResNet(nn.Module):
             x = self.relu(x)
         if self.config.family == "imagenet":
             x = self.maxpool(x)
-        for index in range(self.num_stages):
-            x = getattr(self, f"layer{index + 1}")(x)
+        for stage in self.stages:
+            x = stage(x)
         if self.config.preact:
             x = self.final_relu(self.final_bn(x))
         x = self.avgpool(x)

@@ -1,4 +1,4 @@
-"""Saving and restoring the trainer's state as one checkpoint set (:mod:`explorer.checkpoints` for the layout).
+"""Saving and restoring the trainer's state as one checkpoint set (:mod:`explorer.runs.checkpoints` for the layout).
 
 Each file goes through the one atomic writer, so a full disk raises OSError (not torch's bare RuntimeError)
 and leaves no partial file; the set is switched to only when all its files are written. Loading takes
@@ -13,12 +13,9 @@ from typing import Any
 
 import torch
 
-from explorer import checkpoints
-from explorer.files import atomic_writer
-
-
-class CheckpointError(Exception):
-    """Checkpoints that cannot be used to resume; the message is one sentence for a person."""
+from explorer.runs import checkpoints
+from explorer.runs.checkpoints import CheckpointError
+from explorer.system.files import atomic_writer
 
 
 def _save(obj: object, path: Path) -> None:
@@ -59,7 +56,8 @@ def load_set(folder: Path, names: list[str], device: torch.device) -> tuple[dict
 
 
 def load_model_state(folder: Path, name: str, iteration: int | None = None) -> dict:
-    """One model's saved state from the set of ``iteration`` (the current set when None), on the CPU."""
+    """One model's saved state from the set of ``iteration`` (the current set when None), on the CPU. A file
+    that is missing or cannot be read as a checkpoint is one sentence naming it and why."""
     sets = checkpoints.complete_sets(folder)
     current = checkpoints.latest_set(folder) if iteration is None else sets.get(iteration)
     if current is None:
@@ -67,8 +65,29 @@ def load_model_state(folder: Path, name: str, iteration: int | None = None) -> d
         raise CheckpointError(f"no checkpoint at iteration {iteration} in {folder}; kept: {kept}")
     path = current / f"{name}.pt"
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{current} has no checkpoint of {name}") from None
-    except Exception as exc:
-        raise CheckpointError(f"cannot read the checkpoint {path}: {exc}") from None
+    except Exception as exc:  # a truncated, foreign or malicious file: never run, one sentence
+        raise CheckpointError(f"the checkpoint {path} is damaged or not one of ours ({type(exc).__name__}); "
+                              "delete the run's checkpoints or train it again") from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise CheckpointError(f"the checkpoint {path} holds no network weights; delete the run's checkpoints or "
+                              "train it again")
+    return state
+
+
+def restore_network(folder: Path, key: str, config, iteration: int, device: torch.device) -> torch.nn.Module:
+    """Network ``key`` of a run as it was at ``iteration``, in eval mode on ``device``; a file whose weights do
+    not fit the network is one sentence naming it."""
+    from explorer.models import build_model
+
+    state = load_model_state(folder, key, iteration)
+    model = build_model(config)
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        raise CheckpointError(f"the checkpoint of {key} at iteration {iteration:,} in {folder} does not fit the "
+                              f"network ({first}); delete the run's checkpoints or train it again") from None
+    return model.to(device).eval()

@@ -8,6 +8,7 @@ import contextlib
 from dataclasses import dataclass
 
 import torch
+from explorer.config.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:
@@ -20,7 +21,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     if not available[name]:
-        raise ValueError(f"device {name} is not available on this machine; choose device auto or cpu")
+        raise ConfigError("device", f"{name} is not available on this machine; choose device auto or cpu")
     return torch.device(name)
 
 
@@ -63,7 +64,7 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
         else:
             name = "fp32"
     if name == "fp16" and device.type == "cpu":
-        raise ValueError("precision fp16 is not supported on the cpu; choose precision bf16 or fp32")
+        raise ConfigError("precision", "fp16 is not supported on the cpu; choose precision bf16 or fp32")
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
     return Precision(name=name, dtype=dtype, scaled=name == "fp16" and device.type == "cuda")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
+from explorer.config.errors import ConfigError
 
 BARRIER_SECONDS = 120  # the longest one rank waits for the others to finish a run
 STOP_CHECK_EVERY = 10  # steps between two agreements on "stop" (a collective; cheap, but not free on a GPU)
@@ -125,15 +126,15 @@ def start(world: World, config) -> None:
     if not world.distributed:
         return
     if config.train.batch_size % world.size:
-        raise ValueError(f"batch-size {config.train.batch_size} does not split over {world.size} processes; use a "
+        raise ConfigError("batch-size", f"{config.train.batch_size} does not split over {world.size} processes; use a "
                          f"multiple of {world.size}")
     cuda = config.train.device in ("auto", "cuda") and torch.cuda.is_available()
     if config.train.sync_bn and not cuda:
-        raise ValueError("sync-bn needs GPUs (torch's SyncBatchNorm runs on CUDA only); leave it off on the CPU")
+        raise ConfigError("sync-bn", "needs GPUs (torch's SyncBatchNorm runs on CUDA only); leave it off on the CPU")
     if config.train.cuda_graphs:
-        raise ValueError("cuda-graphs captures one process's step; under torchrun leave it off")
+        raise ConfigError("cuda-graphs", "captures one process's step; under torchrun leave it off")
     if config.train.devices:
-        raise ValueError("devices spreads the networks of one process; under torchrun each process has its GPU")
+        raise ConfigError("devices", "spreads the networks of one process; under torchrun each process has its GPU")
     if not torch.distributed.is_initialized():
         if cuda:
             torch.cuda.set_device(world.local_rank)

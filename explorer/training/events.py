@@ -1,7 +1,7 @@
 """What a training run tells the world: event lines in ``metrics.jsonl``, ``status.json``, and a progress
 line on stderr for a person at a terminal (``\\r``-updated on a TTY, one plain line per update otherwise).
 
-Event types (DESIGN.md "Run directory"): ``start`` (also ``milestones``, ``batch_size``, ``dataset``,
+Event types (docs/architecture.md, "The run folder"): ``start`` (also ``milestones``, ``batch_size``, ``dataset``,
 ``resumed_from``, ``threads`` and why; written each time a trainer starts), ``threads`` (the count changed),
 ``resume``, ``download``, ``train``, ``eval``,
 ``diverged``, ``end``. ``images_per_sec`` in ``train`` events counts training images taken from the data
@@ -17,8 +17,9 @@ import sys
 import time
 from typing import IO, Sequence
 
-from explorer.formatting import duration, percent
-from explorer.runs import RunDir
+from explorer.system.formatting import duration, percent
+from explorer.system.progress import show
+from explorer.runs.folder import RunDir
 
 DOWNLOAD_EVENT_INTERVAL_S = 0.5
 
@@ -34,13 +35,6 @@ class _NoRun:
 
     def write_status(self, *args, **kwargs) -> None:
         pass
-
-
-def progress_line(kind: str, done: int, total: int) -> str:
-    """A terminal's line for a ``download`` (bytes) or a ``decode`` (images) before training starts."""
-    if kind == "download":
-        return f"downloading the dataset: {done / 2**20:.1f}/{total / 2**20:.1f} MiB"
-    return f"decoding the images: {done:,}/{total:,}"
 
 
 class Reporter:
@@ -120,9 +114,7 @@ class Reporter:
             return
         self._last_download = now
         self.run.append_event({"type": kind, "done": done, "total": total, "time": time.time()})
-        if self.tty:
-            self.stream.write(f"\r\x1b[K{progress_line(kind, done, total)}" + ("\n" if done >= total else ""))
-            self.stream.flush()
+        show(self.stream, kind, done, total)
 
     def _append(self, event: dict, seed: int | None) -> None:
         self.run.append_event(event if seed is None else {**event, "seed": seed})

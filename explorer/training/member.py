@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from explorer.models import build_model
-from explorer.model_config import ModelConfig
+from explorer.config.model import ModelConfig
 
 
 def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Parameter]]:

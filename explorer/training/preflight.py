@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-from explorer.config import RunConfig
-from explorer.memory import Estimate, cpu_available_bytes, estimate_run, refusal
+from explorer.config.errors import ConfigError
+from explorer.config.run import RunConfig
+from explorer.training.memory import Estimate, cpu_available_bytes, estimate_run, refusal
 from explorer.training.device import Precision, resolve_device, resolve_precision
 
 
@@ -28,7 +29,7 @@ def available_bytes(device: torch.device) -> tuple[int | None, str]:
 
 def estimate(config: RunConfig, device: torch.device) -> Estimate:
     """The peak memory of one training step of ``config`` on ``device``, from the networks' layer tables."""
-    from explorer.summary import summarize
+    from explorer.models.summary import summarize
 
     return estimate_run(config, summarize, *available_bytes(device))
 
@@ -48,7 +49,7 @@ def resolve_devices(names: tuple[str, ...]) -> list[torch.device]:
         kind, _, index = name.partition(":")
         base = resolve_device(kind)
         if index and kind == "cuda" and int(index) >= torch.cuda.device_count():
-            raise ValueError(f"devices {name} is not on this machine, which has {torch.cuda.device_count()} CUDA "
+            raise ConfigError("devices", f"{name} is not on this machine, which has {torch.cuda.device_count()} CUDA "
                              "device(s)")
         devices.append(torch.device(name) if index else base)
     return devices
@@ -61,10 +62,10 @@ def preflight(config: RunConfig) -> Preflight:
         resolve_device(config.train.device)]
     device = devices[0]
     if len({d.type for d in devices}) > 1:
-        raise ValueError(f"devices {', '.join(config.train.devices)} mix kinds; spread a run over one kind only")
+        raise ConfigError("devices", f"{', '.join(config.train.devices)} mix kinds; spread a run over one kind only")
     precision = resolve_precision(config.train.precision, device)
     if config.train.cuda_graphs and device.type != "cuda":
-        raise ValueError("cuda-graphs needs a CUDA device; leave it off here")
+        raise ConfigError("cuda-graphs", "needs a CUDA device; leave it off here")
     memory = estimate(config, device)
     if not memory.fits:
         raise ValueError(refusal(memory, config.train.batch_size, len(config.model_configs())))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from explorer.config import TrainConfig
+from explorer.config.run import TrainConfig
 
 
 def lr_at(iteration: int, *, lr: float, milestones: Sequence[int], gamma: float = 0.1,

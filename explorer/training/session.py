@@ -12,22 +12,22 @@ from typing import IO, Callable
 
 import torch
 
-from explorer.files import atomic_write, is_disk_full
-from explorer.checkpoints import latest_iteration
+from explorer.system.exits import Exit
+from explorer.system.files import atomic_write, is_disk_full
+from explorer.runs.checkpoints import latest_iteration
 from explorer.data.errors import DatasetError
 from explorer.data.loading import load_dataset
 from explorer.data.dataset import Dataset
-from explorer.runs import RunDir, os_reason
-from explorer.training.checkpoint import CheckpointError
+from explorer.runs.folder import RunDir, os_reason
+from explorer.runs.checkpoints import CheckpointError
 from explorer.training.device import configure_backends
 from explorer.training.distributed import SINGLE, World, device_of
 from explorer.training.events import Reporter, SilentReporter
-from explorer.training.preflight import preflight
+from explorer.training.preflight import Preflight, preflight
 from explorer.training.stop import StopFlag
 from explorer.training.threads import ThreadGovernor
 from explorer.training.trainer import Trainer
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def out_of_memory_message(batch_size: int, models: int, where: str) -> str:
@@ -44,9 +44,11 @@ def is_cpu_out_of_memory(exc: BaseException) -> bool:
 
 
 def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None,
-                 world: World = SINGLE, trained: Callable[[], None] | None = None) -> int:
+                 checked: Preflight | None = None, world: World = SINGLE,
+                 trained: Callable[[], None] | None = None) -> int:
     """Train the run in ``run`` (from its current checkpoint set, if any); returns the process exit code.
-    ``dataset`` is the data already loaded by the caller (the CLI loads it before it makes the run folder).
+    ``dataset`` is the data already loaded by the caller and ``checked`` its preflight on this machine (the CLI
+    does both before it makes the run folder; a resumed run or one the app prepared is checked here).
     Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing. ``trained()`` is called
     when the training loop itself ended (finished, stopped as agreed, diverged): every rank then ended alike."""
     config = run.config()
@@ -57,7 +59,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         reporter.status("running", "starting")
         try:
             with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
-                checked = preflight(config)
+                checked = checked or preflight(config)
                 device = device_of(world, checked.device)
                 threads = ThreadGovernor(torch.set_num_threads, share=world.size)
                 configure_backends(checked.device)
@@ -76,7 +78,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
             # Settings that do not fit this machine or this data (a missing device, a batch larger than the
             # training set, a run too big for the memory): the person's to change, before any step was taken.
             reporter.end("failed", str(exc))
-            return EXIT_USAGE
+            return Exit.USAGE
         if start > 0 or (run.metrics_path.exists() and run.metrics_path.stat().st_size > 0):
             # Events a killed trainer wrote after its last checkpoint are superseded from here on.
             reporter.resume(start)
@@ -88,28 +90,28 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         if trained is not None:
             trained()
         reporter.end(state, message, iteration=trainer.iteration)
-        return EXIT_FAILED if state == "failed" else EXIT_OK
+        return Exit.FAILED if state == "failed" else Exit.OK
     except KeyboardInterrupt:
         at = trainer.saved_at or None if trainer is not None else None  # 0 before its checkpoint is loaded
         return _end(reporter, "cancelled", "stopped at once by a second signal; resume to continue from the last "
                     "checkpoint" if trainer is not None else "stopped before training began; resume to start it",
-                    EXIT_OK, iteration=at)
+                    Exit.OK, iteration=at)
     except (DatasetError, CheckpointError) as exc:
-        return _end(reporter, "failed", str(exc), EXIT_FAILED)
+        return _end(reporter, "failed", str(exc), Exit.FAILED)
     except torch.OutOfMemoryError:
         where = "the GPU" if torch.cuda.is_available() else "the device"
         return _end(reporter, "failed", out_of_memory_message(config.train.batch_size, len(config.model_configs()),
-                                                              where), EXIT_FAILED)
+                                                              where), Exit.FAILED)
     except OSError as exc:
         # Writing the run folder failed (disk full, folder removed or made read-only): what was written stays,
         # and the checkpoint sets already saved still resume.
         advice = "free some space, then resume" if is_disk_full(exc) else "fix the folder, then resume"
         return _end(reporter, "failed", f"cannot write to the run folder {run.path}: {os_reason(exc)}; {advice}",
-                    EXIT_FAILED)
+                    Exit.FAILED)
     except Exception as exc:
         if is_cpu_out_of_memory(exc):
             return _end(reporter, "failed", out_of_memory_message(
-                config.train.batch_size, len(config.model_configs()), "the CPU"), EXIT_FAILED)
+                config.train.batch_size, len(config.model_configs()), "the CPU"), Exit.FAILED)
         # A bug, not a user's mistake: the sentence for the person, the traceback for the bug report.
         details = run.path / "error.log"
         try:
@@ -118,7 +120,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         except OSError:
             where = "details could not be written (the run folder refused them)"
         return _end(reporter, "failed", f"training stopped by an internal error ({type(exc).__name__}: {exc}); "
-                    f"{where}", EXIT_FAILED)
+                    f"{where}", Exit.FAILED)
     finally:
         if trainer is not None:
             trainer.close()

@@ -19,9 +19,9 @@ from typing import Callable, ContextManager
 import torch
 import torch.nn.functional as F
 
-from explorer.config import RunConfig, network_key
+from explorer.config.run import RunConfig, network_key
 from explorer.data.batches import DeviceBatches, pixel_stats
-from explorer.runs import RunDir
+from explorer.runs.folder import RunDir
 from explorer.training.checkpoint import load_set, save_set
 from explorer.training.device import Precision
 from explorer.training.distributed import SINGLE, STOP_CHECK_EVERY, World

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 
-from explorer.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
+from explorer.config.run import DataConfig, RunConfig, TrainConfig  # noqa: E402
 from explorer.data.synthetic import make_synthetic  # noqa: E402
-from explorer.formatting import duration  # noqa: E402
-from explorer.model_config import ModelConfig  # noqa: E402
-from explorer.runs import RunDir  # noqa: E402
+from explorer.system.formatting import duration  # noqa: E402
+from explorer.config.model import ModelConfig  # noqa: E402
+from explorer.runs.folder import RunDir  # noqa: E402
 from explorer.training.device import configure_backends, resolve_precision  # noqa: E402
 from explorer.training.events import Reporter  # noqa: E402
 from explorer.training.trainer import Trainer  # noqa: E402

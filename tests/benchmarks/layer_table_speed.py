@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 
-from explorer.model_config import ModelConfig  # noqa: E402
-from explorer.summary import summarize, warm_up  # noqa: E402
+from explorer.config.model import ModelConfig  # noqa: E402
+from explorer.models.summary import summarize, warm_up  # noqa: E402
 
 NETWORKS = (
     ModelConfig(depth=20), ModelConfig(depth=56), ModelConfig(depth=110), ModelConfig(depth=1202),

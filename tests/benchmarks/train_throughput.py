@@ -13,7 +13,7 @@ Same synthetic images, same network, batch 128, SGD with momentum and weight dec
   (c) our Trainer.step() forced to fp32.
 The variants take turns for several rounds and the median is reported, so a machine that others share
 slows all three alike. Also printed: the share of a step spent in the data path, and the model FLOP/s
-achieved (train ~ 3 x forward, forward FLOPs = 2 x MACs from explorer.summary) against the peak of a
+achieved (train ~ 3 x forward, forward FLOPs = 2 x MACs from explorer.models.summary) against the peak of a
 large matmul measured in the same run. A benchmark, not a test: run by hand, report the figures.
 """
 
@@ -37,12 +37,12 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from explorer.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
-from explorer.model_config import ModelConfig
+from explorer.config.run import DataConfig, RunConfig, TrainConfig  # noqa: E402
+from explorer.config.model import ModelConfig
 from explorer.data.synthetic import make_synthetic  # noqa: E402
 from explorer.models import build_model  # noqa: E402
-from explorer.runs import RunDir  # noqa: E402
-from explorer.summary import summarize  # noqa: E402
+from explorer.runs.folder import RunDir  # noqa: E402
+from explorer.models.summary import summarize  # noqa: E402
 from explorer.training.device import resolve_precision  # noqa: E402
 from explorer.training.events import Reporter  # noqa: E402
 from explorer.training.threads import ThreadGovernor  # noqa: E402

@@ -32,10 +32,10 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 
-from explorer.config import RunConfig
+from explorer.config.run import RunConfig
 from explorer.gui.app import make_application
 from explorer.gui.main_window import MainWindow
-from explorer.runs import RunDir
+from explorer.runs.folder import RunDir
 
 PROBE_MS = 10
 REPORT_MS = 30

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from explorer.checkpoints import PARTIAL_PREFIX, latest_iteration
-from explorer.runs import RunDir, effective_events
+from explorer.runs.checkpoints import PARTIAL_PREFIX, latest_iteration
+from explorer.runs.events import effective_events
+from explorer.runs.folder import RunDir
 from tests.faults.harness import TINY, cli, leftovers, only_run, start, wait_until
 
 # Plain and residual: two model files and the trainer's per set, a set at every iteration.
@@ -65,7 +66,7 @@ def test_a_kill_between_two_model_files_resumes_exactly(tmp_path, uninterrupted)
     assert first["iteration"] == at  # the new trainer's first word already says where it continues
     _, stderr = resumed.communicate(timeout=240)
     assert resumed.returncode == 0, stderr
-    assert RunDir(run).status()["state"] == "finished"
+    assert RunDir(run).status().state == "finished"
     assert metrics(run) == uninterrupted
     assert leftovers(run) == []  # the half-written set of the killed trainer is gone
 
@@ -82,17 +83,17 @@ def test_sigterm_then_resume_gives_the_uninterrupted_metrics(tmp_path, uninterru
     runs = tmp_path / "runs"
     proc = start(tmp_path, "train", *ARGS, "--runs-dir", str(runs))
     run = wait_until(lambda: runs.exists() and any(runs.iterdir()) and only_run(runs), proc)
-    wait_until(lambda: RunDir(run).status()["iteration"] >= 12, proc)
+    wait_until(lambda: RunDir(run).status().iteration >= 12, proc)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
     status = RunDir(run).status()
-    assert status["state"] == "cancelled" and 12 <= status["iteration"] < 40
-    assert "resume to continue" in status["message"]
+    assert status.state == "cancelled" and 12 <= status.iteration < 40
+    assert "resume to continue" in status.message
     done = cli(tmp_path, "train", "--resume", str(run))
     assert done.returncode == 0, done.stderr
     events, _ = RunDir(run).read_events()
-    assert [e["iteration"] for e in events if e["type"] == "resume"] == [status["iteration"]]
+    assert [e["iteration"] for e in events if e["type"] == "resume"] == [status.iteration]
     assert metrics(run) == uninterrupted
 
 
@@ -125,4 +126,4 @@ def test_resume_of_a_run_killed_before_its_first_set_starts_over(tmp_path):
     proc.communicate()
     done = cli(tmp_path, "train", "--resume", str(run))
     assert done.returncode == 0, done.stderr
-    assert RunDir(run).status()["state"] == "finished"
+    assert RunDir(run).status().state == "finished"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.runs import effective_events
-from explorer.events_schema import valid_event
+from explorer.runs.events import effective_events
+from explorer.runs.events import valid_event
 from tests.faults.harness import TINY, env
 
 SCENARIO = Path(__file__).with_name("full_disk_scenario.py")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import signal
 
-from explorer.run_list import list_runs
-from explorer.runs import RunDir
+from explorer.runs.listing import list_runs
+from explorer.runs.folder import RunDir
 from tests.faults.harness import TINY, cli, one_line, only_run, start, wait_until
 
 LONG = [*TINY, "--iterations", "3000", "--log-every", "5", "--eval-every", "1000", "--checkpoint-every", "10"]
@@ -18,7 +18,7 @@ def test_a_second_trainer_on_the_same_run_is_refused(tmp_path):
     proc = start(tmp_path, "train", *LONG, "--runs-dir", str(runs))
     try:
         run = wait_until(lambda: runs.exists() and any(runs.iterdir()) and only_run(runs), proc)
-        wait_until(lambda: RunDir(run).status()["iteration"] >= 20, proc)
+        wait_until(lambda: RunDir(run).status().iteration >= 20, proc)
         assert RunDir(run).trainer_pid() == proc.pid
         [info] = list_runs(runs)
         assert info.busy and info.state == "running" and info.pid == proc.pid
@@ -38,5 +38,5 @@ def test_a_second_trainer_on_the_same_run_is_refused(tmp_path):
         proc.communicate()
     # The kernel let the lock go with the dead trainer: the run reads failed, not busy, and resumes.
     status = RunDir(run).status()
-    assert (status["state"], status["busy"]) == ("failed", False)
+    assert (status.state, status.busy) == ("failed", False)
     assert RunDir(run).trainer_pid() is None

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.runs import RunDir
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
+from explorer.runs.folder import RunDir
 from tests.faults.harness import cli, env
 
 GOOD = RunConfig(data=DataConfig(dataset="synthetic"), train=TrainConfig(depths=(20,), iterations=100), name="good")

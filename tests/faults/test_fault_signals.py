@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.checkpoints import PARTIAL_PREFIX, complete_sets, latest_iteration
-from explorer.runs import RunDir
+from explorer.runs.checkpoints import PARTIAL_PREFIX, complete_sets, latest_iteration
+from explorer.runs.folder import RunDir
 from tests.faults.harness import TINY, leftovers, only_run, start, wait_until
 
 ARGS = [*TINY, "--depths", "8,14", "--iterations", "4000", "--log-every", "5", "--eval-every", "2000",
@@ -42,7 +42,7 @@ def test_a_second_signal_during_shutdown_still_ends_cancelled(tmp_path, first, s
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     status = RunDir(run).status()
-    assert status["state"] == "cancelled", status
+    assert status.state == "cancelled", status
     at = latest_iteration(run / "checkpoints")
     assert at is not None and at in complete_sets(run / "checkpoints")
     assert leftovers(run) == []

@@ -12,10 +12,10 @@ import sys
 import pytest
 import torch
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
 from explorer.data.synthetic import make_synthetic
-from explorer.model_config import ModelConfig
-from explorer.runs import RunDir
+from explorer.config.model import ModelConfig
+from explorer.runs.folder import RunDir
 from explorer.training.device import resolve_precision
 from explorer.training.events import Reporter
 from explorer.training.session import run_training
@@ -120,7 +120,7 @@ def test_memory_is_given_back_after_a_run(tmp_path):
 
 
 def test_the_device_list_names_the_gpus():
-    from explorer.gui.devices import no_gpu_possible, probe_script
+    from explorer.gui.training.devices import no_gpu_possible, probe_script
 
     assert not no_gpu_possible()  # this machine's GPU has its device files: the list is asked of torch
     done = subprocess.run([sys.executable, "-c", probe_script()], capture_output=True, text=True, timeout=120)

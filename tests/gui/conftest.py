@@ -1,5 +1,5 @@
 """GUI test fixtures: offscreen Qt, settings and runs folder isolated per test, and a guard that fails any test
-leaving a thread, a pool task or an active timer behind (DESIGN, convention 7). Child processes are guarded for
+leaving a thread, a pool task or an active timer behind (docs/architecture.md, convention 7). Child processes are guarded for
 every test, GUI or not, by ``no_child_process_left_behind`` in tests/conftest.py."""
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.runs import RunDir
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
+from explorer.runs.folder import RunDir
 
 
 def write_run(runs_dir: Path, depths=(20, 56), iterations: int = 400, state: str | None = "finished",
@@ -48,7 +48,7 @@ def hold(run: RunDir):
     import sys
     import time
 
-    code = ("import sys, time; from explorer.runs import RunDir; lock = RunDir(sys.argv[1]).lock(); "
+    code = ("import sys, time; from explorer.runs.folder import RunDir; lock = RunDir(sys.argv[1]).lock(); "
             "print('held', flush=True); time.sleep(600)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(run.path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from explorer.gui.analysis_views import GradientView, LesionView, ResponsesView
-from explorer.model_config import ModelConfig
+from explorer.gui.analysis.views import GradientView, LesionView, ResponsesView
+from explorer.config.model import ModelConfig
 
 PLAIN, RESNET = ModelConfig(depth=8, plain=True), ModelConfig(depth=8)
 MODELS = {"plain-8": (PLAIN, None), "resnet-8": (RESNET, None)}

@@ -9,11 +9,11 @@ from PySide6.QtCore import QSettings, Qt, QThreadPool
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QHBoxLayout, QLabel, QWidget
 
-from explorer.model_config import ModelConfig
-from explorer.gui.architecture_panel import ArchitecturePanel
-from explorer.gui.layer_table import COL_LAYER, COL_MACS, COL_OUTPUT, COL_PARAMS, LayerTable
-from explorer.gui.latest_worker import SummaryWorker
-from explorer.summary import summarize
+from explorer.config.model import ModelConfig
+from explorer.gui.architecture.panel import ArchitecturePanel
+from explorer.gui.architecture.layer_table import COL_LAYER, COL_MACS, COL_OUTPUT, COL_PARAMS, LayerTable
+from explorer.gui.widgets.latest_worker import SummaryWorker
+from explorer.models.summary import summarize
 
 WAIT_MS = 30_000  # ResNet-1202 takes a few seconds on a busy 2-core machine
 
@@ -207,7 +207,7 @@ def test_a_result_for_an_outdated_request_is_dropped(qtbot):
     result dropped (the slow job here is held until the newer ones are in)."""
     import threading
 
-    from explorer.gui.latest_worker import LatestWorker
+    from explorer.gui.widgets.latest_worker import LatestWorker
 
     release = threading.Event()
 
@@ -263,7 +263,7 @@ def test_a_failing_summary_is_shown_as_a_message(qtbot, explorer, monkeypatch):
     def broken(config):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("explorer.summary.summarize", broken)
+    monkeypatch.setattr("explorer.models.summary.summarize", broken)
     type_depth(qtbot, explorer.panel, "32")
     qtbot.waitUntil(lambda: bool(explorer.table.error_text), timeout=WAIT_MS)
     assert "resnet-32" in explorer.table.error_text and "out of memory" in explorer.table.error_text

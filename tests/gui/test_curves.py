@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.config import DataConfig, RunConfig, TrainConfig
-from explorer.gui.curves import CurvesView
-from explorer.gui.network_curves import depth_colour
+from explorer.config.run import DataConfig, RunConfig, TrainConfig
+from explorer.gui.training.curves import CurvesView
+from explorer.gui.widgets.network_curves import depth_colour
 
 
 @pytest.fixture
@@ -248,7 +248,7 @@ def test_several_seeds_show_their_mean_with_a_std_band_and_each_seed_on_demand(c
 
 
 def test_the_extent_grows_in_steps_so_the_axes_are_not_laid_out_at_every_point(curves, qtbot):
-    from explorer.gui.curves import step_up
+    from explorer.gui.training.curves import step_up
 
     assert [step_up(v) for v in (300, 301, 0.013, 1, 9.5, 64000)] == [300, 400, 0.015, 1, 10, 80000]
     show(curves, depths=(20,))

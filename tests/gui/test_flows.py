@@ -13,11 +13,11 @@ from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QFileDialog
 
-from explorer.model_config import ModelConfig
-from explorer.gui import runs_browser
+from explorer.config.model import ModelConfig
+from explorer.gui.runs import page as runs_browser
 from explorer.gui.main_window import MainWindow
-from explorer.gui.runs_browser import COL_BEST, COL_DATASET
-from explorer.runs import RunDir
+from explorer.gui.runs.page import COL_BEST, COL_DATASET
+from explorer.runs.folder import RunDir
 from dialogs import answer_next_dialog
 from flows import CHILD_MS, open_in_runs_tab, start, tiny_run
 from run_writer import write_run
@@ -114,7 +114,7 @@ def test_a_reopened_app_adopts_its_background_run_and_can_stop_it(qtbot, setting
     open_in_runs_tab(qtbot, again, run_path)
     with qtbot.waitSignal(again.training.control().ended, timeout=CHILD_MS) as done:
         again.action("stopRun").trigger()
-    assert done.args[0] == "cancelled" and RunDir(run_path).status()["state"] == "cancelled"
+    assert done.args[0] == "cancelled" and RunDir(run_path).status().state == "cancelled"
     again.close()
 
 
@@ -208,7 +208,7 @@ def test_a_value_out_of_range_is_said_next_to_its_field_never_clamped(qtbot, win
 
 def test_every_wrong_field_is_marked_and_said_at_once(qtbot, window, runs_dir):
     """Not only the one edited last: iterations 0 kept its red frame while the learning rate was typed."""
-    from explorer.gui.number_field import INVALID_STYLE
+    from explorer.gui.widgets.number_field import INVALID_STYLE
 
     tiny_run(window)
     form = window.training.form
@@ -289,7 +289,7 @@ def test_the_runs_tab_names_datasets_resumes_without_opening_and_reveals_or_copi
     window.runs.action("resumeSelected").trigger()
     assert window.tabs.currentWidget() is window.training and window.training.is_training()
     qtbot.waitSignal(window.training.control().ended, timeout=CHILD_MS).wait()
-    assert RunDir(run.path).status()["state"] == "finished"
+    assert RunDir(run.path).status().state == "finished"
 
 
 def test_layer_names_are_whole_at_1024_by_700(qtbot, window):

@@ -5,8 +5,8 @@ cache) and the Runs tab lists it as an image-folder run."""
 
 from __future__ import annotations
 
-from explorer.gui.runs_browser import COL_DATASET
-from explorer.runs import RunDir
+from explorer.gui.runs.page import COL_DATASET
+from explorer.runs.folder import RunDir
 from flows import CHILD_MS, start, tiny_run
 from tests.folder_fixture import write_image_folder
 

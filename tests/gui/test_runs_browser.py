@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from explorer.gui import runs_browser
-from explorer.gui.runs_browser import COL_BEST, COL_DATASET, COL_ITERATIONS, COL_MODELS, COL_STATE, RunsPage
+from explorer.gui.runs import page as runs_browser
+from explorer.gui.runs.page import COL_BEST, COL_DATASET, COL_ITERATIONS, COL_MODELS, COL_STATE, RunsPage
 from run_writer import write_run
 
 

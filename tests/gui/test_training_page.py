@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from explorer.gui.run_follower import RunFollower
-from explorer.gui.training_page import TrainingPage
-from explorer.runs import RunDir, _pid_alive
+from explorer.gui.widgets.run_follower import RunFollower
+from explorer.gui.training.page import TrainingPage
+from explorer.runs.folder import RunDir, _pid_alive
 from flows import fill_tiny_form
 from run_writer import write_run
 
@@ -69,7 +69,7 @@ def test_start_runs_the_real_child_to_finished_with_curves_in_both_panels(qtbot,
         series = curves.series().networks[name]
         assert series.train.n >= 10 and series.test.n >= 1
         assert curves.curve_item(name, "test") in plot.listDataItems()
-    assert RunDir(run_path).status()["state"] == "finished"
+    assert RunDir(run_path).status().state == "finished"
     for suffix in ("png", "svg", "csv"):
         assert page.export_to(tmp_path / f"figure.{suffix}")
         assert (tmp_path / f"figure.{suffix}").stat().st_size > 1000
@@ -94,7 +94,7 @@ def test_stop_ends_the_run_cancelled_and_offers_resume(qtbot, page, tmp_path):
         page.action("stop").trigger()
         assert "Stopping" in page.view.progress.state_label.text()
     assert done.args[0] == "cancelled"
-    assert RunDir(run_path).status()["state"] == "cancelled"
+    assert RunDir(run_path).status().state == "cancelled"
     qtbot.waitUntil(lambda: page.action("resume").isEnabled(), timeout=5000)
 
 
@@ -108,7 +108,7 @@ def test_a_killed_child_shows_its_error_and_resume_continues(qtbot, page):
         os.kill(control.pid, signal.SIGKILL)
     assert done.args[0] == "failed" and "killed by SIGKILL" in done.args[1]
     assert page.view.progress.state_label.text().startswith("Failed")
-    assert RunDir(run_path).status()["state"] == "failed"
+    assert RunDir(run_path).status().state == "failed"
     qtbot.waitUntil(lambda: page.action("resume").isEnabled(), timeout=5000)
     page.action("resume").trigger()  # the app lives on: the same run continues in a new child
     assert page.is_training() and page.view.path == run_path

@@ -1,0 +1,56 @@
+"""One analysis of every network of a run at one of its kept checkpoints, written to
+``RUN_DIR/analysis/<what>-iter-<N>.json`` atomically (``resnet-explorer analyze``; the app runs that command as a
+child and follows its progress lines, as it does for training).
+Analyses read the run; they never touch its state, its events or its checkpoints."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+
+from explorer.config.errors import ConfigError
+from explorer.analysis.inputs import images, networks
+from explorer.runs.checkpoints import chosen_iteration
+from explorer.analysis.landscape import landscape
+from explorer.analysis.lesion import lesion_study
+from explorer.analysis.responses import layer_responses
+from explorer.system.files import atomic_write
+from explorer.runs.folder import RunDir
+from explorer.training.device import resolve_device
+from explorer.analysis.plan import WHAT, default_size, result_path
+
+
+def analyze(run: RunDir, what: str, *, iteration: int | None = None, subset: int | None = None,
+            device_name: str = "auto", points: int | None = None, two_d: bool = False, seed: int = 0,
+            progress=lambda done, total, network: None) -> Path:
+    """Run ``what`` on every network of ``run`` at ``iteration`` (the latest kept checkpoint when None);
+    returns the file written. ValueError/CheckpointError are the person's to fix (one sentence)."""
+    if what not in WHAT:
+        raise ConfigError("what", f"{what!r} is not an analysis; choose one of {', '.join(WHAT)}")
+    device = resolve_device(device_name)
+    at = chosen_iteration(run.checkpoint_dir, iteration, run.path.name)
+    default_images, default_points = default_size(what, two_d, device.type)
+    count = subset or default_images
+    started = time.time()
+    nets = networks(run, at, device)
+    x, y = images(run, "train" if what == "landscape" else "test", count, device)
+    results = {}
+    for index, network in enumerate(nets):
+        def tick(done, total, index=index, name=network.key):
+            progress(index * total + done, len(nets) * total, name)
+
+        if what == "responses":
+            results[network.key] = layer_responses(network, x)
+            tick(1, 1)
+        elif what == "lesion":
+            results[network.key] = lesion_study(network, x, y, seed=seed, progress=tick)
+        else:
+            results[network.key] = landscape(network, x, y, points=points or default_points, two_d=two_d, seed=seed,
+                                             progress=tick)
+    path = result_path(run, what, at, two_d)
+    path.parent.mkdir(exist_ok=True)
+    atomic_write(path, json.dumps({"what": what, "iteration": at, "images": len(y), "device": device.type,
+                                   "seconds": round(time.time() - started, 2), "networks": results}))
+    return path

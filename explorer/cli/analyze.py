@@ -1,0 +1,59 @@
+"""``resnet-explorer analyze RUN_DIR --what responses|lesion|landscape``: why residual learning works, computed on
+a run's own networks at one of its kept checkpoints, written into ``RUN_DIR/analysis/``."""
+
+from __future__ import annotations
+
+import argparse
+
+from explorer.analysis.plan import WHAT
+from explorer.cli.progress import Progress, add_progress_option
+from explorer.config.limits import MAX_ANALYSIS_IMAGES, whole
+from explorer.config.run import DEVICES
+from explorer.runs.checkpoints import CheckpointError
+from explorer.system.exits import Failed
+
+
+def add_parser(sub) -> None:
+    analyze = sub.add_parser("analyze", help="layer responses, lesions or the loss landscape of a run's networks",
+                             description="Analyse every network of a run at one of its kept checkpoints: layer "
+                             "responses (Figure 7), lesions (Veit et al. 2016) or the loss landscape (Li et al. "
+                             "2018); the result is a JSON file in RUN_DIR/analysis/, which the app shows.")
+    analyze.add_argument("run_dir", metavar="RUN_DIR")
+    analyze.add_argument("--what", required=True, choices=WHAT)
+    analyze.add_argument("--checkpoint", type=int, metavar="ITER", help="a kept checkpoint (default: the latest)")
+    analyze.add_argument("--subset", type=int, metavar="N", help="images to use (1000 test images; 2000 training "
+                         "images for the landscape)")
+    analyze.add_argument("--points", type=int, help="landscape steps along a direction (21 on a CPU, 41 on a GPU)")
+    analyze.add_argument("--two-d", dest="two_d", action="store_true", help="landscape on a plane of two directions")
+    analyze.add_argument("--seed", type=int, default=0, help="of the random directions and lesions (0)")
+    analyze.add_argument("--device", choices=DEVICES, default="auto")
+    add_progress_option(analyze)
+    analyze.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.subset is not None:
+        whole("subset", args.subset, 10, MAX_ANALYSIS_IMAGES)
+    if args.points is not None:
+        whole("points", args.points, 3, 201)
+    if args.checkpoint is not None:
+        whole("checkpoint", args.checkpoint, 0, 10**8)
+    import torch
+
+    from explorer.analysis.analyze import analyze
+    from explorer.data.errors import DatasetError
+    from explorer.runs.folder import RunDir
+
+    run_dir = RunDir.open(args.run_dir)
+    run_dir.config()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    progress = Progress(args.progress)
+    count = progress.counter("progress", args.what)
+    try:
+        path = analyze(run_dir, args.what, iteration=args.checkpoint, subset=args.subset, device_name=args.device,
+                       points=args.points, two_d=args.two_d, seed=args.seed,
+                       progress=lambda done, total, network: count(done, total, network=network))
+    except (CheckpointError, DatasetError) as exc:
+        raise Failed(str(exc)) from None
+    progress.outcome("done", f"wrote {path}", path=str(path))
+    return 0

@@ -1,0 +1,78 @@
+"""``resnet-explorer export-model``: a network as ONNX, either the one the model flags describe (freshly
+initialised, as the Architecture tab shows it) or a trained one restored from a run's checkpoint
+(``--run RUN_DIR [--network resnet-56] [--checkpoint ITER]``). The app runs this same command as a child."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from explorer.config.errors import ConfigError
+from explorer.cli.options import add_model_options, model_config_from_args
+from explorer.cli.progress import Progress, add_progress_option
+from explorer.runs.checkpoints import CheckpointError, chosen_iteration
+from explorer.system.exits import Failed
+
+FORMATS = ("onnx",)
+
+
+def add_parser(sub) -> None:
+    export = sub.add_parser("export-model", help="write a network (or a trained one from a run) as ONNX, for "
+                            "Netron or any ONNX runtime",
+                            description="Write a network as ONNX with the layer table's names: the one the model "
+                            "flags describe, freshly initialised, or a trained one from a run's checkpoint.")
+    add_model_options(export)
+    export.add_argument("--run", metavar="RUN_DIR", help="export a trained network from this run's checkpoint "
+                        "instead of the one the model flags describe")
+    export.add_argument("--network", help="which network of the run, e.g. resnet-56 (needed when it has several)")
+    export.add_argument("--checkpoint", type=int, metavar="ITER", help="a kept checkpoint (default: the latest)")
+    export.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (the only one)")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write, e.g. resnet-56.onnx")
+    add_progress_option(export)
+    export.set_defaults(func=run)
+
+
+def _trained(args: argparse.Namespace):
+    """(ModelConfig, module, label) of the chosen network of ``--run``, restored on the CPU."""
+    import torch
+
+    from explorer.analysis.inputs import networks
+    from explorer.runs.folder import RunDir
+
+    run_dir = RunDir.open(args.run)
+    iteration = chosen_iteration(run_dir.checkpoint_dir, args.checkpoint, run_dir.path.name)
+    found = networks(run_dir, iteration, torch.device("cpu"))
+    keys = [n.key for n in found]
+    if args.network is None and len(found) > 1:
+        raise ConfigError("network", f"is needed: {run_dir.path.name} has {len(found)} networks ({', '.join(keys)})")
+    if args.network is not None and args.network not in keys:
+        raise ConfigError("network", f"{args.network!r} is not in {run_dir.path.name}; choose one of {', '.join(keys)}")
+    chosen = found[0] if args.network is None else found[keys.index(args.network)]
+    return chosen.config, chosen.model, f"{chosen.key} at iteration {iteration:,} of {run_dir.path.name}"
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output).expanduser()
+    if not output.parent.is_dir():
+        raise ValueError(f"the folder {output.parent} (for {output.name}) does not exist; make it first or choose "
+                         "another")
+    if args.run is None:
+        if args.network is not None or args.checkpoint is not None:
+            raise ConfigError("run", "is needed for --network and --checkpoint: the run whose network to export")
+        config = model_config_from_args(args)  # validated (and bounded) before torch is imported
+    from explorer.models.onnx_export import ExportError, export_onnx
+
+    try:
+        if args.run is None:
+            from explorer.models import build_model
+
+            model, label = build_model(config), f"{config.name} (freshly initialised)"
+        else:
+            config, model, label = _trained(args)
+        path = export_onnx(model, config.input_size, output)
+    except (ExportError, CheckpointError) as exc:
+        raise Failed(str(exc)) from None
+    size = path.stat().st_size
+    Progress(args.progress).outcome("done", f"wrote {label} to {path} ({size / 1e6:.1f} MB); open it in Netron "
+                                    "(netron.app)", path=str(path), bytes=size, network=label)
+    return 0

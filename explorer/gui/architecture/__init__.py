@@ -1,0 +1,1 @@
+"""The Architecture tab: the options of one network and its layer table."""

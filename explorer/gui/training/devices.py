@@ -1,0 +1,86 @@
+"""Which devices can train here, asked of torch in a tiny child process.
+
+Importing torch takes seconds and would fill the GUI process with objects the garbage collector must walk
+(docs/architecture.md, "Measured"), so the question goes to ``python -c`` after the window shows; the answer arrives as
+the ``found`` signal. Until then (or when torch cannot be imported) only "Auto" is offered.
+
+Where no GPU can be there for torch at all - Linux without the NVIDIA or AMD (ROCm) kernel driver's device
+files, nor WSL's GPU device - the answer is the CPU alone, at once, and no child spends seconds importing torch
+to say so. "Auto" still lets the trainer find a device this check could not foresee.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+
+GPU_DEVICE_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/kfd")
+
+PROBE = r"""
+import json, torch
+found = []
+if torch.cuda.is_available():
+    for i in range(torch.cuda.device_count()):
+        free, total = torch.cuda.mem_get_info(i)
+        found.append({"label": f"CUDA {i}: {torch.cuda.get_device_name(i)} ({total / 2**30:.0f} GiB)",
+                      "device": "cuda", "index": i, "free": free, "name": f"CUDA {i}"})
+if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    found.append({"label": "MPS (Apple GPU)", "device": "mps", "index": None})
+found.append(CPU)
+print(json.dumps(found))
+"""
+
+
+def cpu_entry() -> dict:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return {"label": f"CPU ({cores} core{'s' if cores > 1 else ''})", "device": "cpu", "index": None}
+
+
+def probe_script() -> str:
+    """What the child runs: the PROBE, with the CPU entry this process would give."""
+    return f"CPU = {cpu_entry()!r}\n{PROBE}"
+
+
+def no_gpu_possible() -> bool:
+    return sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DEVICE_FILES)
+
+
+class DeviceProbe(QObject):
+    """``start()`` asks once; ``found(list[dict])`` brings ``{"label", "device", "index"}`` per device (CUDA
+    devices with their ``free`` bytes and short ``name`` too), or an empty list when torch could not answer."""
+
+    found = Signal(list)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._process = QProcess(self)
+        self._process.setProgram(sys.executable)
+        self._process.finished.connect(self._on_finished)
+        self._process.errorOccurred.connect(self._on_error)
+
+    def start(self) -> None:
+        if no_gpu_possible():
+            QTimer.singleShot(0, self, lambda: self.found.emit([cpu_entry()]))  # as the child would: later
+        elif self._process.state() == QProcess.ProcessState.NotRunning:
+            self._process.setArguments(["-c", probe_script()])
+            self._process.start()
+
+    def stop(self) -> None:
+        """Kill a probe still running (the app is closing)."""
+        if self._process.state() != QProcess.ProcessState.NotRunning:
+            self._process.kill()
+            self._process.waitForFinished(2000)
+
+    def _on_finished(self, code: int, _status) -> None:
+        try:
+            devices = json.loads(bytes(self._process.readAllStandardOutput()).decode() or "[]") if code == 0 else []
+        except ValueError:
+            devices = []
+        self.found.emit([d for d in devices if isinstance(d, dict) and "label" in d])
+
+    def _on_error(self, error) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self.found.emit([])

@@ -1,0 +1,352 @@
+"""The run directory, the single source of truth of a training run; no torch here.
+
+``<runs-dir>/<YYYYmmdd-HHMMSS>-<name>/`` holds ``config.json`` (written once, atomically), ``status.json``
+(replaced atomically; written by the trainer alone), ``metrics.jsonl`` (append-only, one JSON object a line,
+flushed per line), ``trainer.lock`` (held by the one trainer of the run while it lives) and ``checkpoints/``
+(:mod:`explorer.runs.checkpoints`). The GUI and ``resnet-explorer runs`` read it, live or finished, tolerating a
+partial last line, lines of the wrong shape and a trainer that died without a word.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from explorer.system.files import atomic_write, is_disk_full, open_regular, open_regular_fd, overwrite_in_place, read_text
+from explorer.config.run import RunConfig
+from explorer.runs.events import check_event, valid_event
+from explorer.runs.state import STATUS_FILE, RunState, RunStatus, decode_status, derive_status, encode_status
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+LOCK_FILE = "trainer.lock"
+CHECKPOINT_DIR = "checkpoints"
+LOCK_TRIES = 40  # a reader holds the lock shared for microseconds; a trainer that meets one tries again
+LOCK_RETRY_S = 0.025
+
+
+class RunDirError(Exception):
+    """A run directory that cannot be created, written or read; the message is one sentence for a person."""
+
+
+def default_runs_dir() -> Path:
+    """``$RESNET_EXPLORER_RUNS``, else ``$XDG_DATA_HOME`` (or ``~/.local/share``) ``/resnet-explorer/runs``."""
+    explicit = os.environ.get("RESNET_EXPLORER_RUNS")
+    if explicit:
+        return Path(explicit).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home).expanduser() / "resnet-explorer" / "runs"
+
+
+def os_reason(exc: OSError) -> str:
+    """An OSError as the end of a sentence: 'the disk is full', 'permission denied'."""
+    if is_disk_full(exc):
+        return "the disk is full"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return "a file is in the way where a folder should be"
+    return (exc.strerror or str(exc)).lower()
+
+
+def _write_error(where: Path | str, exc: OSError) -> RunDirError:
+    return RunDirError(f"cannot write runs to {where}: {os_reason(exc)}; choose another runs folder")
+
+
+def check_runs_dir(runs_dir: str | Path) -> Path:
+    """Refuse a runs folder that clearly cannot take a run (a file, below a file, read-only) before any work is
+    done, with the sentence :meth:`RunDir.create` would give; nothing is made here."""
+    runs_dir = Path(runs_dir).expanduser()
+    try:
+        if runs_dir.exists() and not runs_dir.is_dir():
+            raise RunDirError(f"cannot write runs to {runs_dir}: it is a file, not a folder; choose another runs "
+                              "folder")
+        existing = runs_dir
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+    except OSError as exc:  # Path.exists() raises where a folder above cannot be searched
+        raise _write_error(runs_dir, exc) from None
+    if not existing.is_dir():
+        raise RunDirError(f"cannot write runs to {existing}: a file is in the way where a folder should be; choose "
+                          "another runs folder")
+    try:
+        probe = os.statvfs(existing)
+        read_only = bool(probe.f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    if read_only or not os.access(existing, os.W_OK | os.X_OK):
+        why = "read-only file system" if read_only else "permission denied"
+        raise RunDirError(f"cannot write runs to {runs_dir}: {why}; choose another runs folder")
+    return runs_dir
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN and infinities by None, so every line is strict JSON (losses can be NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _pid_alive(pid: int) -> bool:
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**22:  # pid_max is at most 4M
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it exists
+    except (OSError, OverflowError):
+        return False
+    try:  # a killed child its parent has not reaped yet is a zombie: dead for our purpose
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2] not in "ZX"
+    except (OSError, ValueError, IndexError):
+        return True
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip("-.")
+    return cleaned[:80] or "run"
+
+
+class TrainerLock:
+    """The run's ``trainer.lock`` held with ``flock``: the kernel lets it go when the process dies, however it
+    dies, so a live lock means a live trainer (no stale pid files, no pid reuse)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+
+class RunDir:
+    """One run's folder. Create it with :meth:`create` (the GUI and the CLI), open an existing one with
+    :meth:`open`. Writing events keeps ``metrics.jsonl`` open; :meth:`close` releases it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._events: int | None = None  # metrics.jsonl opened for appending, by the trainer
+
+    @classmethod
+    def create(cls, runs_dir: str | Path, config: RunConfig) -> "RunDir":
+        """Make ``<runs_dir>/<YYYYmmdd-HHMMSS>-<name>/`` (``-2``, ``-3`` … on a clash) and write ``config.json``.
+        Raises :class:`RunDirError` when the folder cannot be written: read-only, not a folder, disk full."""
+        runs_dir = check_runs_dir(runs_dir)
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_error(runs_dir, exc) from None
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{_safe_name(config.name)}"
+        for attempt in range(1, 1000):
+            path = runs_dir / (stem if attempt == 1 else f"{stem}-{attempt}")
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise _write_error(runs_dir, exc) from None
+        else:
+            raise RunDirError(f"cannot write runs to {runs_dir}: too many runs named {stem}; choose another name")
+        try:
+            # config.json doubles as the probe write: a read-only or full disk fails here, before any training.
+            atomic_write(path / CONFIG_FILE, config.to_json() + "\n")
+        except OSError as exc:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+            raise _write_error(runs_dir, exc) from None
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        path = Path(path).expanduser()
+        if not (path / CONFIG_FILE).is_file():
+            raise RunDirError(f"{path} is not a run folder (it has no {CONFIG_FILE}); choose a folder made by "
+                              "resnet-explorer train")
+        return cls(path)
+
+    def config(self) -> RunConfig:
+        try:
+            return RunConfig.from_json(read_text(self.path / CONFIG_FILE))
+        except FileNotFoundError:
+            raise RunDirError(f"{self.path} has no {CONFIG_FILE} (the run's settings), so it cannot be shown or "
+                              "resumed") from None
+        except OSError as exc:
+            raise RunDirError(f"cannot read {self.path / CONFIG_FILE}: {os_reason(exc)}") from None
+        except RecursionError:
+            raise RunDirError(f"{self.path / CONFIG_FILE} is not a usable run config: it nests too deep") from None
+        except Exception as exc:  # noqa: BLE001 - whatever a hand-made config does, it is one sentence
+            raise RunDirError(f"{self.path / CONFIG_FILE} is not a usable run config: {exc}") from None
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def stderr_path(self) -> Path:
+        """Where the GUI sends the training child's stderr."""
+        return self.path / "stderr.log"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT_DIR
+
+    # -- one trainer per run ------------------------------------------------------------------------------
+    def lock(self) -> TrainerLock:
+        """Become the run's one trainer, or raise RunDirError naming the one that already is."""
+        try:
+            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise RunDirError(f"cannot use the run folder {self.path}: {os_reason(exc)}") from None
+        for _ in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(LOCK_RETRY_S)
+        else:
+            os.close(fd)
+            pid = self.trainer_pid()
+            raise RunDirError(f"the run {self.path.name} is already being trained by another process"
+                              f"{f' (pid {pid})' if pid and pid > 0 else ''}; stop it first or wait for it to end")
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # the lock still holds; only the pid shown to others is missing
+        return TrainerLock(fd)
+
+    def trainer_pid(self) -> int | None:
+        """The pid of the trainer that holds the run's lock now (-1 if it cannot be read), None if none does."""
+        try:
+            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    # -- events -------------------------------------------------------------------------------------------
+    def append_event(self, event: dict) -> None:
+        """One strict-JSON line in one write, so a reader (or a crash) sees every whole line written so far.
+        A write the disk cuts short is taken back: the file never ends in half a line of ours. No fsync per
+        line: a power cut may lose the last lines, a killed process loses nothing written."""
+        if self._events is None:
+            self._cut_partial_line()
+            self._events = open_regular_fd(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        event = _finite(event)
+        check_event(event)
+        line = (json.dumps(event, allow_nan=False) + "\n").encode("utf-8")
+        size = os.fstat(self._events).st_size
+        try:
+            if os.write(self._events, line) != len(line):  # a short write: the disk took only part of it
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.metrics_path))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._events, size)
+            raise
+
+    def _cut_partial_line(self) -> None:
+        """A trainer killed mid-line left half a line at the end: cut it before appending, or the next event
+        would be glued onto it and lost to every reader."""
+        try:
+            with os.fdopen(open_regular_fd(self.metrics_path, os.O_RDWR), "rb+") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size == 0:
+                    return
+                f.seek(max(0, size - 1))
+                if f.read(1) == b"\n":
+                    return
+                start = max(0, size - (1 << 20))
+                f.seek(start)
+                tail = f.read()
+                cut = tail.rfind(b"\n")
+                f.truncate(start + cut + 1 if cut >= 0 else (0 if start == 0 else size))
+        except FileNotFoundError:
+            return
+
+    def close(self) -> None:
+        if self._events is not None:
+            os.close(self._events)
+            self._events = None
+
+    def read_events(self, offset: int = 0, skip: bytes | None = None) -> tuple[list[dict], int]:
+        """Events from byte ``offset`` to the last complete line, and the offset to read from next time.
+        A partial last line (still being written) is left for the next call; lines that are not an event of
+        the right shape are skipped, and so are lines containing ``skip`` (the runs list passes over the many
+        ``train`` lines unparsed)."""
+        try:
+            with open_regular(self.metrics_path) as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            return [], offset
+        except OSError:
+            return [], offset  # not a regular file, or unreadable: no events (the runs list says why)
+        end = data.rfind(b"\n") + 1
+        events = []
+        for line in data[:end].splitlines():
+            if skip is not None and skip in line:
+                continue
+            try:
+                event = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if valid_event(event):
+                events.append(event)
+        return events, offset + end
+
+    # -- status -------------------------------------------------------------------------------------------
+    def write_status(self, state: RunState, message: str = "", iteration: int = 0, pid: int | None = None) -> None:
+        """The trainer's own word on the run (only the trainer calls this). On a full disk the old file is
+        overwritten in place, so how the run ended is still recorded."""
+        data = encode_status(RunState(state), message, iteration, pid)
+        try:
+            atomic_write(self.path / STATUS_FILE, data)
+        except OSError as exc:
+            if not (is_disk_full(exc) and overwrite_in_place(self.path / STATUS_FILE, data)):
+                raise
+
+    def status(self) -> RunStatus:
+        """How the run stands now (:func:`explorer.runs.state.derive_status`), from status.json and the lock."""
+        raw, problem = self._read_status()
+        holder = self.trainer_pid()
+        legacy = holder is None and not (self.path / LOCK_FILE).exists()
+        if legacy and raw.get("state") is RunState.RUNNING and isinstance(raw.get("pid"), int):
+            holder = raw["pid"] if _pid_alive(raw["pid"]) else None  # a run from before the lock existed
+        has_file = (self.path / STATUS_FILE).exists()
+        started = self.metrics_path.exists() or self.checkpoint_dir.exists()
+        return derive_status(raw, problem, holder, has_file=has_file, started=started)
+
+    def _read_status(self) -> tuple[dict, str]:
+        try:
+            return decode_status(read_text(self.path / STATUS_FILE))
+        except FileNotFoundError:
+            return {}, "no status"
+        except OSError as exc:
+            return {}, f"cannot read {STATUS_FILE}: {os_reason(exc)}"
+        except UnicodeDecodeError:
+            return {}, f"{STATUS_FILE} is not valid JSON"
