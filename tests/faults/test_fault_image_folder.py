@@ -1,8 +1,10 @@
-"""A folder of one's own images stays cheap to read whatever it holds: a strip of 1×400,000 pixels is not
-stretched to gigabytes before its centre is cut."""
+"""A folder of one's own images stays cheap to read whatever it holds, and the decoded-image cache beside it is
+read as warily as a data folder: a strip of 1×400,000 pixels is not stretched to gigabytes before its centre is
+cut, and a FIFO or a link planted where a cache entry belongs is passed over, not waited on or followed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.faults.harness import env
+from explorer.data import decoded_cache
+from explorer.data.folder_layout import list_folder
+from tests.faults.harness import cli, env, one_line
+from tests.folder_fixture import write_image_folder
 
 DECODE_IN_LITTLE_MEMORY = """
 import resource, sys
@@ -39,3 +44,26 @@ def test_a_strip_of_one_by_400000_pixels_is_decoded_in_little_memory(tmp_path):
                           text=True, env=env(tmp_path), timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(3, 32, 32) [(0, 0, 255)]"
+
+
+@pytest.mark.parametrize("planted", ["fifo", "link"])
+def test_a_fifo_or_link_planted_as_the_decoded_cache_entry_is_passed_over(tmp_path, planted):
+    images = write_image_folder(tmp_path / "images", per_class=4)
+    listing = list_folder(images)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    entry = cache / decoded_cache.entry_name(listing.train + listing.test, 32)
+    elsewhere = tmp_path / "elsewhere.npy"
+    if planted == "fifo":
+        os.mkfifo(entry)  # a reader that opened it would wait for a writer forever
+    else:
+        np.save(elsewhere, np.full((12, 3, 32, 32), 7, dtype=np.uint8))  # someone else's pixels, the right shape
+        entry.symlink_to(elsewhere)
+    done = cli(tmp_path, "data", "--dataset", "folder", "--data-dir", str(images), timeout=60,
+               env=env(tmp_path, RESNET_EXPLORER_CACHE=str(cache)))
+    assert done.returncode == 0, one_line(done.stderr)
+    assert "folder: 9 training and 3 test images ready" in done.stdout
+    assert entry.is_file() and not entry.is_symlink()  # decoded and kept in a file of the cache's own
+    assert np.load(entry).shape == (12, 3, 32, 32) and not (np.load(entry) == 7).all()
+    if planted == "link":
+        assert (np.load(elsewhere) == 7).all()
