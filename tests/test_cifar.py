@@ -11,6 +11,7 @@ import pickle
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -246,3 +247,74 @@ def test_train_subset_is_seeded(cifar_dir: Path) -> None:
     assert not torch.equal(a.train_images, c.train_images)
     with pytest.raises(ValueError, match="train-subset 101 is larger than the 100 training images"):
         load_dataset(DataConfig(data_dir=str(cifar_dir), train_subset=101))
+
+
+def test_a_batch_file_holds_no_more_images_than_the_published_one(cifar_dir: Path) -> None:
+    path = batch_path(cifar_dir, "test_batch")
+    rows = np.zeros((10_001, 3072), dtype=np.uint8)
+    path.write_bytes(dumps_py2({b"data": rows, b"labels": [0] * 10_001}))
+    with pytest.raises(DatasetError) as caught:
+        load_cifar10(cifar_dir, download=False, verify=False)
+    assert str(caught.value) == (f"CIFAR-10 file {path} holds 10,001 images, more than the 10,000 of the published "
+                                 "test_batch; delete it and download again")
+
+
+def test_a_file_larger_than_any_copy_is_refused_before_it_is_hashed_or_read(cifar_dir: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    load_cifar10(cifar_dir, download=False)  # stamped: the other files are not hashed again
+    path = batch_path(cifar_dir, "data_batch_2")
+    os.truncate(path, 64 << 30)  # sparse: 64 GiB that take no disk, vouched for by the folder's own list
+    limit = cifar.CIFAR10.max_bytes("data_batch_2")
+    sentence = (f"CIFAR-10 file {path} is {64 << 30:,} bytes, more than the {limit:,} a CIFAR-10 file of that name "
+                "can have; delete it and download again")
+
+    def no_hashing(path: Path, spec: object) -> str:
+        raise AssertionError(f"{path} hashed")
+
+    with monkeypatch.context() as m:
+        m.setattr(cifar, "_md5", no_hashing)
+        with pytest.raises(DatasetError) as caught:
+            load_cifar10(cifar_dir, download=False)
+    assert str(caught.value) == sentence
+    with pytest.raises(DatasetError) as caught:  # and the reader bounds what it reads on its own
+        load_cifar10(cifar_dir, download=False, verify=False)
+    assert str(caught.value) == sentence
+
+
+class _Array:
+    """Pickles as ``numpy.ndarray(shape, dtype)``: an uninitialised array of any shape, from a few bytes."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def __reduce__(self):
+        return np.ndarray, (self.shape, np.dtype("u1"))
+
+
+@pytest.mark.parametrize("data, asks", [
+    (_Array((10, 3072)), "for an array of shape (10, 3072) without the data to fill it"),
+    # A file holds one array; a crafted one could fill many byte-swapped arrays (each a copy) from one string.
+    ([np.zeros(1024, ">u4") for _ in range(3)], "for more than one array"),
+])
+def test_the_reader_makes_no_array_the_file_does_not_hold(cifar_dir: Path, data: object, asks: str) -> None:
+    path = batch_path(cifar_dir, "data_batch_1")
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": list(range(10))}, protocol=2))
+    with pytest.raises(DatasetError) as caught:
+        load_cifar10(cifar_dir, download=False, verify=False)
+    assert str(caught.value) == (f"CIFAR-10 file {path} was refused: it asks {asks}, which no CIFAR-10 file does; "
+                                 "delete it and download again")
+
+
+def test_the_bounds_admit_the_largest_faithful_copy(cifar_dir: Path) -> None:
+    """A full test batch re-pickled by Python 3 with protocol 2 at its largest: every pixel byte above 127, which
+    UTF-8 spells with two bytes, and long file names; the published files are smaller still (31,035,704 bytes
+    for data_batch_1)."""
+    path = batch_path(cifar_dir, "test_batch")
+    rows = np.full((10_000, 3072), 200, dtype=np.uint8)
+    names = [f"leptodactylus_pentadactylus_s_{i:06d}_{'x' * 60}.png".encode() for i in range(10_000)]
+    path.write_bytes(pickle.dumps({b"batch_label": b"testing batch 1 of 1", b"labels": [9] * 10_000, b"data": rows,
+                                   b"filenames": names}, protocol=2))
+    assert 2 * rows.size < path.stat().st_size <= cifar.CIFAR10.max_bytes("test_batch")
+    assert 31_035_999 <= cifar.CIFAR10.max_bytes("data_batch_3")
+    dataset = load_cifar10(cifar_dir, download=False, verify=False)
+    assert dataset.test_images.shape == (10_000, 3, 32, 32) and int(dataset.test_images[-1, 2, 31, 31]) == 200

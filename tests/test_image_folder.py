@@ -225,3 +225,44 @@ def test_the_cache_keeps_the_most_recently_used_folders(tmp_path: Path, monkeypa
     assert len(decoded) == 18  # kept
     image_folder.load_image_folder(roots[1], 32)
     assert len(decoded) == 24  # forgotten, decoded again
+
+
+def _resized_whole_then_cut(path: Path, size: int) -> np.ndarray:
+    """How every image was decoded before strips were cut first: the reference the decoder must still match."""
+    with Image.open(path) as image:
+        image.draft("RGB", (size, size))
+        image = image.convert("RGB")
+        scale = size / min(image.size)
+        width, height = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+        image = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+        left, top = (width - size) // 2, (height - size) // 2
+        return np.asarray(image.crop((left, top, left + size, top + size))).transpose(2, 0, 1)
+
+
+def test_images_up_to_the_stretch_bound_decode_exactly_as_before(tmp_path: Path) -> None:
+    """The decoded cache and the runs made from it must see the same pixels: every image that is not a strip is
+    still resized whole and then cut (resizing only the kept box differs by a level or a few in half of these)."""
+    from explorer.data.image_folder import MAX_STRETCH
+
+    rng = np.random.default_rng(5)
+    shapes = [(48, 40), (40, 48), (7, 5), (640, 480), (1, 1), (3, 2 * MAX_STRETCH), (MAX_STRETCH * 20, 20)]
+    shapes += [(int(w), int(h)) for w, h in rng.integers(1, 300, size=(40, 2)) if max(w, h) <= MAX_STRETCH * min(w, h)]
+    for i, shape in enumerate(shapes):
+        path = tmp_path / f"{i}{'.jpg' if i % 3 == 0 else '.png'}"
+        write_image(path, seed=i, size=shape, mode=("RGB", "L", "P")[i % 3])
+        for size in (16, 32, 56):
+            assert np.array_equal(decode(path, size), _resized_whole_then_cut(path, size)), (shape, size)
+
+
+def test_a_strip_beyond_the_stretch_bound_keeps_the_centre_it_had(tmp_path: Path) -> None:
+    """Beyond the bound only the kept box is resized: the same centre of the same image, within a level or two
+    of resizing it whole (a smooth image; 2×200 at 8 px would be 8×800 resized whole)."""
+    from explorer.data.image_folder import MAX_STRETCH
+
+    across = np.linspace(0, 255, 200)
+    pixels = np.stack([np.tile(across, (2, 1)), np.tile(across[::-1], (2, 1)), np.full((2, 200), 90.0)], axis=-1)
+    Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "strip.png")
+    assert 200 * 8 // 2 > MAX_STRETCH * 8
+    boxed, whole = decode(tmp_path / "strip.png", 8), _resized_whole_then_cut(tmp_path / "strip.png", 8)
+    assert np.abs(boxed.astype(int) - whole.astype(int)).max() <= 2
+    assert 120 <= boxed[0].mean() <= 135  # the middle of the red ramp, not an end of it

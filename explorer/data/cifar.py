@@ -6,7 +6,10 @@ and every file's md5 is checked against the published list - or against the fold
 (a private copy, the test fixture), which must then name every file. The result is remembered in a stamp
 (device, inode, size, mtime and ctime per file): ctime cannot be set back by a program (``utime`` sets only
 mtime and atime), so any write to a file, or a file put in its place, is hashed again; the 180 MB are not
-hashed at every start as torchvision does. Every failure a person can fix is one sentence (``DatasetError``).
+hashed at every start as torchvision does. A list the folder brings lets a hostile folder vouch for itself, so
+it vouches for content only: every file, and every archive member, is bounded by what the format allows
+(:meth:`CifarSpec.max_bytes`, :meth:`CifarSpec.rows`) before it is hashed, written or read. Every failure a
+person can fix is one sentence (``DatasetError``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from explorer.data.cifar_spec import (
     CIFAR10, STAMP, CifarSpec, check_folder, default_data_dir, identity, manifest, read_stamp,
 )
 from explorer.data.dataset import Dataset
-from explorer.data.errors import DatasetError, reason
+from explorer.data.errors import DatasetError, reason, too_large
 from explorer.data.safe_pickle import unpickle
 
 Progress = Callable[[int, int], None]
@@ -76,11 +79,14 @@ def _fetch(root: Path, spec: CifarSpec, checksums: Mapping[str, str], download: 
     """Extract the archive in ``root`` when it is intact, else download it (when allowed) and extract it."""
     archive = root / spec.archive
     expected = checksums.get(spec.archive)
+    limits = {name: spec.max_bytes(name) for name in spec.files}
+    if archive.is_file():
+        _check_size(archive, archive.stat().st_size, spec)
     if archive.is_file() and (expected is None or _md5(archive, spec) == expected):
-        safe_extract(archive, root, spec.folder, spec.files, spec.title)
+        safe_extract(archive, root, spec.folder, limits, spec.title)
     elif download:
         _download(root, spec, expected, progress)
-        safe_extract(archive, root, spec.folder, spec.files, spec.title)
+        safe_extract(archive, root, spec.folder, limits, spec.title)
     elif archive.is_file():
         raise DatasetError(f"{spec.title} archive {archive} is corrupt (checksum mismatch); delete it and download "
                            "again")
@@ -153,10 +159,12 @@ def _verify(folder: Path, spec: CifarSpec, checksums: Mapping[str, str]) -> None
         if expected is None:
             raise DatasetError(f"no md5 sum is known for {spec.title} file {path}; it cannot be checked")
         try:
-            entry = identity(path.stat(), expected)
+            stat = path.stat()
         except FileNotFoundError:
             raise DatasetError(f"{spec.title} file {path} is missing; delete the folder {folder} and download "
                                "again") from None
+        _check_size(path, stat.st_size, spec)  # before hashing: a vouched-for file may be of any size
+        entry = identity(stat, expected)
         if stamp.get(name) != entry and _md5(path, spec) != expected:
             raise DatasetError(f"{spec.title} file {path} is corrupt (checksum mismatch); delete it and download again")
         verified[name] = entry
@@ -165,6 +173,11 @@ def _verify(folder: Path, spec: CifarSpec, checksums: Mapping[str, str]) -> None
             atomic_write(stamp_path, json.dumps(verified))
         except OSError:
             pass  # A read-only data folder still loads; it is only hashed again next time.
+
+
+def _check_size(path: Path, size: int, spec: CifarSpec) -> None:
+    if size > spec.max_bytes(path.name):
+        raise too_large(spec.title, path, size, spec.max_bytes(path.name))
 
 
 def _md5(path: Path, spec: CifarSpec) -> str:
@@ -179,9 +192,14 @@ def _md5(path: Path, spec: CifarSpec) -> str:
 
 
 def _read_batch(path: Path, spec: CifarSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images [n, 3, 32, 32] uint8 (each row of the file is the R, G and B planes, row-major) and int64 labels."""
-    entry = unpickle(path, spec.title)
+    """Images [n, 3, 32, 32] uint8 (each row of the file is the R, G and B planes, row-major) and int64 labels;
+    never more images than the published file holds."""
+    entry = unpickle(path, spec.title, spec.max_bytes(path.name))
     data, labels = entry.get(b"data"), entry.get(spec.label_key)
+    rows = spec.rows(path.name)
+    if isinstance(data, np.ndarray) and data.ndim == 2 and len(data) > rows:
+        raise DatasetError(f"{spec.title} file {path} holds {len(data):,} images, more than the {rows:,} of the "
+                           f"published {path.name}; delete it and download again")
     if (
         not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32
         or not isinstance(labels, list) or len(labels) != len(data)
@@ -197,7 +215,7 @@ def _read_batch(path: Path, spec: CifarSpec) -> tuple[torch.Tensor, torch.Tensor
 
 
 def _read_classes(path: Path, spec: CifarSpec) -> tuple[str, ...]:
-    names = unpickle(path, spec.title).get(spec.names_key)
+    names = unpickle(path, spec.title, spec.max_bytes(path.name)).get(spec.names_key)
     if not isinstance(names, list) or len(names) != spec.classes or not all(isinstance(n, bytes) for n in names):
         raise DatasetError(f"{spec.title} file {path} does not hold the {spec.classes} class names; delete it and "
                            "download again")

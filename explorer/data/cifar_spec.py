@@ -16,6 +16,12 @@ from explorer.system.files import read_text
 
 STAMP = ".verified"
 MANIFEST = "md5sums.json"
+ROW_BYTES = 3 * 32 * 32  # one image: 1024 red, 1024 green, 1024 blue bytes
+# Per image beside its pixels: a label or two and a file name; the official files spend about 32 bytes
+# (data_batch_1 is 31,035,704 bytes for 10,000 images), a re-pickled copy up to some 70.
+ROW_EXTRA_BYTES = 512
+META_MAX_BYTES = 1 << 20  # the class names: 158 bytes for CIFAR-10
+SLACK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -33,18 +39,36 @@ class CifarSpec:
     label_key: bytes
     names_key: bytes
     classes: int
+    train_rows: int  # images in each training file, as published
+    test_rows: int
     checksums: Mapping[str, str]
 
     @property
     def files(self) -> tuple[str, ...]:
         return (*self.train_files, self.test_file, self.meta_file)
 
+    def rows(self, name: str) -> int:
+        """How many images the published file ``name`` holds; a copy may hold fewer (the tests' small folders),
+        never more."""
+        return self.test_rows if name == self.test_file else self.train_rows
+
+    def max_bytes(self, name: str) -> int:
+        """The most bytes a faithful copy of file ``name`` can have: a folder that vouches for its own files (its
+        ``md5sums.json``) or an archive that is not the published one is bounded by this, not trusted, so that no
+        small file can ask for gigabytes. The pixels count twice: Python 3 re-pickles bytes with protocol 2 as
+        latin-1 text, which UTF-8 spells with up to two bytes each."""
+        if name == self.archive:  # gzip adds a few bytes in 10,000 to what it cannot compress; tar a header a file
+            return sum(self.max_bytes(file) for file in self.files) + SLACK_BYTES
+        if name == self.meta_file:
+            return META_MAX_BYTES
+        return self.rows(name) * (2 * ROW_BYTES + ROW_EXTRA_BYTES) + SLACK_BYTES
+
 
 CIFAR10 = CifarSpec(
     key="cifar10", title="CIFAR-10", url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
     archive="cifar-10-python.tar.gz", folder="cifar-10-batches-py",
     train_files=tuple(f"data_batch_{i}" for i in range(1, 6)), test_file="test_batch", meta_file="batches.meta",
-    label_key=b"labels", names_key=b"label_names", classes=10,
+    label_key=b"labels", names_key=b"label_names", classes=10, train_rows=10_000, test_rows=10_000,
     checksums={
         "cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a",
         "data_batch_1": "c99cafc152244af753f735de768cd75f",
@@ -59,7 +83,8 @@ CIFAR10 = CifarSpec(
 CIFAR100 = CifarSpec(
     key="cifar100", title="CIFAR-100", url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
     archive="cifar-100-python.tar.gz", folder="cifar-100-python", train_files=("train",), test_file="test",
-    meta_file="meta", label_key=b"fine_labels", names_key=b"fine_label_names", classes=100,
+    meta_file="meta", label_key=b"fine_labels", names_key=b"fine_label_names", classes=100, train_rows=50_000,
+    test_rows=10_000,
     checksums={
         "cifar-100-python.tar.gz": "eb9058c3a382ffc7106e4002c42a8d85",
         "train": "16019d7e3df5f24257cddd939b257f8d",

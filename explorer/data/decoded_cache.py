@@ -25,12 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.system.files import open_regular_fd
+
 KEEP = 4  # decoded folders kept; the oldest used goes first
 MAX_BYTES = 8 << 30  # and no more than this in all (the newest entry is kept whatever its size)
 ENTRY = re.compile(r"[0-9a-f]{40}\.npy")
 TEMPORARY = re.compile(r"\.[0-9a-f]{40}\.npy\.\d+\.tmp")
 STALE_TEMPORARY_S = 3600  # a temporary file this old is a killed writer's
 VERSION = 1  # of the decoding (resize and crop); a change of it must change every name
+READ_HEADER = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def cache_dir() -> Path:
@@ -56,22 +59,29 @@ def entry_name(items, size: int) -> str | None:
 
 
 def load(name: str, count: int, size: int) -> np.ndarray | None:
-    """The decoded images kept under ``name`` when they are there and whole, else None."""
-    path = cache_dir() / name
+    """The decoded images kept under ``name`` when they are there and whole, else None.
+
+    The entry is opened as the data folders' files are: without blocking and without following a link, and
+    passed over unless it is a regular file (a FIFO planted under its name would block a reader forever). Its
+    header is checked before anything is allocated: a damaged one that claims a huge array is a miss."""
     try:
-        if path.is_symlink():
-            return None
-        # Mapped first: a damaged header that claims a huge array is refused by its shape, not allocated.
-        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
-        if mapped.dtype != np.uint8 or mapped.shape != (count, 3, size, size):
-            return None
-        images = np.array(mapped)
+        fd = open_regular_fd(cache_dir() / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version not in READ_HEADER:
+                return None
+            shape, fortran, dtype = READ_HEADER[version](f)
+            if dtype != np.uint8 or fortran or shape != (count, 3, size, size):
+                return None
+            images = np.empty(shape, dtype=np.uint8)
+            if f.readinto(memoryview(images).cast("B")) != images.nbytes:
+                return None
+            try:
+                os.utime(f.fileno())  # recently used: kept the longest
+            except (OSError, NotImplementedError):  # a read-only cache, or no utime of a descriptor here
+                pass
     except (OSError, ValueError, EOFError, MemoryError):
         return None
-    try:
-        os.utime(path)  # recently used: kept the longest
-    except OSError:
-        pass
     return images
 
 

@@ -1,21 +1,28 @@
 """An untrusted data folder stays a data folder: crafted archives, planted links, partial checksum lists,
-files changed behind the stamp's back, a folder that is a file or cannot be read, and Python 3 pickles.
+files changed behind the stamp's back, a folder that is a file or cannot be read, and Python 3 pickles; and a
+small file, vouched for or not, never turns into a large memory or a full disk.
 Each case runs the real `resnet-explorer data` / `train` process on real files."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import json
 import os
 import pickle
+import resource
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.cifar_fixture import write_cifar_dir
+from explorer.data.archive import MAX_MEMBERS
+from explorer.data.cifar_spec import CIFAR10
+from tests.cifar_fixture import write_cifar_archive, write_cifar_dir
 from tests.faults.harness import TINY, cli, env, one_line
 
 FOLDER = "cifar-10-batches-py"
@@ -27,6 +34,10 @@ def _manifest_without_archive(data: Path) -> None:
     archive is then extracted, so the extraction itself must be safe."""
     (data / FOLDER).mkdir(parents=True)
     (data / FOLDER / "md5sums.json").write_text(json.dumps({name: "0" * 32 for name in FILES}))
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def _archive(data: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> None:
@@ -220,3 +231,126 @@ def test_batch_files_pickled_by_python3_with_protocol_2_are_read(tmp_path):
     done = cli(tmp_path, "data", "--dataset", "cifar10", "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
     assert "cifar10: 100 training and 20 test images ready" in done.stdout
+
+
+class _Uninitialised:
+    """Pickles as a call that makes an array of 300,000 images out of nothing: ``numpy.ndarray(shape, dtype)``,
+    or numpy's own ``_reconstruct`` asked for the full shape instead of an empty one."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def __reduce__(self):
+        if self.how == "ndarray":
+            return np.ndarray, ((300_000, 3072), np.dtype("u1"))
+        from numpy._core.multiarray import _reconstruct
+
+        return _reconstruct, (np.ndarray, (300_000, 3072), b"B")
+
+
+@pytest.mark.parametrize("how", ["ndarray", "reconstruct"])
+def test_a_vouched_batch_file_cannot_ask_for_memory_its_bytes_do_not_hold(tmp_path, how):
+    """0.6 MB asking for 300,000 × 3072 bytes (1.4 GB at its peak was the answer), vouched for by the folder's
+    own checksum list: a converted folder is content to bound, not to trust."""
+    data = tmp_path / "data"
+    sums = write_cifar_dir(data)
+    batch = data / FOLDER / "data_batch_1"
+    batch.write_bytes(pickle.dumps({b"data": _Uninitialised(how), b"labels": [0] * 300_000}, protocol=2))
+    assert batch.stat().st_size < 700_000
+    (data / FOLDER / "md5sums.json").write_text(json.dumps({**sums, batch.name: _md5(batch)}))
+    done = cli(tmp_path, "data", "--dataset", "cifar10", "--data-dir", str(data))
+    assert done.returncode == 1
+    assert one_line(done.stderr) == (f"resnet-explorer data: CIFAR-10 file {batch} was refused: it asks for an array "
+                                     "of shape (300000, 3072) without the data to fill it, which no CIFAR-10 file "
+                                     "does; delete it and download again")
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+@pytest.mark.parametrize("case", ["a batch file", "another member", "too many members"])
+def test_an_archive_cannot_fill_the_disk(tmp_path, case):
+    """A small archive whose member inflates beyond what the dataset's file of that name can be (400 MB of zeros
+    filled the disk) is refused by the member's header, before a byte is written."""
+    data = tmp_path / "data"
+    _manifest_without_archive(data)
+    size = CIFAR10.max_bytes("data_batch_1") + 1
+    name = {"a batch file": f"{FOLDER}/data_batch_1", "another member": f"{FOLDER}/readme.html"}.get(case)
+    archive = data / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        if name:
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BufferedReader(_Zeros(size)))
+        else:
+            for i in range(MAX_MEMBERS + 1):
+                info = tarfile.TarInfo(f"{FOLDER}/note_{i}")
+                tar.addfile(info, io.BytesIO(b""))
+    assert archive.stat().st_size < 1_000_000
+    done = cli(tmp_path, "data", "--dataset", "cifar10", "--data-dir", str(data))
+    assert sorted(p.name for p in (data / FOLDER).iterdir()) == ["md5sums.json"]  # nothing written
+    assert done.returncode == 1
+    what = (f"it has more than {MAX_MEMBERS} members" if not name else
+            f"its member {name!r} is {size:,} bytes, more than the {size - 1:,} a file of that name can have")
+    assert one_line(done.stderr) == (f"resnet-explorer data: archive {archive} was refused: {what}, which no genuine "
+                                     "archive has; delete it and download again")
+
+
+def _fixture_archive(data: Path) -> bytes:
+    write_cifar_archive(data)
+    return (data / "cifar-10-python.tar.gz").read_bytes()
+
+
+@pytest.mark.parametrize("case, why", [
+    ("text", "not a gzip file"),  # a web server's error page saved under the archive's name
+    ("empty", "empty file"),
+    ("gzip, not tar", "invalid header"),
+    ("truncated", "Compressed file ended before the end-of-stream marker was reached"),
+    ("garbage after the gzip header", "zlib error: Error -3 while decompressing data: invalid block type"),
+])
+def test_an_archive_that_is_damaged_or_no_tar_gz_is_one_sentence(tmp_path, case, why):
+    data = tmp_path / "data"
+    _manifest_without_archive(data)
+    archive = data / "cifar-10-python.tar.gz"
+    real = _fixture_archive(data) if case == "truncated" else b""
+    page = b"<html>Not found</html>\n" * 40
+    archive.write_bytes({
+        "text": page,
+        "empty": b"",
+        "gzip, not tar": gzip.compress(page),
+        "truncated": real[: len(real) // 2],
+        "garbage after the gzip header": gzip.compress(b"")[:10] + bytes([0xFF] * 2000),
+    }[case])
+    done = cli(tmp_path, "data", "--dataset", "cifar10", "--data-dir", str(data))
+    assert done.returncode == 1
+    assert one_line(done.stderr) == (f"resnet-explorer data: CIFAR-10 archive {archive} is damaged or is not a .tar.gz "
+                                     f"archive ({why}); delete it and download again, or put the genuine "
+                                     "cifar-10-python.tar.gz there")
+    assert [p.name for p in (data / FOLDER).iterdir() if p.name.endswith(".tmp")] == []  # no half-written file
+
+
+def _small_files_only():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # Python ignores SIGXFSZ: a write gets EFBIG
+
+
+def test_a_disk_that_cannot_take_the_files_is_not_called_a_damaged_archive(tmp_path):
+    data = tmp_path / "data"
+    _manifest_without_archive(data)
+    _fixture_archive(data)
+    done = cli(tmp_path, "data", "--dataset", "cifar10", "--data-dir", str(data), preexec_fn=_small_files_only)
+    assert done.returncode == 1
+    batch = data / FOLDER / "data_batch_1"  # the first member of more than 4096 bytes
+    assert one_line(done.stderr) == (f"resnet-explorer data: could not write CIFAR-10 file {batch} (file too large); "
+                                     "free some space or choose another data folder")
+    assert sorted(p.name for p in (data / FOLDER).iterdir()) == ["batches.meta", "md5sums.json"]  # no partial file
