@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 
 from explorer.gui.tips import tip as tip_text
 from explorer.model_config import (
-    BLOCKS, FAMILIES, FAMILY_DEFAULT_SHORTCUT, FAMILY_WIDTHS, SHORTCUTS, STRIDE_ON, ModelConfig, default_block,
-    depth_presets,
+    BLOCKS, FAMILIES, FAMILY_DEFAULT_SHORTCUT, SHORTCUTS, STRIDE_ON, ModelConfig, block_layers, default_block,
+    depth_presets, head_layers, stem_layers,
 )
 
 FAMILY_LABELS = {"cifar": "CIFAR-10 (32 × 32)", "imagenet": "ImageNet (224 × 224)"}
@@ -296,23 +296,15 @@ class ArchitecturePanel(QWidget):
         kind = "plain" if config.plain else ("pre-activation residual" if config.preact else "residual")
         size = config.input_size
         rows = []
-        if config.family == "cifar":
-            rows.append(("conv1", size, "3×3, 16"))
-        else:
-            size = _halved(size)
-            rows.append(("conv1", size, "7×7, 64, stride 2"))
-            size = _halved(size)
-            rows.append(("", size, "3×3 max pool, stride 2"))
-        width = FAMILY_WIDTHS[config.family]
+        for index, layer in enumerate(stem_layers(config)):
+            size = layer.output_size(size)
+            rows.append(("" if index else "conv1", size, layer.table_text))
         for stage, blocks in enumerate(config.blocks_per_stage()):
-            if stage:
-                size = _halved(size)
-            w = width * 2**stage
-            convs = ("3×3", "3×3") if config.block == "basic" else ("1×1", "3×3", "1×1")
-            widths = (w, w) if config.block == "basic" else (w, w, 4 * w)
-            unit = "<br>".join(f"{k}, {c}" for k, c in zip(convs, widths))
+            for layer in block_layers(config, stage, 0):  # the first block sets the stage's output size
+                size = layer.output_size(size)
+            unit = "<br>".join(layer.table_text for layer in block_layers(config, stage, 1))
             rows.append((f"layer{stage + 1}", size, f"[{unit}] × {blocks}"))
-        rows.append(("", 1, f"average pool, {config.num_classes}-d fc"))
+        rows.append(("", 1, ", ".join(layer.table_text for layer in head_layers(config))))
         cells = "".join(
             f"<tr><td>{name}</td><td align='right'>{s}×{s}</td><td>{text}</td></tr>" for name, s, text in rows
         )
@@ -322,7 +314,3 @@ class ArchitecturePanel(QWidget):
             f"<th align='left'>layers</th></tr>{cells}</table>"
         )
 
-
-def _halved(size: int) -> int:
-    """The output size of a stride-2 conv or pool with 'same' padding."""
-    return (size - 1) // 2 + 1
