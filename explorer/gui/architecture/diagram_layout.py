@@ -30,11 +30,12 @@ FOLD_OVER = 12  # blocks: a longer stage starts folded (ResNet-34's and -56's st
 
 BOX_W, BOX_H, FOLD_H = 176, 24, 40  # a layer's box; a fold's box has a second line
 GAP = 14  # between two boxes: the arrow
-CAPTION_H = 18  # a stage's name above its first box
+CAPTION_H = 22  # a stage's name above its first box, above where its first shortcut leaves
 BAND_GAP = 10  # more space where the output size changes
 ARC_REACH = 34  # how far right of the boxes a shortcut bulges
 LABEL_W = 130  # the arcs' labels, right of them
-COLUMN_W = BOX_W + ARC_REACH + LABEL_W
+COLUMN_W = BOX_W + ARC_REACH + LABEL_W  # a column with shortcuts or captions
+BARE_W = BOX_W + 44  # one without (VGG-19, a plain twin)
 MARGIN = 16
 BAND_W = 92  # the output sizes, left of the columns
 TITLE_H = 62  # a column's name, its MACs and parameters, the paper's figure
@@ -56,7 +57,7 @@ class Box:
     params: int
     macs: int
     kind: str = "layer"
-    detail: str = ""  # a fold's block, in Figure 3's words
+    detail: str = ""  # a fold's block, in Table 1's words
     first_block: int = 0  # a fold stands for blocks first_block … first_block + blocks - 1 of its stage
     blocks: int = 0
 
@@ -292,7 +293,7 @@ def _add_fold(column: _Column, config: ModelConfig, rows: dict, stage: int, bloc
     """Blocks 1 … n-1 of a stage as one box and one arc: they are alike (same shapes, same shortcut)."""
     name = f"layer{stage + 1}"
     inside = [rows[f"{name}.{index}"] for index in range(1, blocks)]
-    detail = " · ".join(spec.figure_text for spec in block_layers(config, stage, 1))
+    detail = " · ".join(spec.table_text for spec in block_layers(config, stage, 1))
     index = len(column.items)
     column.items.append(_Item(
         name, f"× {blocks - 1} blocks", _shape(inside[-1]), sum(r.params for r in inside),
@@ -349,19 +350,21 @@ def _place(columns: list[_Column], main: int, folded: tuple[str, ...]) -> Layout
     texts = [Text(f"output size\n{band} × {band}", MARGIN, tops[band], BAND_W - 8, 2 * LINE_H, "band")
              for band in bands]
     boxes, arcs, links = [], [], []
+    left = MARGIN + BAND_W
     for index, column in enumerate(columns):
-        left = MARGIN + BAND_W + index * COLUMN_W
         centre = left + BOX_W / 2
-        texts.append(Text(column.title, left, MARGIN, COLUMN_W, LINE_H + 4, "title"))
-        texts += [Text(note, left, MARGIN + LINE_H + 4 + i * LINE_H, COLUMN_W, LINE_H, "note")
+        width = COLUMN_W if column.shortcuts or index == main else BARE_W
+        texts.append(Text(column.title, left, MARGIN, width, LINE_H + 4, "title"))
+        texts += [Text(note, left, MARGIN + LINE_H + 4 + i * LINE_H, width, LINE_H, "note")
                   for i, note in enumerate(column.notes)]
         placed = []
         cursor: dict[int, float] = dict(tops)
         for item in column.items:
             y = cursor[item.band]
-            if item.caption:
-                texts.append(Text(item.caption, centre + 8, y, COLUMN_W - BOX_W / 2 - 8, CAPTION_H, "caption",
-                                  item.stage))
+            if item.caption:  # a twin keeps the room, so its boxes stay level with the network's
+                if index == main:
+                    texts.append(Text(item.caption, centre + 8, y, COLUMN_W - BOX_W / 2 - 8, CAPTION_H - GAP / 2, "caption",
+                                      item.stage))
                 y += CAPTION_H
             box = Box(index, item.row, item.label, left, y, BOX_W, item.height, item.output, item.params,
                       item.macs, item.kind, item.detail, item.first_block, item.blocks)
@@ -373,7 +376,8 @@ def _place(columns: list[_Column], main: int, folded: tuple[str, ...]) -> Layout
         arcs += [Arc(index, s.row, s.kind, s.label, centre, left + BOX_W, placed[s.first].y - GAP / 2,
                      placed[s.last].y + placed[s.last].height + GAP / 2, s.output, s.params, s.macs, s.count)
                  for s in column.shortcuts]
-    width = 2 * MARGIN + BAND_W + len(columns) * COLUMN_W
+        left += width
+    width = left + MARGIN
     return Layout(tuple(boxes), tuple(arcs), tuple(texts), tuple(links), tuple(rules[:-1]), width, end + MARGIN,
                   tuple(c.title for c in columns), main, folded)
 
