@@ -217,7 +217,8 @@ class DiagramView(QGraphicsView):
 
     def fit_width(self) -> None:
         if self.item.layout is not None:
-            scale = min(1.0, max(ZOOM_RANGE[0], 0.4, self.viewport().width() / self.item.layout.width))
+            room = self.maximumViewportSize().width() - self.verticalScrollBar().sizeHint().width()
+            scale = min(1.0, max(ZOOM_RANGE[0], 0.4, room / self.item.layout.width))
             self.zoom(scale / self.transform().m11())
 
     def zoom(self, factor: float) -> None:
