@@ -45,12 +45,9 @@ def show(app: QApplication, window: MainWindow, config: ModelConfig, twin: bool,
     columns = 1 + twin + (vgg and config.family == "imagenet")
 
     def drawn() -> bool:
-        layout = window.diagram.view.layout_shown
         summary = window.layer_table.summary
         return (summary is not None and summary.config == config and not window.summaries.busy
-                and not window.diagram.worker.busy and layout is not None and len(layout.titles) == columns
-                and layout.titles[layout.main] == config.label)
-
+                and window.diagram.shows(config, columns))
     wait(app, drawn)
     sizes = window._splitter.sizes()  # noqa: SLF001 - the pane widths, as a person drags them
     window._splitter.setSizes([sizes[0], diagram_width, sum(sizes) - sizes[0] - diagram_width])  # noqa: SLF001

@@ -45,11 +45,9 @@ def cpu_model() -> str:
 
 
 def settled(window: MainWindow, config: ModelConfig, folded: tuple[str, ...] | None) -> bool:
-    layout = window.diagram.view.layout_shown
     summary = window.layer_table.summary
     return (summary is not None and summary.config == config and not window.summaries.busy
-            and not window.diagram.worker.busy and layout is not None
-            and layout.titles[layout.main] == config.label and (folded is None or layout.folded == folded))
+            and window.diagram.shows(config) and (folded is None or window.diagram.view.layout_shown.folded == folded))
 
 
 def measure(app: QApplication, window: MainWindow, act, config: ModelConfig, folded=None) -> dict:

@@ -23,11 +23,9 @@ WAIT_MS = 30_000
 def drawn(qtbot, window, config: ModelConfig, columns: int = 1) -> Layout:
     """Wait until the table shows ``config`` and the diagram draws it in ``columns`` columns."""
     def ready() -> bool:
-        layout = window.diagram.view.layout_shown
         summary = window.layer_table.summary
         return (summary is not None and summary.config == config and not window.summaries.busy
-                and not window.diagram.worker.busy and layout is not None and len(layout.titles) == columns
-                and layout.titles[layout.main] == config.label)
+                and window.diagram.shows(config, columns))
     qtbot.waitUntil(ready, timeout=WAIT_MS)
     return window.diagram.view.layout_shown
 

@@ -132,6 +132,13 @@ class DiagramPanel(QWidget):
                             "choose the ImageNet family to see it")
         self._request()
 
+    def shows(self, config: ModelConfig, columns: int | None = None) -> bool:
+        """Whether the diagram on screen is ``config``'s (in ``columns`` columns) and nothing is being redrawn."""
+        layout = self.view.layout_shown
+        return (layout is not None and not self.worker.busy and layout.titles[layout.main] == config.label
+                and self._summary is not None and self._summary.config == config
+                and (columns is None or len(layout.titles) == columns))
+
     def shutdown(self) -> None:
         self.worker.shutdown()
 
