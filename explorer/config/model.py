@@ -188,7 +188,6 @@ class ModelConfig:
 
 
 
-
 def known_fields(cls: type, data: Mapping[str, Any], section: str) -> dict[str, Any]:
     """``data`` (a JSON object) as the fields of dataclass ``cls``; ValueError names an option it does not know."""
     if not isinstance(data, Mapping):
@@ -215,47 +214,3 @@ def depth_fits(model: ModelConfig, depth: int) -> bool:
     except ValueError:
         return False
     return True
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """One row of the paper's Table 1 for a network: the stage's name, its output size (square) and its layers in
-    the paper's words ("3×3, 16"), repeated ``blocks`` times (1 for the stem, the pool and the classifier)."""
-
-    stage: str
-    size: int
-    layers: tuple[str, ...]
-    blocks: int = 1
-
-
-def _halved(size: int) -> int:
-    """The output size of a stride-2 conv or pool with 'same' padding."""
-    return (size - 1) // 2 + 1
-
-
-def table1(config: ModelConfig) -> list[TableRow]:
-    """The network as the paper's Table 1 draws it: the stem, each stage's output size and block, the head."""
-    size = config.input_size
-    if config.family == "cifar":
-        rows = [TableRow("conv1", size, (f"3×3, {FAMILY_WIDTHS['cifar']}",))]
-    else:
-        size = _halved(size)
-        rows = [TableRow("conv1", size, (f"7×7, {FAMILY_WIDTHS['imagenet']}, stride 2",))]
-        size = _halved(size)
-        rows.append(TableRow("", size, ("3×3 max pool, stride 2",)))
-    for stage, blocks in enumerate(config.blocks_per_stage()):
-        if stage:
-            size = _halved(size)
-        width = FAMILY_WIDTHS[config.family] * 2**stage
-        if config.block == "basic":
-            layers = (f"3×3, {width}", f"3×3, {width}")
-        else:
-            layers = (f"1×1, {width}", f"3×3, {width}", f"1×1, {4 * width}")
-        rows.append(TableRow(f"layer{stage + 1}", size, layers, blocks))
-    rows.append(TableRow("", 1, (f"average pool, {config.num_classes}-d fc",)))
-    return rows
-
-
-def kind_words(config: ModelConfig) -> str:
-    """"plain", "residual" or "pre-activation residual"."""
-    return "plain" if config.plain else ("pre-activation residual" if config.preact else "residual")

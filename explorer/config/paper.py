@@ -16,6 +16,11 @@ def paper() -> dict[str, Any]:
     return json.loads(resources.files("explorer.resources").joinpath("paper.json").read_text(encoding="utf-8"))
 
 
+def paper_figure3_gmacs(name: str) -> float | None:
+    """Figure 3's multiply-adds (billions) of "vgg-19", "plain-34" or "resnet-34" at 224×224; None for others."""
+    return paper()["imagenet_figure3"]["gmacs"].get(name)
+
+
 def _is_paper_cifar(config: ModelConfig) -> bool:
     return (config.family == "cifar" and config.block == "basic" and not config.preact and config.shortcut == "A"
             and config.input_size == 32 and config.num_classes == 10 and config.stages is None)

@@ -1,6 +1,6 @@
 """The main window: wiring only. It places the pages, builds the menus, and keeps settings across restarts.
 
-Architecture (panel left, layer table right), Training and Runs are tabs. What each page does lives in its own
+Architecture (panel left, diagram, layer table right), Training and Runs are tabs. What each page does lives in its own
 module; here the pages are connected to each other, to the menu bar and to the status bar. Actions are found by
 their object names.
 """
@@ -20,6 +20,7 @@ from explorer import __version__
 from explorer.config.model import ModelConfig, describe
 from explorer.gui.analysis.page import AnalysisPage
 from explorer.gui.architecture.panel import ArchitecturePanel
+from explorer.gui.architecture.diagram_panel import DiagramPanel, share_selection
 from explorer.gui.widgets.actions import make_action
 from explorer.gui.widgets.latest_worker import SummaryWorker
 from explorer.gui.widgets.model_export import ModelExport
@@ -88,6 +89,8 @@ class MainWindow(QMainWindow):
         self.summaries = SummaryWorker(self)
         self.architecture = ArchitecturePanel(load_config(settings))
         self.layer_table = LayerTable(self.summaries, settings)
+        self.diagram = DiagramPanel(self.summaries, settings)
+        share_selection(self.diagram, self.layer_table)
         self.training = TrainingPage(settings, runs_dir)
         self.runs = RunsPage(runs_dir)
         self.analysis = AnalysisPage(settings)
@@ -99,10 +102,10 @@ class MainWindow(QMainWindow):
         self.layer_table.add_button("ONNX…", self.export_onnx_action)
 
         self._splitter = QSplitter(Qt.Orientation.Horizontal, objectName="architectureSplitter")
-        self._splitter.addWidget(self.architecture)
-        self._splitter.addWidget(self.layer_table)
-        self._splitter.setStretchFactor(1, 1)
-        self._splitter.setSizes([360, 920])
+        for pane in (self.architecture, self.diagram, self.layer_table):
+            self._splitter.addWidget(pane)
+        self._splitter.setStretchFactor(2, 1)
+        self._splitter.setSizes([330, 470, 480])
         self.tabs = QTabWidget(objectName="tabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self._splitter, "Architecture")
@@ -122,7 +125,7 @@ class MainWindow(QMainWindow):
         self.architecture.config_changed.connect(self.training.set_template)
         self.training.view.run_changed.connect(self.analysis.set_run)
         self.analysis.export_network_requested.connect(self.model_export.export_trained)
-        for page in (self.layer_table, self.training, self.runs, self.analysis, self.model_export):
+        for page in (self.layer_table, self.diagram, self.training, self.runs, self.analysis, self.model_export):
             page.status_message.connect(self._on_status_message)
         self.runs.shown_requested.connect(lambda: self.tabs.setCurrentWidget(self.runs))
         self.runs.open_requested.connect(lambda path: self._to_training(self.training.open_run, path))
@@ -159,7 +162,8 @@ class MainWindow(QMainWindow):
         file_menu.addActions([runs("openRun"), training("new")])
         file_menu.addSeparator()
         file_menu.addActions([training("export"), self.analysis.export_action, self.layer_table.export_action,
-                               self.export_onnx_action, self.analysis.export_network_action])
+                               self.diagram.export_action, self.export_onnx_action,
+                               self.analysis.export_network_action])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.menuBar().addMenu("&Run").addActions([training(k) for k in ("start", "stop", "resume")])
@@ -234,6 +238,7 @@ class MainWindow(QMainWindow):
         self.analysis.shutdown()
         self.model_export.shutdown()
         self.summaries.shutdown()
+        self.diagram.shutdown()
         self.runs.wait_idle()
         self._save_layout()
         event.accept()

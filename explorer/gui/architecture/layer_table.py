@@ -63,6 +63,7 @@ class LayerTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self._nodes: list[_Node] = []
         self._top: list[int] = []
+        self._by_name: dict[str, int] = {}
         self._total_macs = 0
 
     def set_summary(self, summary: "Summary | None") -> None:
@@ -76,6 +77,7 @@ class LayerTreeModel(QAbstractItemModel):
             siblings.append(len(self._nodes))
             self._nodes.append(_Node(row, parent, len(siblings) - 1))
             by_name[row.name] = len(self._nodes) - 1
+        self._by_name = by_name
         self.endResetModel()
 
     @staticmethod
@@ -87,6 +89,11 @@ class LayerTreeModel(QAbstractItemModel):
             if found is not None:
                 return found
         return _ROOT
+
+    def index_of(self, name: str) -> QModelIndex:
+        """The row named ``name`` ("layer1.0.conv1"); invalid when the table has none."""
+        node = self._by_name.get(name)
+        return QModelIndex() if node is None else self.createIndex(self._nodes[node].position, 0, node)
 
     def row_of(self, index: QModelIndex) -> "LayerRow":
         return self._nodes[index.internalId()].row

@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.widgets.tips import tip as tip_text
+from explorer.config.layers import kind_words, table1
 from explorer.config.model import (
     BLOCKS, FAMILIES, FAMILY_DEFAULT_SHORTCUT, SHORTCUTS, STRIDE_ON, ModelConfig, default_block, depth_presets,
-    depth_rule, kind_words, table1,
+    depth_rule,
 )
 
 FAMILY_LABELS = {"cifar": "CIFAR-10 (32 × 32)", "imagenet": "ImageNet (224 × 224)"}

@@ -24,7 +24,8 @@ PNG_MIN_WIDTH = 1600
 FORMATS = "PNG image (*.png);;SVG image (*.svg);;CSV metrics (*.csv)"
 
 
-def _encoded(write) -> bytes:
+def encoded(write) -> bytes:
+    """What ``write(buffer)`` writes into a QBuffer, as bytes."""
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     write(buffer)
@@ -32,31 +33,36 @@ def _encoded(write) -> bytes:
     return bytes(buffer.data())
 
 
-def export_svg(view: pg.GraphicsLayoutWidget, path: Path, title: str) -> None:
-    """Rendered into memory, then written atomically: a failed write leaves no half file and says so."""
-    rect = view.mapToScene(view.viewport().rect()).boundingRect()
+def scene_svg(scene, source: QRectF, dpi: int, title: str) -> bytes:
+    """The ``source`` part of a QGraphicsScene as SVG, at the screen's ``dpi`` (shared with the diagram's export)."""
 
     def render(buffer: QBuffer) -> None:
         generator = QSvgGenerator()
         generator.setOutputDevice(buffer)
-        generator.setResolution(view.logicalDpiX())
-        generator.setSize(rect.size().toSize())
-        generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+        generator.setResolution(dpi)
+        generator.setSize(source.size().toSize())
+        generator.setViewBox(QRectF(0, 0, source.width(), source.height()))
         generator.setTitle(title)
         painter = QPainter(generator)
         try:
-            view.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
+            scene.render(painter, QRectF(0, 0, source.width(), source.height()), source)
         finally:
             painter.end()
 
-    atomic_write(path, _encoded(render))
+    return encoded(render)
+
+
+def export_svg(view: pg.GraphicsLayoutWidget, path: Path, title: str) -> None:
+    """Rendered into memory, then written atomically: a failed write leaves no half file and says so."""
+    rect = view.mapToScene(view.viewport().rect()).boundingRect()
+    atomic_write(path, scene_svg(view.scene(), rect, view.logicalDpiX(), title))
 
 
 def export_png(view: pg.GraphicsLayoutWidget, path: Path) -> None:
     exporter = pg.exporters.ImageExporter(view.scene())
     exporter.parameters()["width"] = max(PNG_MIN_WIDTH, view.width())
     image = exporter.export(toBytes=True)
-    atomic_write(path, _encoded(lambda buffer: image.save(buffer, "PNG")))
+    atomic_write(path, encoded(lambda buffer: image.save(buffer, "PNG")))
 
 
 def export(view: pg.GraphicsLayoutWidget, runs: list[Path], path: Path, title: str) -> str:
