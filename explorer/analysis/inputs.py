@@ -9,7 +9,7 @@ import torch
 
 from explorer.runs import checkpoints
 from explorer.runs.checkpoints import CheckpointError
-from explorer.data.batches import pixel_stats
+from explorer.data.batches import normalisation, resized
 from explorer.data.loading import load_dataset
 from explorer.config.model import ModelConfig
 from explorer.runs.folder import RunDir
@@ -51,8 +51,8 @@ def images(run: RunDir, which: str, count: int, device: torch.device) -> tuple[t
     pool_x = dataset.train_images if which == "train" else dataset.test_images
     pool_y = dataset.train_labels if which == "train" else dataset.test_labels
     chosen = torch.randperm(len(pool_y), generator=torch.Generator().manual_seed(SUBSET_SEED))[:count]
-    mean, std = pixel_stats(dataset.train_images)
-    x = (pool_x[chosen].float() - mean) / std
+    mean, std = normalisation(config.data, dataset.train_images)
+    x = resized((pool_x[chosen].float() - mean) / std, config.data.resize)
     return x.to(device), pool_y[chosen].to(device)
 
 

@@ -8,14 +8,16 @@ import argparse
 
 from explorer.config.model import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig
 from explorer.config.recipes import RECIPES, recipe_train_config
-from explorer.config.run import COMPARES, DATASETS, DEVICES, PRECISIONS, SPLITS, DataConfig, RunConfig, TrainConfig
+from explorer.config.run import (
+    COMPARES, DATASETS, DEVICES, PRECISIONS, SPLITS, STARTS, DataConfig, RunConfig, TrainConfig,
+)
 from explorer.runs.folder import default_runs_dir
 
 # Training flags -> TrainConfig / DataConfig fields. None means "the recipe's or the config's default".
 TRAIN_FLAGS = ("compare", "depths", "iterations", "batch_size", "lr", "momentum", "weight_decay", "milestones",
                "gamma", "warmup_lr", "warmup_until_error", "warmup_min_depth", "eval_every", "log_every",
                "checkpoint_every", "device", "precision", "channels_last", "seed", "seeds", "compile", "cuda_graphs",
-               "devices", "sync_bn")
+               "devices", "sync_bn", "start_from", "weights")
 DATA_FLAGS = ("dataset", "data_dir", "split", "train_subset", "augment", "synthetic_size")
 
 
@@ -86,6 +88,11 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--compare", choices=COMPARES, help="plain, residual or both (default both)")
     what.add_argument("--depths", type=int_list("depths"), help="several depths at once, e.g. 20,56 "
                       "(default --depth)")
+    what.add_argument("--start-from", choices=STARTS, help="where the residual networks start: scratch (default), "
+                      "pretrained weights (--weights), or both, side by side on identical batches")
+    what.add_argument("--weights", metavar="imagenet|FILE", help="the pretrained weights: torchvision's ImageNet "
+                      "ones for ImageNet ResNet-18/34/50/101/152 (--family imagenet --stride-on 3x3; downloaded "
+                      "once into torch's hub cache), or a .pth file of a state dict (default imagenet)")
     add_data_options(parser)
     data = parser.add_argument_group("data")
     data.add_argument("--split", choices=SPLITS, help="test: 50k train / 10k test (default); val: 45k/5k")

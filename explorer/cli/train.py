@@ -123,6 +123,7 @@ def prepare(config):
     except DatasetError as exc:  # the folder the person named cannot be used: theirs to change
         raise ValueError(str(exc)) from None
     checked = preflight(config)
+    fetch_weights(config, progress)
     try:
         sys.stderr.write(f"loading data ({config.data.dataset})…\n")
         dataset = load_dataset(config.data, seed=config.train.seed, progress=progress.counter("download"),
@@ -131,3 +132,19 @@ def prepare(config):
         raise Failed(str(exc)) from None
     check_batch_size(config.train.batch_size, len(dataset.train_labels))
     return config, dataset, checked
+
+
+def fetch_weights(config, progress: Progress) -> None:
+    """The pretrained weights every network starts from, on disk before the run folder is made: a file that is
+    not there is the person's to fix (exit 2); torchvision's weights are downloaded once when missing."""
+    from explorer.models.pretrained import WeightsError, download, weights_path
+
+    for model in config.model_configs():
+        if model.weights is None:
+            continue
+        try:
+            if weights_path(model) is None:
+                sys.stderr.write(f"downloading the ImageNet weights of {model.label}…\n")
+                download(model, progress.counter("download"))
+        except WeightsError as exc:
+            raise (Failed(str(exc)) if model.weights == "imagenet" else ValueError(str(exc))) from None

@@ -52,6 +52,24 @@ def depth_rule(family: str, block: str) -> str:
     return "/".join(map(str, depth_presets(family, block)))
 
 
+IMAGENET_WEIGHTS = "imagenet"
+
+
+def imagenet_weights_problem(config: "ModelConfig") -> str:
+    """Why torchvision has no ImageNet weights for ``config`` ("" when it has): it publishes them for the residual
+    ImageNet nets of Table 1 with projection shortcuts (option B) and, for bottlenecks, the stride on the 3×3 conv
+    (v1.5)."""
+    if config.family != "imagenet" or config.depth not in IMAGENET_STAGES:
+        return f"torchvision's ImageNet weights are for ImageNet ResNet-{'/'.join(map(str, IMAGENET_STAGES))}"
+    if config.plain or config.preact:
+        return "torchvision's ImageNet weights are for residual networks without pre-activation"
+    if config.shortcut != "B":
+        return "torchvision's ImageNet weights have projection shortcuts (shortcut B)"
+    if config.block == "bottleneck" and config.stride_on != "3x3":
+        return "torchvision's ImageNet weights downsample on the 3x3 conv (stride-on 3x3, v1.5)"
+    return ""
+
+
 def default_block(family: str, depth: int | None) -> str:
     """Basic blocks, except the ImageNet nets of depth 50 and more (Table 1)."""
     return "bottleneck" if family == "imagenet" and depth is not None and depth >= 50 else "basic"
@@ -76,6 +94,7 @@ class ModelConfig:
     input_size: int | None = None
     zero_init_residual: bool = False
     stages: tuple[int, ...] | None = None
+    weights: str | None = None  # where training starts: None from scratch, "imagenet", or a weights file's path
 
     def __post_init__(self) -> None:
         choice("family", self.family, FAMILIES)
@@ -125,6 +144,13 @@ class ModelConfig:
         whole("input-size", self.input_size, minimum, MAX_INPUT_SIZE)
         whole("depth", self.depth, 1, MAX_DEPTH)
         self.blocks_per_stage()
+        if self.weights is not None:
+            if not isinstance(self.weights, str) or not self.weights.strip():
+                raise ConfigError("weights", f"{self.weights!r} must be imagenet or a weights file's path")
+            if self.weights == IMAGENET_WEIGHTS:
+                problem = imagenet_weights_problem(self)
+                if problem:
+                    raise ConfigError("weights", f"imagenet: {problem}")
 
     def blocks_per_stage(self) -> tuple[int, ...]:
         """Blocks in each stage; raises ValueError when the depth does not fit the family and block."""
@@ -164,15 +190,17 @@ class ModelConfig:
 
     @property
     def name(self) -> str:
-        """The label the paper uses: ``plain-20``, ``resnet-56``; pre-activation nets read ``preresnet-164``."""
+        """The label the paper uses: ``plain-20``, ``resnet-56``; pre-activation nets read ``preresnet-164``; a
+        network that starts from trained weights reads ``resnet-18-pretrained``."""
         kind = "plain" if self.plain else ("preresnet" if self.preact else "resnet")
-        return f"{kind}-{self.depth}"
+        return f"{kind}-{self.depth}" + ("-pretrained" if self.weights else "")
 
     @property
     def label(self) -> str:
-        """The name as the paper's figures print it: ``plain-20``, ``ResNet-56``, ``Pre-ResNet-164``."""
+        """The name as the paper's figures print it: ``plain-20``, ``ResNet-56``, ``Pre-ResNet-164``;
+        ``ResNet-18 (pretrained)``."""
         kind = "plain" if self.plain else ("Pre-ResNet" if self.preact else "ResNet")
-        return f"{kind}-{self.depth}"
+        return f"{kind}-{self.depth}" + (" (pretrained)" if self.weights else "")
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)

@@ -27,6 +27,10 @@ DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "folder": "ima
 DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "synthetic": 10}
 SPLITS = ("test", "val")
 COMPARES = ("both", "plain", "residual")
+STARTS = ("scratch", "pretrained", "both")  # where the residual networks start: from scratch, from weights, or both
+# torchvision's ImageNet weights were trained on inputs normalised with these (per channel, of [0, 1] pixels)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -46,8 +50,20 @@ class DataConfig:
     synthetic_size: int = 10000
     classes: int | None = None  # an image folder's class count, as counted when the run was made
     image_size: int | None = None  # an image folder's images are resized to this (the network's input size)
+    # How the networks see the images, applied on the device: each channel normalised with ``mean`` and ``std``
+    # (of [0, 1] pixels; None: the training set's per-pixel statistics, the paper's), and the images resized to
+    # ``resize`` pixels a side (None: as stored). A run from pretrained weights records their preprocessing here.
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    resize: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if value is not None:
+                if not isinstance(value, (tuple, list)) or len(value) != 3:
+                    raise ConfigError(name, f"{value!r} must be three numbers, one per colour channel")
+                object.__setattr__(self, name, tuple(value))
         self.validate()
 
     def validate(self) -> None:
@@ -66,9 +82,20 @@ class DataConfig:
             whole("classes", self.classes, 2, MAX_NUM_CLASSES)
         if self.image_size is not None:
             whole("image-size", self.image_size, 8, MAX_INPUT_SIZE)
+        if self.resize is not None:
+            whole("resize", self.resize, 8, MAX_INPUT_SIZE)
+        for value in self.mean or ():
+            number("mean", value, 0.0, 1.0)
+        for value in self.std or ():
+            number("std", value, 0.0, 1.0, above_minimum=True)
+        if (self.mean is None) != (self.std is None):
+            raise ConfigError("mean", "and std are given together or not at all", others=("std",))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for name in ("mean", "std"):
+            data[name] = list(data[name]) if data[name] is not None else None
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DataConfig":
@@ -131,6 +158,8 @@ class TrainConfig:
     cuda_graphs: bool = False  # capture each network's whole training step as a CUDA graph (bf16 or fp32)
     devices: tuple[str, ...] = ()  # spread the networks over these devices ("cuda:0", "cuda:1"); () = device
     sync_bn: bool = False  # under torchrun: batch norm statistics over the global batch, not each rank's part
+    start_from: str = "scratch"  # STARTS: from scratch, from pretrained weights, or each residual network both ways
+    weights: str = "imagenet"  # the pretrained weights: torchvision's ImageNet ones, or a weights file's path
 
     def __post_init__(self) -> None:
         for name in ("depths", "devices"):
@@ -150,6 +179,12 @@ class TrainConfig:
 
     def validate(self) -> None:
         choice("compare", self.compare, COMPARES)
+        choice("start-from", self.start_from, STARTS)
+        if not isinstance(self.weights, str) or not self.weights.strip():
+            raise ConfigError("weights", f"{self.weights!r} must be imagenet or a weights file's path")
+        if self.start_from != "scratch" and self.compare != "residual":
+            raise ConfigError("start-from", f"{self.start_from} starts residual networks from trained weights; "
+                              "their plain twins have none: choose compare residual", others=("compare",))
         choice("device", self.device, DEVICES)
         choice("precision", self.precision, PRECISIONS)
         for d in self.depths:
@@ -232,18 +267,24 @@ class RunConfig:
             # An image folder's images are resized to the network's input; its class count is counted from the
             # disk by whoever makes the run (explorer.data.location.counted): a config never reads the disk.
             object.__setattr__(self, "data", dataclasses.replace(self.data, image_size=self.model.input_size))
-        networks = len(self.depths) * (2 if self.train.compare == "both" else 1) * self.train.seeds
+        if self.train.start_from != "scratch" and self.data.mean is None:
+            # Pretrained weights see what they were trained on: ImageNet's normalisation, at the network's input
+            # size (CIFAR's 32 px upsampled on the device); a run records it, and every network of it sees it.
+            resize = None if self.data.dataset == "folder" else self.model.input_size
+            object.__setattr__(self, "data", dataclasses.replace(self.data, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                                                                  resize=resize))
+        networks = len(self.depths) * (2 if self.train.compare == "both" else 1) * self.train.seeds * (
+            2 if self.train.start_from == "both" else 1)
         if networks > MAX_NETWORKS:
             kinds = "plain and residual" if self.train.compare == "both" else self.train.compare
             raise ConfigError("depths", f"give {networks} networks in one run ({len(self.depths)} depths × {kinds} × "
                               f"{self.train.seeds} seeds) is too many; use at most {MAX_NETWORKS}", others=("seeds",))
-        for depth in self.depths:
-            try:
-                self.model.replace(depth=depth, stages=None, num_classes=self.num_classes)
-            except ConfigError as exc:  # a depth of the list the person typed is said as that list's
-                if exc.option != "depth" or not self.train.depths:
-                    raise
-                raise ConfigError("depths", exc.says) from None
+        try:
+            self.model_configs()  # every network validated: its depth, and weights that fit it
+        except ConfigError as exc:  # a depth of the list the person typed is said as that list's
+            if exc.option != "depth" or not self.train.depths:
+                raise
+            raise ConfigError("depths", exc.says) from None
         if self.name is None:
             object.__setattr__(self, "name", self.default_name())
         if not isinstance(self.name, str) or not self.name.strip():
@@ -258,9 +299,11 @@ class RunConfig:
         """The networks this run trains, plain ones first, each depth ascending (one label per network); their
         classifiers have as many outputs as the data has classes."""
         kinds = {"both": (True, False), "plain": (True,), "residual": (False,)}[self.train.compare]
+        starts = {"scratch": (None,), "pretrained": (self.train.weights,),
+                  "both": (None, self.train.weights)}[self.train.start_from]
         classes = self.num_classes
-        return [self.model.replace(depth=d, plain=p, stages=None, num_classes=classes) for p in kinds
-                for d in self.depths]
+        return [self.model.replace(depth=d, plain=p, stages=None, num_classes=classes, weights=w) for p in kinds
+                for w in starts for d in self.depths]
 
     def networks(self) -> list[tuple[str, ModelConfig, int | None]]:
         """Every network the run trains as (key, model, seed), seed by seed: seed None in a run of one seed.
@@ -275,8 +318,11 @@ class RunConfig:
         return DATASET_CLASSES.get(self.data.dataset, self.model.num_classes)
 
     def default_name(self) -> str:
-        """``synthetic-plain-vs-resnet-20-56``: the dataset, the kinds of network and their depths."""
+        """``synthetic-plain-vs-resnet-20-56``: the dataset, the kinds of network and their depths
+        (``folder-scratch-vs-pretrained-resnet-18`` for a fine-tuning comparison)."""
         residual = "preresnet" if self.model.preact else "resnet"
+        residual = {"scratch": residual, "pretrained": f"pretrained-{residual}",
+                    "both": f"scratch-vs-pretrained-{residual}"}[self.train.start_from]
         kinds = {"both": f"plain-vs-{residual}", "plain": "plain", "residual": residual}[self.train.compare]
         return f"{self.data.dataset}-{kinds}-{'-'.join(map(str, self.depths))}"
 

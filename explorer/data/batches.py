@@ -37,6 +37,26 @@ def pixel_stats(images: torch.Tensor, chunk: int = 2048) -> tuple[torch.Tensor, 
     return mean.float(), std.float()
 
 
+def normalisation(data, train_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and std [3, H, W] (pixel units) every network of a run is fed with: the ones its config records
+    (pretrained weights' per-channel preprocessing) or else the training set's per-pixel statistics (the
+    paper's). One rule for the trainer and the analyses."""
+    if data.mean is None:
+        return pixel_stats(train_images)
+    shape = (len(data.mean), 1, 1)
+    mean = torch.tensor(data.mean, dtype=torch.float32).view(shape).expand(train_images.shape[1:])
+    std = torch.tensor(data.std, dtype=torch.float32).view(shape).expand(train_images.shape[1:])
+    return 255.0 * mean, 255.0 * std
+
+
+def resized(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Images ``x`` [B, C, H, W] at ``size`` pixels a side (bilinear), as a run records it; as they are when None
+    or already that size (CIFAR's 32 px upsampled for weights trained at ImageNet's sizes)."""
+    if size is None or x.shape[-2:] == (size, size):
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+
 def check_batch_size(batch_size: int, images: int) -> None:
     """Every batch is a full one: a batch larger than the training set is the person's to change."""
     if images < batch_size:
@@ -45,7 +65,8 @@ def check_batch_size(batch_size: int, images: int) -> None:
 
 
 class DeviceBatches:
-    """An endless stream of normalised, augmented training batches ``(x float32 [B, 3, 32, 32], y int64 [B])``.
+    """An endless stream of normalised, augmented training batches ``(x float32 [B, 3, 32, 32], y int64 [B])``,
+    resized on the device to ``resize`` pixels a side where a run asks for it (after the augmentation).
 
     ``mean``/``std`` ([3, H, W], pixel units) default to the statistics of ``images``: the paper subtracts the
     per-pixel mean; dividing by the per-pixel std as well keeps the inputs at unit scale. Padding is zero after
@@ -65,6 +86,7 @@ class DeviceBatches:
         std: torch.Tensor | None = None,
         channels_last: bool = True,
         drop_last: bool = True,
+        resize: int | None = None,
     ) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4 or len(images) != len(labels):
             raise ValueError(f"images must be uint8 [N, C, H, W] with one label each, not {images.dtype} "
@@ -72,7 +94,7 @@ class DeviceBatches:
         if drop_last:
             check_batch_size(batch_size, len(images))
         self.device = torch.device(device)
-        self.batch_size, self.augment = batch_size, augment
+        self.batch_size, self.augment, self.resize = batch_size, augment, resize
         self.channels_last, self.drop_last = channels_last, drop_last
         if mean is None or std is None:
             stats = pixel_stats(images)
@@ -109,7 +131,7 @@ class DeviceBatches:
         x = self._normalise(self.images[chosen])
         if self.augment:
             x = self._crop_and_flip(x)
-        return self._layout(x), self.labels[chosen]
+        return self._layout(resized(x, self.resize)), self.labels[chosen]
 
     def eval_batches(
         self, images: torch.Tensor, labels: torch.Tensor, batch_size: int
@@ -118,7 +140,7 @@ class DeviceBatches:
         images, labels = _to_device(images, self.device), _to_device(labels.to(torch.int64), self.device)
         for start in range(0, len(labels), batch_size):
             x = self._normalise(images[start : start + batch_size])
-            yield self._layout(x), labels[start : start + batch_size]
+            yield self._layout(resized(x, self.resize)), labels[start : start + batch_size]
 
     def state_dict(self) -> dict:
         """Everything needed to continue the stream exactly where it is (CPU tensors, for a checkpoint)."""

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from explorer.models import build_model
+from explorer.models.pretrained import start_from_weights
 from explorer.config.model import ModelConfig
 
 
@@ -86,10 +87,14 @@ def build_member(config: ModelConfig, seed: int, key: str, *, device: torch.devi
                  lr: float, momentum: float, weight_decay: float, scaler, warming_up: bool, compile: bool,
                  stream, wrap=None) -> Member:
     """The network as the run starts it: initialised from ``seed`` alone (so its start does not depend on which
-    other networks share the run), on ``device``, in the run's memory format."""
+    other networks share the run) or from the weights its config names, on ``device``, in the run's memory
+    format."""
     torch.manual_seed(seed)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = build_model(config).to(device, memory_format=memory_format)
+    model = build_model(config)
+    if config.weights is not None:  # a resumed run then loads its checkpoint over these
+        start_from_weights(model, config)
+    model = model.to(device, memory_format=memory_format)
     forward = model
     if wrap is not None:  # under torchrun: DistributedDataParallel (and SyncBatchNorm, which replaces the BNs)
         forward = wrap(model)

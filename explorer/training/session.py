@@ -19,6 +19,7 @@ from explorer.data.errors import DatasetError
 from explorer.data.loading import load_dataset
 from explorer.data.dataset import Dataset
 from explorer.runs.folder import RunDir, os_reason
+from explorer.models.pretrained import WeightsError
 from explorer.runs.checkpoints import CheckpointError
 from explorer.training.device import configure_backends
 from explorer.training.distributed import SINGLE, World, device_of
@@ -96,7 +97,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         return _end(reporter, "cancelled", "stopped at once by a second signal; resume to continue from the last "
                     "checkpoint" if trainer is not None else "stopped before training began; resume to start it",
                     Exit.OK, iteration=at)
-    except (DatasetError, CheckpointError) as exc:
+    except (DatasetError, CheckpointError, WeightsError) as exc:
         return _end(reporter, "failed", str(exc), Exit.FAILED)
     except torch.OutOfMemoryError:
         where = "the GPU" if torch.cuda.is_available() else "the device"

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.config.run import RunConfig, network_key
-from explorer.data.batches import DeviceBatches, pixel_stats
+from explorer.data.batches import DeviceBatches, normalisation
 from explorer.runs.folder import RunDir
 from explorer.training.checkpoint import load_set, save_set
 from explorer.training.device import Precision
@@ -52,10 +52,11 @@ class Trainer:
         self.should_stop = should_stop
         self.interruptible = interruptible
         self.iteration = self.saved_at = 0
-        mean, std = pixel_stats(dataset.train_images)  # once: every seed's stream normalises alike
+        mean, std = normalisation(config.data, dataset.train_images)  # once: every seed's stream normalises alike
         self.streams = {seed: DeviceBatches(
             dataset.train_images, dataset.train_labels, batch_size=tc.batch_size, device=self.device,
             augment=config.data.augment, seed=seed, mean=mean, std=std, channels_last=tc.channels_last,
+            resize=config.data.resize,
         ) for seed in tc.seed_list}
         # The test set is moved to the device once, like the training set.
         self.test_images, self.test_labels = dataset.test_images.to(self.device), dataset.test_labels.to(self.device)
