@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from explorer.config import RunConfig
+from explorer.config import RunConfig, check_scaler_free
 from explorer.memory import Estimate, cpu_available_bytes, estimate_run, refusal
 from explorer.training.device import Precision, resolve_device, resolve_precision
 
@@ -63,6 +63,7 @@ def preflight(config: RunConfig) -> Preflight:
     if len({d.type for d in devices}) > 1:
         raise ValueError(f"devices {', '.join(config.train.devices)} mix kinds; spread a run over one kind only")
     precision = resolve_precision(config.train.precision, device)
+    check_scaler_free(config.train, precision.name, auto=config.train.precision == "auto")
     if config.train.cuda_graphs and device.type != "cuda":
         raise ValueError("cuda-graphs needs a CUDA device; leave it off here")
     memory = estimate(config, device)

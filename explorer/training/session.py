@@ -59,8 +59,9 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
             with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
                 checked = preflight(config)
                 device = device_of(world, checked.device)
-                threads = ThreadGovernor(torch.set_num_threads, share=world.size)
-                configure_backends(checked.device)
+                threads = ThreadGovernor(torch.set_num_threads, share=world.size,
+                                         fixed=config.train.deterministic)
+                configure_backends(checked.device, config.train.deterministic)
                 if dataset is None:
                     reporter.say(f"loading data ({config.data.dataset})…")
                     dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download,
