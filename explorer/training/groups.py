@@ -15,8 +15,9 @@ from typing import Hashable, Sequence
 
 # Where fusing is the default when a run does not say (TrainConfig.fuse None). CUDA: the step is launch-bound and
 # a group halves the launches or better, with the same numbers as separate training (tests/test_training_fused.py
-# on the CPU, tests/gpu on CUDA). The CPU is compute-bound: tests/benchmarks/train_throughput.py --fused measures
-# grouped against separate there.
+# on the CPU, tests/gpu on CUDA; tests/gpu/device_check.sh measures the speed). The CPU is compute-bound, and
+# oneDNN's grouped convolutions are a little slower than its plain ones: fused / separate measured x0.90 and x0.96
+# in bf16, x0.81 in fp32 (depth 20, batch 128, AMD EPYC, tests/benchmarks/fused_throughput.py).
 FUSE_BY_DEFAULT = {"cuda": True, "cpu": False, "mps": False}
 
 
@@ -42,3 +43,12 @@ def plan(keys: Sequence[Hashable]) -> list[list[int]]:
     for index, key in enumerate(keys):
         groups.setdefault(key, []).append(index)
     return list(groups.values())
+
+
+def place(keys: Sequence[Hashable], devices: int) -> list[int]:
+    """The device (an index) of each network: the groups of :func:`plan` taken in turn, a group on one device."""
+    where = [0] * len(keys)
+    for n, slot in enumerate(plan(keys)):
+        for i in slot:
+            where[i] = n % devices
+    return where

@@ -26,11 +26,13 @@ def available_bytes(device: torch.device) -> tuple[int | None, str]:
     return cpu_available_bytes(), "the CPU"
 
 
-def estimate(config: RunConfig, device: torch.device) -> Estimate:
-    """The peak memory of one training step of ``config`` on ``device``, from the networks' layer tables."""
+def estimate(config: RunConfig, device: torch.device, devices: int = 1, precision: str | None = None) -> Estimate:
+    """The peak memory of one training step of ``config`` on ``device`` (the busiest of ``devices``), from the
+    networks' layer tables."""
     from explorer.summary import summarize
 
-    return estimate_run(config, summarize, *available_bytes(device))
+    return estimate_run(config, summarize, *available_bytes(device), device_type=device.type, devices=devices,
+                        precision=precision)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def preflight(config: RunConfig) -> Preflight:
     check_scaler_free(config.train, precision.name, auto=config.train.precision == "auto")
     if config.train.cuda_graphs and device.type != "cuda":
         raise ValueError("cuda-graphs needs a CUDA device; leave it off here")
-    memory = estimate(config, device)
+    memory = estimate(config, device, len(devices), precision.name)
     if not memory.fits:
         raise ValueError(refusal(memory, config.train.batch_size, len(config.model_configs())))
     return Preflight(device, precision, memory, devices)

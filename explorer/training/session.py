@@ -36,11 +36,31 @@ def out_of_memory_message(batch_size: int, models: int, where: str) -> str:
             f"depth{fewer}, then resume")
 
 
-def is_cpu_out_of_memory(exc: BaseException) -> bool:
-    """torch reports a failed CPU allocation as a RuntimeError ("DefaultCPUAllocator: can't allocate memory")."""
-    words = ("can't allocate memory", "not enough memory", "out of memory", "CUBLAS_STATUS_ALLOC_FAILED",
-             "CUDNN_STATUS_ALLOC_FAILED", "MPS backend out of memory")
-    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and any(w in str(exc) for w in words))
+# How each device says it ran out, in torch's words: the caching allocator's OutOfMemoryError ("CUDA out of
+# memory"), an allocation outside it ("CUDA error: out of memory": a graph's, the context's), cuBLAS and cuDNN
+# failing to allocate their workspaces; the MPS backend; the CPU allocator.
+GPU_OUT_OF_MEMORY = ("CUDA out of memory", "CUDA error: out of memory", "CUBLAS_STATUS_ALLOC_FAILED",
+                     "CUDNN_STATUS_ALLOC_FAILED")
+APPLE_OUT_OF_MEMORY = ("MPS backend out of memory",)
+CPU_OUT_OF_MEMORY = ("can't allocate memory", "not enough memory")
+
+
+def out_of_memory_where(exc: BaseException) -> str | None:
+    """Which memory ran out ("the GPU", "the Apple GPU", "the CPU"), or None when ``exc`` is no shortage. The
+    exceptions it arose from count too: a CUDA graph's capture that ran out ends in a capture error raised while
+    the shortage was being handled."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if any(words in text for words in APPLE_OUT_OF_MEMORY):
+            return "the Apple GPU"
+        if isinstance(exc, torch.OutOfMemoryError) or any(words in text for words in GPU_OUT_OF_MEMORY):
+            return "the GPU"
+        if isinstance(exc, MemoryError) or any(words in text for words in CPU_OUT_OF_MEMORY):
+            return "the CPU"
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None,
@@ -97,10 +117,6 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
                     EXIT_OK, iteration=at)
     except (DatasetError, CheckpointError) as exc:
         return _end(reporter, "failed", str(exc), EXIT_FAILED)
-    except torch.OutOfMemoryError:
-        where = "the GPU" if torch.cuda.is_available() else "the device"
-        return _end(reporter, "failed", out_of_memory_message(config.train.batch_size, len(config.model_configs()),
-                                                              where), EXIT_FAILED)
     except OSError as exc:
         # Writing the run folder failed (disk full, folder removed or made read-only): what was written stays,
         # and the checkpoint sets already saved still resume.
@@ -108,9 +124,10 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         return _end(reporter, "failed", f"cannot write to the run folder {run.path}: {os_reason(exc)}; {advice}",
                     EXIT_FAILED)
     except Exception as exc:
-        if is_cpu_out_of_memory(exc):
+        where = out_of_memory_where(exc)
+        if where is not None:
             return _end(reporter, "failed", out_of_memory_message(
-                config.train.batch_size, len(config.model_configs()), "the CPU"), EXIT_FAILED)
+                config.train.batch_size, len(config.networks()), where), EXIT_FAILED)
         # A bug, not a user's mistake: the sentence for the person, the traceback for the bug report.
         details = run.path / "error.log"
         try:

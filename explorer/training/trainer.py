@@ -32,7 +32,7 @@ from explorer.training.compiling import allow_versions, versions_needed
 from explorer.training.device import Precision, release_cached_memory
 from explorer.training.distributed import SINGLE, StopVote, World
 from explorer.training.events import Reporter
-from explorer.training.groups import fuses, fusion_key, plan
+from explorer.training.groups import fuses, fusion_key, place, plan
 from explorer.training.member import Member, build_member
 from explorer.training.schedule import lr_at, needs_warmup, warmup_done
 from explorer.training.step import DIVERGED_LOSS, run_step
@@ -79,11 +79,11 @@ class Trainer:
     def _members(self, networks) -> list[Member]:
         """The networks of ``RunConfig.networks()``, spread over the devices (a group's networks on one)."""
         tc = self.train_cfg
-        slots = plan([fusion_key(mc) for _, mc, _ in networks]) if self.fuse else [[i] for i in range(len(networks))]
-        placed = {i: self.devices[n % len(self.devices)] for n, slot in enumerate(slots) for i in slot}
+        keys = [fusion_key(mc) if self.fuse else i for i, (_, mc, _) in enumerate(networks)]
+        placed = place(keys, len(self.devices))
         members = []
         for i, (key, mc, seed) in enumerate(networks):
-            device = placed[i]
+            device = self.devices[placed[i]]
             members.append(build_member(
                 mc, tc.seed if seed is None else seed, key, device=device, channels_last=tc.channels_last, lr=tc.lr,
                 momentum=tc.momentum, weight_decay=tc.weight_decay, scaler=self.precision.grad_scaler(device),
