@@ -80,7 +80,7 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
                 checked = preflight(config)
                 device = device_of(world, checked.device)
                 threads = ThreadGovernor(torch.set_num_threads, share=world.size,
-                                         fixed=config.train.deterministic)
+                                         fixed=config.train.deterministic, kept=_first_threads(run))
                 configure_backends(checked.device, config.train.deterministic)
                 if dataset is None:
                     reporter.say(f"loading data ({config.data.dataset})…")
@@ -142,6 +142,15 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
             trainer.close()
         run.close()
         (stream or sys.stderr).flush()
+
+
+def _first_threads(run: RunDir) -> int | None:
+    """The CPU thread count of the run's first start (its start events record it), if it has started before."""
+    try:
+        events, _ = run.read_events()
+    except OSError:
+        return None
+    return next((e.get("threads") or None for e in events if e.get("type") == "start"), None)
 
 
 def _end(reporter: Reporter, state: str, message: str, code: int, iteration: int | None = None) -> int:

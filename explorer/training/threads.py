@@ -92,10 +92,17 @@ def _environment_choice() -> Choice | None:
     return Choice(max(1, int(value)) if value.isdigit() else 1, f"OMP_NUM_THREADS={value}")
 
 
-def _fixed_choice(cores: set[int]) -> Choice:
-    """A deterministic run's count: the same at every start on this machine, whatever else runs (floating-point
-    sums split over another number of threads add in another order)."""
-    return _environment_choice() or Choice(len(cores), f"all {len(cores)} cores, fixed (deterministic)")
+def _fixed_choice(kept: int | None, window_s: float) -> Choice:
+    """A deterministic run's count, the same for the whole run (a sum split over another number of threads adds
+    in another order): the person's OMP_NUM_THREADS, else the count of the run's first start (``kept``), else
+    chosen now and kept from here on."""
+    fixed = _environment_choice()
+    if fixed is not None:
+        return fixed
+    if kept:
+        return Choice(kept, f"{kept} threads, as at the run's first start (deterministic: kept for the whole run)")
+    chosen = choose_threads(window_s)
+    return Choice(chosen.threads, f"{chosen.reason}; kept for the whole run (deterministic)")
 
 
 def choose_threads(window_s: float = WINDOW_S) -> Choice:
@@ -119,12 +126,12 @@ class ThreadGovernor:
     sets the count."""
 
     def __init__(self, apply, recheck_s: float = RECHECK_S, window_s: float = WINDOW_S, share: int = 1,
-                 fixed: bool = False) -> None:
+                 fixed: bool = False, kept: int | None = None) -> None:
         self._apply, self._recheck_s = apply, recheck_s
         self._cores = _cores()
         self._share = share
         self._fixed = fixed
-        self.choice = self._shared(_fixed_choice(self._cores) if fixed else choose_threads(window_s))
+        self.choice = self._shared(_fixed_choice(kept, window_s) if fixed else choose_threads(window_s))
         self._apply(self.choice.threads)
         self._checked = time.monotonic()
         self._last = _snapshot(self._cores)
