@@ -22,6 +22,7 @@ from explorer.training.checkpoint import CheckpointError
 from explorer.training.device import configure_backends
 from explorer.training.distributed import SINGLE, World, device_of
 from explorer.training.events import Reporter, SilentReporter
+from explorer.training.peers import PeerWatch, peer_failure_message
 from explorer.training.preflight import preflight
 from explorer.training.stop import StopFlag
 from explorer.training.threads import ThreadGovernor
@@ -70,8 +71,11 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
     Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing. ``trained()`` is called
     when the training loop itself ended (finished, stopped as agreed, diverged): every rank then ended alike."""
     config = run.config()
-    kind = Reporter if world.main else SilentReporter
-    reporter = kind(run, config.train.iterations, stream, iteration=latest_iteration(run.checkpoint_dir) or 0)
+    resumed_at = latest_iteration(run.checkpoint_dir) or 0
+    reporter = Reporter(run, config.train.iterations, stream, iteration=resumed_at) if world.main else \
+        SilentReporter(run, config.train.iterations, stream, iteration=resumed_at, rank=world.rank)
+    # Rank 0 records the run's end even when another rank's failure leaves it stuck in a collective.
+    watch = PeerWatch(reporter.end, lambda: reporter.ended) if world.distributed and world.main else None
     trainer = None
     try:
         reporter.status("running", "starting")
@@ -124,6 +128,9 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         return _end(reporter, "failed", f"cannot write to the run folder {run.path}: {os_reason(exc)}; {advice}",
                     EXIT_FAILED)
     except Exception as exc:
+        told = peer_failure_message(exc) if world.distributed else None
+        if told is not None:  # another rank's failure, seen here as a broken collective
+            return _end(reporter, "failed", told, EXIT_FAILED)
         where = out_of_memory_where(exc)
         if where is not None:
             return _end(reporter, "failed", out_of_memory_message(
@@ -138,6 +145,8 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         return _end(reporter, "failed", f"training stopped by an internal error ({type(exc).__name__}: {exc}); "
                     f"{where}", EXIT_FAILED)
     finally:
+        if watch is not None:
+            watch.close()
         if trainer is not None:
             trainer.close()
         run.close()
