@@ -68,21 +68,23 @@ class Float64Batches:
         return getattr(self.batches, name)
 
 
-def fused_and_separate(tmp_path, dataset=None, **train):
+def fused_and_separate(tmp_path, device=CPU, **train):
+    """The same run twice, every network alone and fused, in float64 (tests/gpu runs it on CUDA too)."""
     options = {"compare": "both", "depths": (8,), "iterations": 300, "batch_size": 8, "lr": 0.1, "log_every": 10,
                "eval_every": 100, "checkpoint_every": 150, "precision": "fp32", "seed": 0, "milestones": (150,),
-               "seeds": 2, **train}
+               "seeds": 2, "device": device.type, **train}
     pair = []
     for fuse in (False, True):
         config = RunConfig(model=ModelConfig(depth=8, input_size=8), data=DataConfig(dataset="synthetic"),
                            train=TrainConfig(fuse=fuse, **options))
         run = RunDir.create(tmp_path / ("fused" if fuse else "separate"), config)
         reporter = Reporter(run, config.train.iterations, io.StringIO())
-        trainer = Trainer(config, dataset or small_images(400, 50), device=CPU, precision=resolve_precision("fp32", CPU),
+        trainer = Trainer(config, small_images(400, 50), device=device, precision=resolve_precision("fp32", device),
                           reporter=reporter)
         trainer.streams = {seed: Float64Batches(stream) for seed, stream in trainer.streams.items()}
-        reporter.start(models=[m.name for m in trainer.members], device="cpu", precision="fp32", milestones=(150,),
-                       batch_size=options["batch_size"], dataset="synthetic", resumed_from=0)
+        reporter.start(models=[m.name for m in trainer.members], device=device.type, precision="fp32",
+                       milestones=options["milestones"], batch_size=options["batch_size"], dataset="synthetic",
+                       resumed_from=0)
         pair.append((trainer, run))
     return pair
 
@@ -116,22 +118,30 @@ def assert_same_networks(a: Trainer, b: Trainer) -> None:
             assert torch.allclose(ra, rb, rtol=RELATIVE, atol=RELATIVE), ma.key
 
 
-def test_fused_training_gives_each_network_the_numbers_of_training_it_alone(tmp_path):
-    """300 steps of plain-8 and ResNet-8 over two seeds (one group of four: shortcuts masked per network, an
-    input per seed), through an lr drop, warm-ups that end per network, and one network diverging mid-run."""
-    (separate, a), (fused, b) = fused_and_separate(tmp_path, warmup_min_depth=8, warmup_lr=0.02,
-                                                   warmup_until_error=0.84)
+def train_both(pair, diverge_at: int) -> list[dict]:
+    """Train both runs to the end, one network (resnet-8 of seed 1) blowing up after ``diverge_at`` steps: in the
+    group it writes the group's memory. Returns the events, once checked equal."""
+    (separate, a), (fused, b) = pair
     assert [len(u.members) for u in fused.units] == [4] and [len(u.members) for u in separate.units] == [1] * 4
-    for trainer, run in ((separate, a), (fused, b)):
-        for _ in range(100):
+    for trainer, run in pair:
+        for _ in range(diverge_at):
             trainer.step()
-            if trainer.iteration % 10 == 0:
+            if trainer.iteration % trainer.train_cfg.log_every == 0:
                 trainer.log(0.0)
-        with torch.no_grad():  # resnet-8 of seed 1 blows up: in the group it writes the group's memory
+        with torch.no_grad():
             trainer.members[3].model.conv1.weight[0, 0, 0, 0] = float("inf")
         assert trainer.train(run) == ("finished", "")
     events = assert_same_events(a, b)
     assert_same_networks(separate, fused)
+    return events
+
+
+def test_fused_training_gives_each_network_the_numbers_of_training_it_alone(tmp_path):
+    """300 steps of plain-8 and ResNet-8 over two seeds (one group of four: shortcuts masked per network, an
+    input per seed), through an lr drop, warm-ups that end per network, and one network diverging mid-run."""
+    pair = fused_and_separate(tmp_path, warmup_min_depth=8, warmup_lr=0.02, warmup_until_error=0.84)
+    events = train_both(pair, diverge_at=100)
+    (separate, _), (fused, _) = pair
 
     diverged = [(e["model"], e["seed"], e["iteration"]) for e in events if e["type"] == "diverged"]
     assert diverged == [("resnet-8", 1, 101)]
@@ -178,3 +188,17 @@ def test_a_fused_run_checkpoints_each_network_as_training_it_alone_does(tmp_path
             trainer.step()
         assert isinstance(trainer.units[0], Group) == fuse
         assert_same_networks(fused, trainer)
+
+
+def test_fuse_is_refused_where_it_cannot_work_in_one_sentence(tmp_path):
+    """fp16's scaler skips a step of one network, which a group cannot; torchrun's processes each train all."""
+    from explorer.training.distributed import World, start
+    from tests.faults.harness import cli, one_line
+
+    done = cli(tmp_path, "train", "--dataset", "synthetic", "--fuse", "--precision", "fp16", timeout=60)
+    assert done.returncode == 2
+    assert "fuse works with precision bf16 or fp32" in one_line(done.stderr)
+    config = RunConfig(train=TrainConfig(fuse=True, batch_size=16))
+    with pytest.raises(ValueError, match="fuse trains one process's networks as one grouped network; under "
+                                         "torchrun leave it off"):
+        start(World(rank=0, size=2), config)

@@ -51,10 +51,15 @@ def _starts(run) -> list[dict]:
 
 
 def test_a_deterministic_run_stopped_and_resumed_ends_with_the_weights_of_one_never_stopped(tmp_path):
-    whole = cli(tmp_path, "train", *ARGS, "--runs-dir", str(tmp_path / "whole"))
+    check_deterministic_resume(tmp_path)
+
+
+def check_deterministic_resume(tmp_path, *options: str) -> None:
+    """The claim, for a run with ``options`` (tests/gpu adds ``--device cuda``)."""
+    whole = cli(tmp_path, "train", *ARGS, *options, "--runs-dir", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr
     runs = tmp_path / "stopped"
-    proc = start(tmp_path, "train", *ARGS, "--runs-dir", str(runs))
+    proc = start(tmp_path, "train", *ARGS, *options, "--runs-dir", str(runs))
     run = wait_until(lambda: runs.exists() and any(runs.iterdir()) and only_run(runs), proc)
     wait_until(lambda: (RunDir(run).status() or {}).get("iteration", 0) >= 10, proc)
     proc.send_signal(signal.SIGTERM)

@@ -1,8 +1,9 @@
 """One network of a run (for one seed): its model, optimiser, device, and what it accumulates between logs.
 
-Everything a step accumulates stays on the device and is updated in place (never rebound), so a captured CUDA
-graph keeps writing into the same tensors and nothing is read back before a logging interval: the training
-loss and error, the first iteration with a diverged loss, and each weighted layer's gradient norm.
+Everything a step accumulates stays on the device and is updated in place, so a captured CUDA graph keeps
+writing into the same tensors and nothing is read back before a logging interval: the training loss and error,
+the first iteration with a diverged loss, and each weighted layer's gradient norm. While the network trains in a
+fused group, these and its weights are views of the group's tensors (rebound only when the grouping changes).
 """
 
 from __future__ import annotations
@@ -80,7 +81,11 @@ class Member:
 
     def load(self, saved: dict) -> None:
         self.model.load_state_dict(saved["model"])
+        # The kernel choice is this machine's (fused on CUDA), not the one of the machine that saved.
+        kernels = {k: v for k, v in self.optimizer.param_groups[0].items() if k in ("fused", "foreach")}
         self.optimizer.load_state_dict(saved["optimizer"])
+        for group in self.optimizer.param_groups:
+            group.update(kernels)
         if self.scaler is not None and saved["scaler"]:
             self.scaler.load_state_dict(saved["scaler"])
         self.warming_up, self.diverged, self.steps = saved["warming_up"], saved["diverged"], saved["steps"]

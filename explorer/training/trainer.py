@@ -18,6 +18,7 @@ again when it goes, so the checkpoints, the events and the analyses see each net
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from typing import Callable, ContextManager
 
@@ -320,6 +321,7 @@ class Trainer:
         back."""
         self._units = None
         self.members.clear()
+        gc.collect()  # compiled wrappers and captured graphs may sit in reference cycles
         self.streams.clear()
         self.test_images = self.test_labels = None
         self._stop_vote = None
