@@ -202,3 +202,14 @@ def test_fuse_is_refused_where_it_cannot_work_in_one_sentence(tmp_path):
     with pytest.raises(ValueError, match="fuse trains one process's networks as one grouped network; under "
                                          "torchrun leave it off"):
         start(World(rank=0, size=2), config)
+
+
+def test_the_trainer_trains_the_networks_of_run_config_networks(tmp_path):
+    """One owner of which networks a run has and when one has a seed: RunConfig.networks(). The members, their
+    checkpoint keys and the seed their events carry are its, in its order, fused or not."""
+    for seeds in (1, 3):
+        pair = fused_and_separate(tmp_path / str(seeds), iterations=2, seeds=seeds, milestones=())
+        config = pair[0][1].config()
+        for trainer, _ in pair:
+            assert [(m.key, m.config, m.seed_label) for m in trainer.members] == config.networks()
+            trainer.close()

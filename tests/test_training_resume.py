@@ -80,3 +80,30 @@ def check_deterministic_resume(tmp_path, *options: str) -> None:
         for index, state in ours[name]["optimizer"]["state"].items():
             assert torch.equal(state["momentum_buffer"], theirs[name]["optimizer"]["state"][index]["momentum_buffer"])
     assert _train_losses(reference, stopped_at) == _train_losses(run, stopped_at)
+
+
+def test_a_training_step_draws_from_no_global_generator(tmp_path):
+    """Why a checkpoint need not restore torch's global generators (and no longer restores the CUDA ones, one per
+    GPU, which failed on a machine with fewer GPUs): the data streams draw from generators of their own, saved
+    with them, and nothing else in a step - fused or not, in training or evaluation - draws at all."""
+    import io
+
+    from explorer.config import DataConfig, RunConfig, TrainConfig
+    from explorer.data.synthetic import make_synthetic
+    from explorer.model_config import ModelConfig
+    from explorer.training.device import resolve_precision
+    from explorer.training.events import Reporter
+    from explorer.training.trainer import Trainer
+
+    cpu = torch.device("cpu")
+    for fuse in (False, True):
+        config = RunConfig(model=ModelConfig(depth=8), data=DataConfig(dataset="synthetic"), train=TrainConfig(
+            compare="both", depths=(8,), seeds=2, iterations=4, batch_size=8, precision="fp32", fuse=fuse))
+        t = Trainer(config, make_synthetic(40, 10, 0), device=cpu, precision=resolve_precision("fp32", cpu),
+                    reporter=Reporter(RunDir.create(tmp_path / str(fuse), config), 4, io.StringIO()))
+        before = torch.get_rng_state()
+        for _ in range(3):
+            t.step()
+        t.evaluate()
+        assert torch.equal(torch.get_rng_state(), before)
+        t.close()
