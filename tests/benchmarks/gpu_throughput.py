@@ -12,8 +12,9 @@ process, in four ways:
 Each is timed over at least --seconds of steady-state steps (after the captures and cuDNN's search), synchronising
 only at both ends; the GPU's utilisation is sampled by nvidia-smi every 100 ms *while* those steps run. The
 projection of the whole recipe adds what the steps leave out: its evaluations of the 10,000 test images (every
-600 iterations, as explorer.config.cadence sets) and its checkpoints, each timed once. The goal: at most 10 minutes on one H100, by default. The last line starts
-"FIGURE6" and holds the projections for tests/gpu/device_check.sh's summary.
+600 iterations, as explorer.config.cadence sets) and its checkpoints, each timed once. The goal: at most 10
+minutes on one H100, by default. The last line starts "FIGURE6" and holds the projections for
+tests/gpu/device_check.sh's summary.
 """
 
 from __future__ import annotations
@@ -98,9 +99,7 @@ def timed(t: Trainer, seconds: float) -> tuple[float, str]:
             for _ in range(10):
                 t.step()
             steps += 10
-            if steps % 50 == 0:
-                torch.cuda.synchronize()  # the clock must see the GPU's work, not only the launches
-        torch.cuda.synchronize()
+        torch.cuda.synchronize()  # the clock sees the GPU's work, not only the launches
         elapsed = time.perf_counter() - start
     return steps / elapsed, busy.text()
 
