@@ -19,11 +19,11 @@ from explorer.training.events import Reporter
 from explorer.training.trainer import Trainer
 
 CPU = torch.device("cpu")
-# Nine structures as small as they come (Figure 6 has nine too): plain and residual, post- and pre-activation,
-# basic and bottleneck, each a different version of the same forward code for Dynamo.
-NINE = [ModelConfig(depth=8, input_size=8, plain=p, preact=a) for p in (False, True) for a in (False, True)] + \
-       [ModelConfig(depth=11, block="bottleneck", input_size=8, plain=p, preact=a) for p in (False, True)
-        for a in (False, True)] + [ModelConfig(depth=8, input_size=8, shortcut="B")]
+# Five structures as small as they come: plain and residual, post- and pre-activation, basic and bottleneck,
+# each a version of the same forward code for Dynamo - ten with evaluation, past its default limit of 8 (Figure 6's
+# nine networks need 18).
+FIVE = [ModelConfig(depth=8, input_size=8, plain=p, preact=a) for p in (False, True) for a in (False, True)] + \
+       [ModelConfig(depth=11, block="bottleneck", input_size=8)]
 
 
 @pytest.fixture
@@ -45,9 +45,9 @@ def test_every_network_of_a_run_is_compiled_for_training_and_for_evaluation(fres
         graphs.append(gm)
         return gm.forward
 
-    allow_versions(versions_needed(len(NINE)))
+    allow_versions(versions_needed(len(FIVE)))
     x = torch.randn(2, 3, 8, 8)
-    for config in NINE:
+    for config in FIVE:
         torch.manual_seed(0)
         model = build_model(config)
         forward = compiled(model, backend=counting)
@@ -55,7 +55,7 @@ def test_every_network_of_a_run_is_compiled_for_training_and_for_evaluation(fres
         model.eval()
         with torch.no_grad():
             forward(x)
-    assert len(graphs) == 2 * len(NINE)  # at Dynamo's default limit: 8, the other ten run eager
+    assert len(graphs) == 2 * len(FIVE)  # at Dynamo's default limit: 8, the other two run eager
 
 
 def test_a_compiling_trainer_allows_the_versions_of_all_its_networks(fresh_dynamo, tmp_path):

@@ -20,9 +20,9 @@ from explorer.checkpoints import complete_sets, latest_iteration
 from explorer.runs import RunDir
 from tests.faults.harness import TINY, cli, env, only_run, start, wait_until
 
-ITERATIONS = 60
-ARGS = [*TINY, "--depths", "8", "--iterations", str(ITERATIONS), "--log-every", "5", "--eval-every", "30",
-        "--checkpoint-every", "30", "--deterministic"]
+ITERATIONS = 40
+ARGS = [*TINY, "--depths", "8", "--iterations", str(ITERATIONS), "--log-every", "5", "--eval-every", "20",
+        "--checkpoint-every", "20", "--deterministic"]
 
 
 def _chosen_by_the_app(tmp_path):
@@ -98,11 +98,11 @@ def test_a_training_step_draws_from_no_global_generator(tmp_path):
     cpu = torch.device("cpu")
     for fuse in (False, True):
         config = RunConfig(model=ModelConfig(depth=8), data=DataConfig(dataset="synthetic"), train=TrainConfig(
-            compare="both", depths=(8,), seeds=2, iterations=4, batch_size=8, precision="fp32", fuse=fuse))
+            compare="both", depths=(8,), seeds=2, iterations=4, batch_size=4, precision="fp32", fuse=fuse))
         t = Trainer(config, make_synthetic(40, 10, 0), device=cpu, precision=resolve_precision("fp32", cpu),
                     reporter=Reporter(RunDir.create(tmp_path / str(fuse), config), 4, io.StringIO()))
         before = torch.get_rng_state()
-        for _ in range(3):
+        for _ in range(2):
             t.step()
         t.evaluate()
         assert torch.equal(torch.get_rng_state(), before)
