@@ -61,7 +61,7 @@ def test_two_identical_models_see_identical_batches(tmp_path):
     trainer, run = make_trainer(tmp_path, iterations=12)
     original = trainer.members[0]
     twin = build_member(original.config, original.seed, "twin", device=CPU, channels_last=True, lr=0.1, momentum=0.9,
-                        weight_decay=1e-4, scaler=None, warming_up=False, compile=False, stream=None)
+                        weight_decay=1e-4, scaler=None, warming_up=False, compile=False)
     twin.name = "twin"
     trainer.members.append(twin)
     assert trainer.train(run) == ("finished", "")

@@ -17,7 +17,7 @@ from explorer.runs.folder import default_runs_dir
 TRAIN_FLAGS = ("compare", "depths", "iterations", "batch_size", "lr", "momentum", "weight_decay", "milestones",
                "gamma", "warmup_lr", "warmup_until_error", "warmup_min_depth", "eval_every", "log_every",
                "checkpoint_every", "device", "precision", "channels_last", "seed", "seeds", "compile", "cuda_graphs",
-               "devices", "sync_bn", "start_from", "weights")
+               "devices", "sync_bn", "fuse", "deterministic", "start_from", "weights")
 DATA_FLAGS = ("dataset", "data_dir", "split", "train_subset", "augment", "synthetic_size")
 
 
@@ -134,6 +134,16 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                      "steps after a minute or so of compiling")
     run.add_argument("--cuda-graphs", dest="cuda_graphs", action="store_const", const=True,
                      help="replay each network's whole step from a captured CUDA graph (bf16 or fp32)")
+    fuse = run.add_mutually_exclusive_group()
+    fuse.add_argument("--fuse", dest="fuse", action="store_const", const=True, help="train same-shape networks "
+                      "(a network's seeds; plain and ResNet of one depth under shortcut A) as one grouped network: "
+                      "the same numbers, fewer kernel launches (default: on with CUDA, off elsewhere)")
+    fuse.add_argument("--no-fuse", dest="fuse", action="store_const", const=False, help="train every network "
+                      "on its own")
+    run.add_argument("--deterministic", action="store_const", const=True, help="the same kernels in the same "
+                     "order every time, full fp32 matrix products, a fixed CPU thread count: a resumed run "
+                     "takes bit for bit the steps of an uninterrupted one (slower). Without it a resume restores "
+                     "the data order, the weights and the optimizer exactly, but the GPU may pick other kernels")
     run.add_argument("--devices", type=text_list, help="spread the networks over these devices, e.g. cuda:0,cuda:1")
     run.add_argument("--sync-bn", dest="sync_bn", action="store_const", const=True,
                      help="under torchrun: batch-norm statistics over the whole global batch")

@@ -127,6 +127,22 @@ def cadence(iterations: int) -> dict[str, int]:
             "checkpoint_every": min(1000, max(1, iterations // 4))}
 
 
+def check_scaler_free(train: "TrainConfig", precision: str, auto: bool = False) -> None:
+    """CUDA graphs and fused networks need a step that never skips: fp16's gradient scaler skips a step on an
+    overflow, decided on the host (which a captured graph cannot) and for one network (which a group cannot).
+    ``precision`` is the one chosen, or the one ``auto`` chose on this machine."""
+    if precision != "fp16":
+        return
+    chosen = " (precision auto chose fp16 on this GPU)" if auto else ""
+    if train.cuda_graphs:
+        raise ConfigError("cuda-graphs", f"works with precision bf16 or fp32{chosen} (fp16's gradient scaler skips "
+                          "steps, which a captured graph cannot); choose one of those", others=("precision",))
+    if train.fuse:
+        raise ConfigError("fuse", f"works with precision bf16 or fp32{chosen} (fp16's gradient scaler skips a step "
+                          "of one network, which a grouped network cannot); choose one of those, or leave fuse off",
+                          others=("precision",))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The recipe (paper §4.2 by default) and what to compare. ``warmup_lr`` is used until the training error
@@ -158,6 +174,8 @@ class TrainConfig:
     cuda_graphs: bool = False  # capture each network's whole training step as a CUDA graph (bf16 or fp32)
     devices: tuple[str, ...] = ()  # spread the networks over these devices ("cuda:0", "cuda:1"); () = device
     sync_bn: bool = False  # under torchrun: batch norm statistics over the global batch, not each rank's part
+    fuse: bool | None = None  # same-shape networks as one grouped network; None: the device's default (groups.py)
+    deterministic: bool = False  # the same kernels in the same order every time: a resume is bit for bit exact
     start_from: str = "scratch"  # STARTS: from scratch, from pretrained weights, or each residual network both ways
     weights: str = "imagenet"  # the pretrained weights: torchvision's ImageNet ones, or a weights file's path
 
@@ -199,15 +217,15 @@ class TrainConfig:
         whole("seeds", self.seeds, 1, MAX_SEEDS)
         if self.seed + self.seeds - 1 > MAX_SEED:
             raise ConfigError("seeds", f"{self.seeds} from seed {self.seed:,} go past {MAX_SEED:,}; start lower")
-        for name in ("compile", "cuda_graphs", "sync_bn"):
+        for name in ("compile", "cuda_graphs", "sync_bn", "deterministic"):
             boolean(name.replace("_", "-"), getattr(self, name))
+        if self.fuse is not None:
+            boolean("fuse", self.fuse)
         for device in self.devices:
             if not isinstance(device, str) or not (device in ("cpu", "cuda", "mps") or
                                                    (device.startswith("cuda:") and device[5:].isdigit())):
                 raise ConfigError("devices", f"{device!r} is not a device; write cpu, mps, cuda or cuda:N")
-        if self.cuda_graphs and self.precision == "fp16":
-            raise ConfigError("cuda-graphs", "works with precision bf16 or fp32 (fp16's gradient scaler skips steps, "
-                              "which a captured graph cannot); choose one of those", others=("precision",))
+        check_scaler_free(self, self.precision)
         number("lr", self.lr, 0.0, MAX_LR, above_minimum=True)
         number("momentum", self.momentum, 0.0, 1.0, below_maximum=True)
         number("weight-decay", self.weight_decay, 0.0, MAX_WEIGHT_DECAY)

@@ -5,6 +5,8 @@ AVX-512 bf16 or AMX), fp16 with a gradient scaler on older GPUs, and fp32 otherw
 from __future__ import annotations
 
 import contextlib
+import inspect
+import os
 from dataclasses import dataclass
 
 import torch
@@ -55,10 +57,18 @@ class Precision:
         return torch.amp.GradScaler(device.type) if self.scaled else None
 
 
+def cuda_computes_bf16(device: torch.device) -> bool:
+    """True where the GPU has bf16 tensor cores (compute capability 8.0 on). torch's own check counts emulation
+    as support by default, which sends a V100 or a T4 to emulated bf16, far slower than fp16 with a scaler."""
+    if "including_emulation" in inspect.signature(torch.cuda.is_bf16_supported).parameters:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return torch.cuda.get_device_capability(device) >= (8, 0)  # torch before 2.3 counted no emulation
+
+
 def resolve_precision(name: str, device: torch.device) -> Precision:
     if name == "auto":
         if device.type == "cuda":
-            name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            name = "bf16" if cuda_computes_bf16(device) else "fp16"
         elif device.type == "cpu" and cpu_supports_bf16():
             name = "bf16"
         else:
@@ -69,7 +79,34 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
     return Precision(name=name, dtype=dtype, scaled=name == "fp16" and device.type == "cuda")
 
 
-def configure_backends(device: torch.device) -> None:
-    if device.type == "cuda":
+def configure_backends(device: torch.device, deterministic: bool = False) -> None:
+    """The trainer process's kernel choices. By default the fastest: cuDNN times its convolution algorithms
+    once (the shapes never change) and keeps the fastest, which may be one that adds in a different order from
+    run to run, and fp32 matrix products may use TF32. ``deterministic``: the same kernels, the same order, full
+    fp32, every time (slower), so a resumed run takes bit for bit the steps of an uninterrupted one."""
+    if deterministic:
+        # cuBLAS is deterministic only with a fixed workspace; it reads this when it makes its first handle.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # warn_only: the one op of these nets torch flags, the 1x1 average pool's backward, adds one value to
+        # each input element (no two threads meet), which is deterministic whatever torch's blanket flag says.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    elif device.type == "cuda":
         # Fixed input shapes: let cuDNN time its convolution algorithms once and keep the fastest.
         torch.backends.cudnn.benchmark = True
+
+
+def release_cached_memory(devices: list[torch.device]) -> None:
+    """Give a finished trainer's GPU memory back: the caching allocator's blocks and cuBLAS's workspace per
+    (handle, stream), which ``empty_cache`` alone keeps (PyTorch's own leak checks clear them first)."""
+    gpus = [d for d in devices if d.type == "cuda"]
+    if not gpus:
+        return
+    for gpu in gpus:
+        torch.cuda.synchronize(gpu)
+    if hasattr(torch._C, "_cuda_clearCublasWorkspaces"):
+        torch._C._cuda_clearCublasWorkspaces()
+    torch.cuda.empty_cache()

@@ -12,6 +12,7 @@ Outside torchrun, :data:`SINGLE` stands in with the same interface and does noth
 from __future__ import annotations
 
 import gc
+import inspect
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -54,13 +55,6 @@ class World:
         if self.distributed:
             torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
         return tensor
-
-    def agree(self, flag: bool, device: torch.device) -> bool:
-        """True on every rank when it is true on any."""
-        if not self.distributed:
-            return flag
-        value = torch.tensor([1 if flag else 0], device=device)
-        return bool(self.max_(value).item())
 
     def share(self, value):
         """Rank 0's ``value`` on every rank (a run folder's path, say)."""
@@ -106,6 +100,52 @@ class World:
 SINGLE = World()
 
 
+class StopVote:
+    """Every rank stops at the same step, without making the GPU wait. Every :data:`STOP_CHECK_EVERY` steps each
+    rank casts its vote (an all-reduce of "stop?", left running) and reads the vote cast at the check before,
+    long finished by then; reading a fresh result would wait for every step queued before it, emptying the GPU's
+    pipeline at every check. Every rank reads the same result at the same step, so all stop together, one check
+    after the stop was asked for."""
+
+    def __init__(self, world: World, device: torch.device) -> None:
+        self.world = world
+        self.device = device
+        self._vote = torch.zeros(1, dtype=torch.int32, device=device) if world.distributed else None
+        self._pending = None  # (work, the result where the host reads it, the event that says it is there)
+
+    def __call__(self, iteration: int, asked: bool) -> bool:
+        if iteration % STOP_CHECK_EVERY:
+            return False
+        if self._read():
+            return True
+        self._cast(asked)
+        return False
+
+    def _cast(self, asked: bool) -> None:
+        self._vote.fill_(1 if asked else 0)  # a kernel, not a copy from the host: nothing waits
+        work = torch.distributed.all_reduce(self._vote, op=torch.distributed.ReduceOp.MAX, async_op=True)
+        if self.device.type != "cuda":
+            self._pending = (work, self._vote, None)
+            return
+        work.wait()  # NCCL: the current stream waits for the reduction; the host does not
+        host = torch.empty(1, dtype=torch.int32, pin_memory=True)
+        host.copy_(self._vote, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+        self._pending = (None, host, done)
+
+    def _read(self) -> bool:
+        if self._pending is None:
+            return False
+        work, value, done = self._pending
+        self._pending = None
+        if done is not None:
+            done.synchronize()  # recorded a check ago: long reached
+        else:
+            work.wait()
+        return bool(value[0])
+
+
 def from_environment() -> World:
     """The world torchrun describes in RANK / WORLD_SIZE / LOCAL_RANK; a single process otherwise."""
     try:
@@ -133,12 +173,21 @@ def start(world: World, config) -> None:
         raise ConfigError("sync-bn", "needs GPUs (torch's SyncBatchNorm runs on CUDA only); leave it off on the CPU")
     if config.train.cuda_graphs:
         raise ConfigError("cuda-graphs", "captures one process's step; under torchrun leave it off")
+    if config.train.fuse:
+        raise ConfigError("fuse", "trains one process's networks as one grouped network; under torchrun leave it off")
     if config.train.devices:
         raise ConfigError("devices", "spreads the networks of one process; under torchrun each process has its GPU")
     if not torch.distributed.is_initialized():
-        if cuda:
-            torch.cuda.set_device(world.local_rank)
-        torch.distributed.init_process_group(backend="nccl" if cuda else "gloo")
+        if not cuda:
+            torch.distributed.init_process_group(backend="gloo")
+            return
+        gpu = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(gpu)
+        # device_id: NCCL binds its communicator to this rank's GPU at once (no guess at the first collective,
+        # no second context on GPU 0).
+        bound = {"device_id": gpu} if "device_id" in inspect.signature(
+            torch.distributed.init_process_group).parameters else {}
+        torch.distributed.init_process_group(backend="nccl", **bound)
 
 
 def device_of(world: World, device: torch.device) -> torch.device:

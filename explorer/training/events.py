@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import time
 from typing import IO, Sequence
 
@@ -53,6 +54,8 @@ class Reporter:
         self._last_download = -math.inf
         self._batch_size = 0
         self._layers_sent: set = set()
+        self._end_lock = threading.Lock()  # under torchrun rank 0's watch may end the run from its own thread
+        self.ended = False
 
     # -- the line a person reads ---------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -169,7 +172,12 @@ class Reporter:
 
     def end(self, state: str, message: str = "", iteration: int | None = None) -> None:
         """The end event, then the status. A full disk may refuse the event line: the status is still written
-        (in place if need be), and only an error writing that reaches the caller."""
+        (in place if need be), and only an error writing that reaches the caller. A run ends once: a second
+        end (the main thread after rank 0's watch, or the other way round) writes nothing."""
+        with self._end_lock:
+            if self.ended:
+                return
+            self.ended = True
         if iteration is not None:
             self.iteration = iteration
         try:
@@ -184,10 +192,20 @@ class Reporter:
 
 
 class SilentReporter(Reporter):
-    """A rank other than 0 under torchrun: it trains, and reports nothing."""
+    """A rank other than 0 under torchrun: it trains, and reports nothing but its failure, which it leaves for
+    rank 0 to report (:mod:`explorer.training.peers`)."""
 
-    def __init__(self, run: RunDir, iterations: int, stream: IO[str] | None = None, iteration: int = 0) -> None:
+    def __init__(self, run: RunDir, iterations: int, stream: IO[str] | None = None, iteration: int = 0,
+                 rank: int = 1) -> None:
         super().__init__(_NoRun(run), iterations, stream, iteration)
+        self.rank = rank
+
+    def end(self, state: str, message: str = "", iteration: int | None = None) -> None:
+        if state == "failed":
+            from explorer.training.peers import tell_failure
+
+            tell_failure(self.rank, message)
+        super().end(state, message, iteration)
 
     def say(self, text: str) -> None:
         pass

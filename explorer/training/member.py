@@ -1,20 +1,23 @@
 """One network of a run (for one seed): its model, optimiser, device, and what it accumulates between logs.
 
-Everything a step accumulates stays on the device and is updated in place (never rebound), so a captured CUDA
-graph keeps writing into the same tensors and nothing is read back before a logging interval: the training
-loss and error, the first iteration with a diverged loss, and each weighted layer's gradient norm.
+Everything a step accumulates stays on the device and is updated in place, so a captured CUDA graph keeps
+writing into the same tensors and nothing is read back before a logging interval: the training loss and error,
+the first iteration with a diverged loss, and each weighted layer's gradient norm. While the network trains in a
+fused group, these and its weights are views of the group's tensors (rebound only when the grouping changes).
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from explorer.models import build_model
-from explorer.models.pretrained import start_from_weights
 from explorer.config.model import ModelConfig
+from explorer.models.pretrained import start_from_weights
+from explorer.training.compiling import compiled
 
 
 def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
@@ -27,7 +30,9 @@ def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 @dataclass
 class Member:
-    """``key`` names the network in events and checkpoints (``resnet-56``, or ``resnet-56-seed3`` with seeds)."""
+    """``key`` names the network in events and checkpoints (``resnet-56``, or ``resnet-56-seed3`` with seeds);
+    ``seed`` is the seed it was initialised from and whose data stream it trains on. ``forward`` trains it (under
+    torchrun the DDP wrapper, which averages the gradients); ``evaluate`` computes it alone."""
 
     name: str
     seed: int
@@ -35,10 +40,10 @@ class Member:
     config: ModelConfig
     model: nn.Module
     forward: nn.Module  # the model, or its torch.compile'd wrapper (which shares its parameters)
+    evaluate: nn.Module  # the same, never the DDP wrapper: evaluation is rank 0's alone
     optimizer: torch.optim.SGD
     scaler: torch.amp.GradScaler | None
     device: torch.device
-    stream: object | None  # a CUDA stream of its own when several networks share a GPU
     warming_up: bool
     layer_names: list[str]
     layer_weights: list[nn.Parameter]
@@ -48,7 +53,7 @@ class Member:
     errors: torch.Tensor = field(default=None)  # type: ignore[assignment]
     bad_at: torch.Tensor = field(default=None)  # first iteration with a diverged loss, 0 if none
     grad_norms: torch.Tensor = field(default=None)  # type: ignore[assignment]
-    step_fn: object | None = None  # a captured step (CUDA graphs), made on first use
+    seed_label: int | None = None  # the seed as RunConfig.networks() gives it (None in a run of one seed)
 
     def __post_init__(self) -> None:
         self.loss_sum = torch.zeros((), device=self.device)
@@ -64,15 +69,24 @@ class Member:
         self.grad_norms.zero_()
 
     def state(self, iteration: int) -> dict:
+        """Everything of this network a checkpoint keeps, as tensors of its own: while it trains in a group its
+        tensors are views of the group's, and torch.save would write the whole group's memory for each view."""
+        optimizer = self.optimizer.state_dict()
+        optimizer["state"] = {i: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
+                              for i, s in optimizer["state"].items()}
         return {"iteration": iteration, "config": self.config.to_dict(), "seed": self.seed,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "model": {k: v.clone() for k, v in self.model.state_dict().items()}, "optimizer": optimizer,
                 "scaler": self.scaler.state_dict() if self.scaler else None, "warming_up": self.warming_up,
-                "diverged": self.diverged, "steps": self.steps, "loss_sum": self.loss_sum, "errors": self.errors,
-                "bad_at": self.bad_at, "grad_norms": self.grad_norms}
+                "diverged": self.diverged, "steps": self.steps, "loss_sum": self.loss_sum.clone(),
+                "errors": self.errors.clone(), "bad_at": self.bad_at.clone(), "grad_norms": self.grad_norms.clone()}
 
     def load(self, saved: dict) -> None:
         self.model.load_state_dict(saved["model"])
+        # The kernel choice is this machine's (fused on CUDA), not the one of the machine that saved.
+        kernels = {k: v for k, v in self.optimizer.param_groups[0].items() if k in ("fused", "foreach")}
         self.optimizer.load_state_dict(saved["optimizer"])
+        for group in self.optimizer.param_groups:
+            group.update(kernels)
         if self.scaler is not None and saved["scaler"]:
             self.scaler.load_state_dict(saved["scaler"])
         self.warming_up, self.diverged, self.steps = saved["warming_up"], saved["diverged"], saved["steps"]
@@ -83,9 +97,18 @@ class Member:
             self.grad_norms.copy_(saved["grad_norms"])
 
 
+def sgd(params, *, device: torch.device, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
+    """SGD with momentum and weight decay on every parameter (BN included, as the paper's code). On CUDA the fused
+    kernel: fewer launches, and with fp16's gradient scaler it skips an overflowing step on the device, where the
+    plain one reads the overflow flag back every step."""
+    fused = device.type == "cuda" and "fused" in inspect.signature(torch.optim.SGD).parameters
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                           **({"fused": True} if fused else {"foreach": True}))
+
+
 def build_member(config: ModelConfig, seed: int, key: str, *, device: torch.device, channels_last: bool,
                  lr: float, momentum: float, weight_decay: float, scaler, warming_up: bool, compile: bool,
-                 stream, wrap=None) -> Member:
+                 wrap=None, seed_label: int | None = None) -> Member:
     """The network as the run starts it: initialised from ``seed`` alone (so its start does not depend on which
     other networks share the run) or from the weights its config names, on ``device``, in the run's memory
     format."""
@@ -99,9 +122,9 @@ def build_member(config: ModelConfig, seed: int, key: str, *, device: torch.devi
     if wrap is not None:  # under torchrun: DistributedDataParallel (and SyncBatchNorm, which replaces the BNs)
         forward = wrap(model)
         model = getattr(forward, "module", model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                foreach=True)
+    optimizer = sgd(model.parameters(), device=device, lr=lr, momentum=momentum, weight_decay=weight_decay)
     layers = weighted_layers(model)
-    forward = torch.compile(forward) if compile else forward
-    return Member(config.name, seed, key, config, model, forward, optimizer, scaler, device, stream, warming_up,
-                  [name for name, _ in layers], [weight for _, weight in layers])
+    evaluate = model if forward is not model else None
+    forward = compiled(forward) if compile else forward
+    return Member(config.name, seed, key, config, model, forward, evaluate or forward, optimizer, scaler, device,
+                  warming_up, [name for name, _ in layers], [weight for _, weight in layers], seed_label=seed_label)

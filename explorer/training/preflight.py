@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from explorer.config.errors import ConfigError
-from explorer.config.run import RunConfig
+from explorer.config.run import RunConfig, check_scaler_free
 from explorer.training.memory import Estimate, cpu_available_bytes, estimate_run, refusal
 from explorer.training.device import Precision, resolve_device, resolve_precision
 
@@ -27,11 +27,13 @@ def available_bytes(device: torch.device) -> tuple[int | None, str]:
     return cpu_available_bytes(), "the CPU"
 
 
-def estimate(config: RunConfig, device: torch.device) -> Estimate:
-    """The peak memory of one training step of ``config`` on ``device``, from the networks' layer tables."""
+def estimate(config: RunConfig, device: torch.device, devices: int = 1, precision: str | None = None) -> Estimate:
+    """The peak memory of one training step of ``config`` on ``device`` (the busiest of ``devices``), from the
+    networks' layer tables."""
     from explorer.models.summary import summarize
 
-    return estimate_run(config, summarize, *available_bytes(device))
+    return estimate_run(config, summarize, *available_bytes(device), device_type=device.type, devices=devices,
+                        precision=precision)
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,10 @@ def preflight(config: RunConfig) -> Preflight:
     if len({d.type for d in devices}) > 1:
         raise ConfigError("devices", f"{', '.join(config.train.devices)} mix kinds; spread a run over one kind only")
     precision = resolve_precision(config.train.precision, device)
+    check_scaler_free(config.train, precision.name, auto=config.train.precision == "auto")
     if config.train.cuda_graphs and device.type != "cuda":
         raise ConfigError("cuda-graphs", "needs a CUDA device; leave it off here")
-    memory = estimate(config, device)
+    memory = estimate(config, device, len(devices), precision.name)
     if not memory.fits:
         raise ValueError(refusal(memory, config.train.batch_size, len(config.model_configs())))
     return Preflight(device, precision, memory, devices)

@@ -24,6 +24,7 @@ from explorer.runs.checkpoints import CheckpointError
 from explorer.training.device import configure_backends
 from explorer.training.distributed import SINGLE, World, device_of
 from explorer.training.events import Reporter, SilentReporter
+from explorer.training.peers import PeerWatch, peer_failure_message
 from explorer.training.preflight import Preflight, preflight
 from explorer.training.stop import StopFlag
 from explorer.training.threads import ThreadGovernor
@@ -37,11 +38,31 @@ def out_of_memory_message(batch_size: int, models: int, where: str) -> str:
             f"depth{fewer}, then resume")
 
 
-def is_cpu_out_of_memory(exc: BaseException) -> bool:
-    """torch reports a failed CPU allocation as a RuntimeError ("DefaultCPUAllocator: can't allocate memory")."""
-    words = ("can't allocate memory", "not enough memory", "out of memory", "CUBLAS_STATUS_ALLOC_FAILED",
-             "CUDNN_STATUS_ALLOC_FAILED", "MPS backend out of memory")
-    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and any(w in str(exc) for w in words))
+# How each device says it ran out, in torch's words: the caching allocator's OutOfMemoryError ("CUDA out of
+# memory"), an allocation outside it ("CUDA error: out of memory": a graph's, the context's), cuBLAS and cuDNN
+# failing to allocate their workspaces; the MPS backend; the CPU allocator.
+GPU_OUT_OF_MEMORY = ("CUDA out of memory", "CUDA error: out of memory", "CUBLAS_STATUS_ALLOC_FAILED",
+                     "CUDNN_STATUS_ALLOC_FAILED")
+APPLE_OUT_OF_MEMORY = ("MPS backend out of memory",)
+CPU_OUT_OF_MEMORY = ("can't allocate memory", "not enough memory")
+
+
+def out_of_memory_where(exc: BaseException) -> str | None:
+    """Which memory ran out ("the GPU", "the Apple GPU", "the CPU"), or None when ``exc`` is no shortage. The
+    exceptions it arose from count too: a CUDA graph's capture that ran out ends in a capture error raised while
+    the shortage was being handled."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if any(words in text for words in APPLE_OUT_OF_MEMORY):
+            return "the Apple GPU"
+        if isinstance(exc, torch.OutOfMemoryError) or any(words in text for words in GPU_OUT_OF_MEMORY):
+            return "the GPU"
+        if isinstance(exc, MemoryError) or any(words in text for words in CPU_OUT_OF_MEMORY):
+            return "the CPU"
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dataset: Dataset | None = None,
@@ -53,8 +74,11 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
     Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing. ``trained()`` is called
     when the training loop itself ended (finished, stopped as agreed, diverged): every rank then ended alike."""
     config = run.config()
-    kind = Reporter if world.main else SilentReporter
-    reporter = kind(run, config.train.iterations, stream, iteration=latest_iteration(run.checkpoint_dir) or 0)
+    resumed_at = latest_iteration(run.checkpoint_dir) or 0
+    reporter = Reporter(run, config.train.iterations, stream, iteration=resumed_at) if world.main else \
+        SilentReporter(run, config.train.iterations, stream, iteration=resumed_at, rank=world.rank)
+    # Rank 0 records the run's end even when another rank's failure leaves it stuck in a collective.
+    watch = PeerWatch(reporter.end, lambda: reporter.ended) if world.distributed and world.main else None
     trainer = None
     try:
         reporter.status("running", "starting")
@@ -62,8 +86,9 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
             with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
                 checked = checked or preflight(config)
                 device = device_of(world, checked.device)
-                threads = ThreadGovernor(torch.set_num_threads, share=world.size)
-                configure_backends(checked.device)
+                threads = ThreadGovernor(torch.set_num_threads, share=world.size,
+                                         fixed=config.train.deterministic, kept=_first_threads(run))
+                configure_backends(checked.device, config.train.deterministic)
                 if dataset is None:
                     reporter.say(f"loading data ({config.data.dataset})…")
                     dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download,
@@ -99,10 +124,6 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
                     Exit.OK, iteration=at)
     except (DatasetError, CheckpointError, WeightsError) as exc:
         return _end(reporter, "failed", str(exc), Exit.FAILED)
-    except torch.OutOfMemoryError:
-        where = "the GPU" if torch.cuda.is_available() else "the device"
-        return _end(reporter, "failed", out_of_memory_message(config.train.batch_size, len(config.model_configs()),
-                                                              where), Exit.FAILED)
     except OSError as exc:
         # Writing the run folder failed (disk full, folder removed or made read-only): what was written stays,
         # and the checkpoint sets already saved still resume.
@@ -110,9 +131,13 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         return _end(reporter, "failed", f"cannot write to the run folder {run.path}: {os_reason(exc)}; {advice}",
                     Exit.FAILED)
     except Exception as exc:
-        if is_cpu_out_of_memory(exc):
+        told = peer_failure_message(exc) if world.distributed else None
+        if told is not None:  # another rank's failure, seen here as a broken collective
+            return _end(reporter, "failed", told, Exit.FAILED)
+        where = out_of_memory_where(exc)
+        if where is not None:
             return _end(reporter, "failed", out_of_memory_message(
-                config.train.batch_size, len(config.model_configs()), "the CPU"), Exit.FAILED)
+                config.train.batch_size, len(config.networks()), where), Exit.FAILED)
         # A bug, not a user's mistake: the sentence for the person, the traceback for the bug report.
         details = run.path / "error.log"
         try:
@@ -123,10 +148,21 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         return _end(reporter, "failed", f"training stopped by an internal error ({type(exc).__name__}: {exc}); "
                     f"{where}", Exit.FAILED)
     finally:
+        if watch is not None:
+            watch.close()
         if trainer is not None:
             trainer.close()
         run.close()
         (stream or sys.stderr).flush()
+
+
+def _first_threads(run: RunDir) -> int | None:
+    """The CPU thread count of the run's first start (its start events record it), if it has started before."""
+    try:
+        events, _ = run.read_events()
+    except OSError:
+        return None
+    return next((e.get("threads") or None for e in events if e.get("type") == "start"), None)
 
 
 def _end(reporter: Reporter, state: str, message: str, code: int, iteration: int | None = None) -> int:

@@ -92,6 +92,19 @@ def _environment_choice() -> Choice | None:
     return Choice(max(1, int(value)) if value.isdigit() else 1, f"OMP_NUM_THREADS={value}")
 
 
+def _fixed_choice(kept: int | None, window_s: float) -> Choice:
+    """A deterministic run's count, the same for the whole run (a sum split over another number of threads adds
+    in another order): the person's OMP_NUM_THREADS, else the count of the run's first start (``kept``), else
+    chosen now and kept from here on."""
+    fixed = _environment_choice()
+    if fixed is not None:
+        return fixed
+    if kept:
+        return Choice(kept, f"{kept} threads, as at the run's first start (deterministic: kept for the whole run)")
+    chosen = choose_threads(window_s)
+    return Choice(chosen.threads, f"{chosen.reason}; kept for the whole run (deterministic)")
+
+
 def choose_threads(window_s: float = WINDOW_S) -> Choice:
     """The intra-op thread count for now, and why, in words for the run's start event: the cores the other
     processes leave free over the next ``window_s`` seconds."""
@@ -112,11 +125,13 @@ class ThreadGovernor:
     the last check (no pause: the snapshots are compared, this process's own time taken out); ``apply(n)``
     sets the count."""
 
-    def __init__(self, apply, recheck_s: float = RECHECK_S, window_s: float = WINDOW_S, share: int = 1) -> None:
+    def __init__(self, apply, recheck_s: float = RECHECK_S, window_s: float = WINDOW_S, share: int = 1,
+                 fixed: bool = False, kept: int | None = None) -> None:
         self._apply, self._recheck_s = apply, recheck_s
         self._cores = _cores()
         self._share = share
-        self.choice = self._shared(choose_threads(window_s))
+        self._fixed = fixed
+        self.choice = self._shared(_fixed_choice(kept, window_s) if fixed else choose_threads(window_s))
         self._apply(self.choice.threads)
         self._checked = time.monotonic()
         self._last = _snapshot(self._cores)
@@ -132,7 +147,7 @@ class ThreadGovernor:
     def maybe_recheck(self) -> Choice | None:
         """Between steps: measure again when it is time; returns the new choice when the count changed."""
         now = time.monotonic()
-        if self._share > 1:
+        if self._share > 1 or self._fixed:
             return None
         if _environment_choice() is not None or self._last is None or now - self._checked < self._recheck_s:
             return None
