@@ -183,3 +183,34 @@ def test_from_scratch_and_pretrained_train_side_by_side_from_the_command_line(hu
                              env=env, capture_output=True, text=True, timeout=240)
     assert missing.returncode == 2 and "the weights file" in missing.stderr and "does not exist" in missing.stderr
     assert not (tmp_path / "other").exists() or not any((tmp_path / "other").iterdir())
+
+
+@pytest.mark.parametrize("fine_tune, body_moves", [("head", False), ("lower-body", True), ("all", True)])
+def test_fine_tuning_trains_what_it_says(hub, fine_tune, body_moves):
+    """The classifier always learns at the run's lr; the body not at all (head), ten times more slowly
+    (lower-body) or alike (all) - measured on the weights after a few real steps of the trainer."""
+    import io
+
+    from explorer.data.loading import load_dataset
+    from explorer.runs.folder import RunDir
+    from explorer.training.device import resolve_precision
+    from explorer.training.events import Reporter
+    from explorer.training.trainer import Trainer
+
+    _torchvision_file(18, hub)
+    config = RunConfig(model=ModelConfig(family="imagenet", depth=18, input_size=32),
+                       data=DataConfig(dataset="synthetic", synthetic_size=100),
+                       train=TrainConfig(compare="residual", start_from="both", fine_tune=fine_tune, iterations=3,
+                                         batch_size=8, lr=0.05, milestones=(), precision="fp32", channels_last=False))
+    run = RunDir.create(hub.parent / "runs", config)
+    trainer = Trainer(config, load_dataset(config.data), device=torch.device("cpu"),
+                      precision=resolve_precision("fp32", torch.device("cpu")), reporter=Reporter(run, 3, io.StringIO()))
+    before = {m.key: {k: v.clone() for k, v in m.model.state_dict().items()} for m in trainer.members}
+    assert trainer.train(run) == ("finished", "")
+    moved = {m.key: {k: float((v - before[m.key][k]).abs().max()) for k, v in m.model.state_dict().items()
+                     if v.is_floating_point()} for m in trainer.members}
+    pretrained, scratch = moved["resnet-18-pretrained"], moved["resnet-18"]
+    assert pretrained["fc.weight"] > 0 and scratch["layer2.0.conv1.weight"] > 0
+    assert (pretrained["layer2.0.conv1.weight"] > 0) == body_moves
+    if fine_tune == "lower-body":  # the same data and a tenth of the step: far less movement than from scratch
+        assert pretrained["layer2.0.conv1.weight"] < scratch["layer2.0.conv1.weight"]

@@ -9,7 +9,7 @@ import argparse
 from explorer.config.model import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig
 from explorer.config.recipes import RECIPES, recipe_train_config
 from explorer.config.run import (
-    COMPARES, DATASETS, DEVICES, PRECISIONS, SPLITS, STARTS, DataConfig, RunConfig, TrainConfig,
+    COMPARES, DATASETS, DEVICES, FINE_TUNES, PRECISIONS, SPLITS, STARTS, DataConfig, RunConfig, TrainConfig,
 )
 from explorer.runs.folder import default_runs_dir
 
@@ -17,7 +17,7 @@ from explorer.runs.folder import default_runs_dir
 TRAIN_FLAGS = ("compare", "depths", "iterations", "batch_size", "lr", "momentum", "weight_decay", "milestones",
                "gamma", "warmup_lr", "warmup_until_error", "warmup_min_depth", "eval_every", "log_every",
                "checkpoint_every", "device", "precision", "channels_last", "seed", "seeds", "compile", "cuda_graphs",
-               "devices", "sync_bn", "fuse", "deterministic", "start_from", "weights")
+               "devices", "sync_bn", "fuse", "deterministic", "start_from", "weights", "fine_tune")
 DATA_FLAGS = ("dataset", "data_dir", "split", "train_subset", "augment", "synthetic_size")
 
 
@@ -93,6 +93,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--weights", metavar="imagenet|FILE", help="the pretrained weights: torchvision's ImageNet "
                       "ones for ImageNet ResNet-18/34/50/101/152 (--family imagenet --stride-on 3x3; downloaded "
                       "once into torch's hub cache), or a .pth file of a state dict (default imagenet)")
+    what.add_argument("--fine-tune", choices=tuple(FINE_TUNES), help="what a pretrained network trains: all its "
+                      "layers (default), the classifier alone (head), or its body at a tenth of the lr (lower-body)")
     add_data_options(parser)
     data = parser.add_argument_group("data")
     data.add_argument("--split", choices=SPLITS, help="test: 50k train / 10k test (default); val: 45k/5k")

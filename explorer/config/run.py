@@ -28,6 +28,10 @@ DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "synthetic": 10}
 SPLITS = ("test", "val")
 COMPARES = ("both", "plain", "residual")
 STARTS = ("scratch", "pretrained", "both")  # where the residual networks start: from scratch, from weights, or both
+# What a pretrained network trains, as the lr of its body (every layer but the classifier) over the run's lr: all
+# layers alike, the classifier alone (the body's weights stay as loaded; its batch norms follow the new data), or
+# the body ten times more slowly. Networks from scratch always train every layer at the run's lr.
+FINE_TUNES = {"all": 1.0, "head": 0.0, "lower-body": 0.1}
 # torchvision's ImageNet weights were trained on inputs normalised with these (per channel, of [0, 1] pixels)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -178,6 +182,7 @@ class TrainConfig:
     deterministic: bool = False  # the same kernels in the same order every time: a resume is bit for bit exact
     start_from: str = "scratch"  # STARTS: from scratch, from pretrained weights, or each residual network both ways
     weights: str = "imagenet"  # the pretrained weights: torchvision's ImageNet ones, or a weights file's path
+    fine_tune: str = "all"  # FINE_TUNES: what a pretrained network trains
 
     def __post_init__(self) -> None:
         for name in ("depths", "devices"):
@@ -198,6 +203,7 @@ class TrainConfig:
     def validate(self) -> None:
         choice("compare", self.compare, COMPARES)
         choice("start-from", self.start_from, STARTS)
+        choice("fine-tune", self.fine_tune, tuple(FINE_TUNES))
         if not isinstance(self.weights, str) or not self.weights.strip():
             raise ConfigError("weights", f"{self.weights!r} must be imagenet or a weights file's path")
         if self.start_from != "scratch" and self.compare != "residual":
@@ -245,6 +251,10 @@ class TrainConfig:
     def kept_iterations(self) -> tuple[int, ...]:
         """The checkpoints kept for analysis beside the latest one: the start, each lr drop and the end."""
         return tuple(sorted({0, *self.milestones, self.iterations}))
+
+    def body_lr(self, model: ModelConfig) -> float:
+        """The lr of ``model``'s body over the run's lr (its classifier always learns at the run's lr)."""
+        return FINE_TUNES[self.fine_tune] if model.weights is not None else 1.0
 
     @property
     def seed_list(self) -> tuple[int, ...]:

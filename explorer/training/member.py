@@ -54,6 +54,7 @@ class Member:
     bad_at: torch.Tensor = field(default=None)  # first iteration with a diverged loss, 0 if none
     grad_norms: torch.Tensor = field(default=None)  # type: ignore[assignment]
     seed_label: int | None = None  # the seed as RunConfig.networks() gives it (None in a run of one seed)
+    body_lr: float = 1.0  # the lr of every layer but the classifier, over the run's (fine-tuning)
 
     def __post_init__(self) -> None:
         self.loss_sum = torch.zeros((), device=self.device)
@@ -97,18 +98,37 @@ class Member:
             self.grad_norms.copy_(saved["grad_norms"])
 
 
-def sgd(params, *, device: torch.device, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
+HEAD = "fc."  # the classifier's parameters: always at the run's lr
+
+
+def sgd(model: nn.Module, *, device: torch.device, lr: float, momentum: float, weight_decay: float,
+        body_lr: float = 1.0) -> torch.optim.SGD:
     """SGD with momentum and weight decay on every parameter (BN included, as the paper's code). On CUDA the fused
     kernel: fewer launches, and with fp16's gradient scaler it skips an overflowing step on the device, where the
-    plain one reads the overflow flag back every step."""
+    plain one reads the overflow flag back every step. ``body_lr`` scales the lr of every parameter but the
+    classifier's (fine-tuning); :func:`set_lr` applies it whenever the schedule moves the lr."""
+    named = list(model.named_parameters())
+    if body_lr == 1.0:
+        groups = [{"params": [p for _, p in named], "lr_scale": 1.0}]
+    else:
+        groups = [{"params": [p for n, p in named if not n.startswith(HEAD)], "lr_scale": body_lr},
+                  {"params": [p for n, p in named if n.startswith(HEAD)], "lr_scale": 1.0}]
     fused = device.type == "cuda" and "fused" in inspect.signature(torch.optim.SGD).parameters
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                           **({"fused": True} if fused else {"foreach": True}))
+    optimizer = torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                **({"fused": True} if fused else {"foreach": True}))
+    set_lr(optimizer, lr)
+    return optimizer
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """The schedule's lr, times each parameter group's own scale."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def build_member(config: ModelConfig, seed: int, key: str, *, device: torch.device, channels_last: bool,
                  lr: float, momentum: float, weight_decay: float, scaler, warming_up: bool, compile: bool,
-                 wrap=None, seed_label: int | None = None) -> Member:
+                 wrap=None, seed_label: int | None = None, body_lr: float = 1.0) -> Member:
     """The network as the run starts it: initialised from ``seed`` alone (so its start does not depend on which
     other networks share the run) or from the weights its config names, on ``device``, in the run's memory
     format."""
@@ -122,9 +142,10 @@ def build_member(config: ModelConfig, seed: int, key: str, *, device: torch.devi
     if wrap is not None:  # under torchrun: DistributedDataParallel (and SyncBatchNorm, which replaces the BNs)
         forward = wrap(model)
         model = getattr(forward, "module", model)
-    optimizer = sgd(model.parameters(), device=device, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    optimizer = sgd(model, device=device, lr=lr, momentum=momentum, weight_decay=weight_decay, body_lr=body_lr)
     layers = weighted_layers(model)
     evaluate = model if forward is not model else None
     forward = compiled(forward) if compile else forward
     return Member(config.name, seed, key, config, model, forward, evaluate or forward, optimizer, scaler, device,
-                  warming_up, [name for name, _ in layers], [weight for _, weight in layers], seed_label=seed_label)
+                  warming_up, [name for name, _ in layers], [weight for _, weight in layers], seed_label=seed_label,
+                  body_lr=body_lr)

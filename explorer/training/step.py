@@ -21,6 +21,7 @@ import contextlib
 import torch
 
 from explorer.training.device import Precision
+from explorer.training.member import set_lr
 from explorer.training.units import per_network_losses, per_network_norms
 
 # Cross-entropy over 10 classes starts near ln 10 = 2.3; a loss past this has blown up and does not come back
@@ -32,8 +33,7 @@ GRAPH_WARMUP_STEPS = 3
 def eager_step(u, x: torch.Tensor, y: torch.Tensor, lr: float, precision: Precision, cache: bool = True) -> None:
     """Forward, backward, gradient norms, SGD and the interval's metrics of every network of ``u``, with no
     read-back to the host."""
-    for group in u.optimizer.param_groups:
-        group["lr"] = lr
+    set_lr(u.optimizer, lr)
     with precision.autocast(u.device, cache_enabled=cache):
         logits = u.logits(x)
         losses = per_network_losses(logits, y)

@@ -34,7 +34,7 @@ from explorer.training.device import Precision, release_cached_memory
 from explorer.training.distributed import SINGLE, StopVote, World
 from explorer.training.events import Reporter
 from explorer.training.groups import fuses, fusion_key, place, plan
-from explorer.training.member import Member, build_member
+from explorer.training.member import Member, build_member, set_lr
 from explorer.training.schedule import lr_at, needs_warmup, warmup_done
 from explorer.training.step import DIVERGED_LOSS, run_step
 from explorer.training.units import Group, Solo
@@ -89,7 +89,7 @@ class Trainer:
             members.append(build_member(
                 mc, tc.seed if seed is None else seed, key, device=device, channels_last=tc.channels_last, lr=tc.lr,
                 momentum=tc.momentum, weight_decay=tc.weight_decay, scaler=self.precision.grad_scaler(device),
-                warming_up=needs_warmup(mc.depth, tc), compile=tc.compile, seed_label=seed,
+                warming_up=needs_warmup(mc.depth, tc), compile=tc.compile, seed_label=seed, body_lr=tc.body_lr(mc),
                 wrap=lambda model, device=device: self.world.wrap(model, device, tc.sync_bn)))
         return members
 
@@ -239,8 +239,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(), "cuda_rng": None,
         }
         for m in self.members if self.iteration else ():  # as its last step left it (a group steps its own)
-            for group in m.optimizer.param_groups:
-                group["lr"] = self.lr(m, self.iteration)
+            set_lr(m.optimizer, self.lr(m, self.iteration))
         save_set(run.checkpoint_dir, self.iteration, {m.key: m.state(self.iteration) for m in self.members},
                  trainer, keep=self.train_cfg.kept_iterations)
         self.saved_at = self.iteration

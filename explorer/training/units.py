@@ -66,8 +66,8 @@ class Group:
         self.net.train(models[0].training)
         self.forward = compiled(self.net) if compile else self.net
         self.scaler = None
-        self.optimizer = sgd(self.net.parameters(), device=self.device, lr=lr, momentum=momentum,
-                             weight_decay=weight_decay)
+        self.optimizer = sgd(self.net, device=self.device, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                             body_lr=members[0].body_lr)
         if momentum:
             self._bind_momentum()
         self.iteration = torch.zeros((), dtype=torch.int64, device=self.device)
