@@ -170,6 +170,9 @@ class TrainConfig:
             if not isinstance(device, str) or not (device in ("cpu", "cuda", "mps") or
                                                    (device.startswith("cuda:") and device[5:].isdigit())):
                 raise ConfigError("devices", f"{device!r} is not a device; write cpu, mps, cuda or cuda:N")
+            if self.device != "auto" and device.partition(":")[0] != self.device:
+                raise ConfigError("devices", f"{', '.join(self.devices)} and {{device}} {self.device} name different "
+                                  "devices; leave out one of the two", others=("device",))
         if self.cuda_graphs and self.precision == "fp16":
             raise ConfigError("cuda-graphs", "works with precision bf16 or fp32 (fp16's gradient scaler skips steps, "
                               "which a captured graph cannot); choose one of those", others=("precision",))

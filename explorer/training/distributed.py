@@ -21,6 +21,16 @@ from explorer.config.errors import ConfigError
 
 BARRIER_SECONDS = 120  # the longest one rank waits for the others to finish a run
 STOP_CHECK_EVERY = 10  # steps between two agreements on "stop" (a collective; cheap, but not free on a GPU)
+PEER_LOST = ("another process of this torchrun job stopped (killed or crashed), so this one cannot go on; resume to "
+             "continue from the last checkpoint")
+ORPHANED = ("rank 0 of this torchrun job (pid {pid}), the one that writes the run, stopped without a word (killed?); "
+            "resume to continue from the last checkpoint")
+
+
+def lost_peer(exc: BaseException) -> bool:
+    """Whether ``exc`` is the process group failing because another rank is gone: NCCL raises a DistError, gloo a
+    bare RuntimeError from its transport ("…/gloo/transport/tcp/pair.cc:545] Read error … reset by peer")."""
+    return isinstance(exc, torch.distributed.DistError) or (isinstance(exc, RuntimeError) and "gloo" in str(exc))
 
 
 @dataclass(frozen=True)

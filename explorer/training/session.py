@@ -1,7 +1,8 @@
 """One trainer process from its first line to its last: check the machine, load the data, build or restore the
 models, train, and always leave the run directory saying how it ended (``status.json`` and an ``end`` event),
-whatever happened: finished, cancelled by SIGTERM/SIGINT (once or twice), diverged, a dataset error, out of
-memory, a full disk, a crash. The caller holds the run's lock (one trainer per run).
+whatever happened: finished, cancelled by SIGTERM/SIGINT/SIGHUP (once or twice), diverged, a dataset error, out
+of memory, a full disk, a crash, another process of a torchrun job gone. The caller holds the run's lock (one
+trainer per run); the trainer first removes what killed writers left in the run (temporaries, partial sets).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from explorer.runs.checkpoints import latest_iteration
 from explorer.data.errors import DatasetError
 from explorer.data.loading import load_dataset
 from explorer.data.dataset import Dataset
-from explorer.runs.folder import RunDir, os_reason
+from explorer.runs.folder import RunDir, RunDirError, os_reason
 from explorer.runs.checkpoints import CheckpointError
+from explorer.runs.state import RunState
 from explorer.training.device import configure_backends
-from explorer.training.distributed import SINGLE, World, device_of
+from explorer.training.distributed import ORPHANED, PEER_LOST, SINGLE, World, device_of, lost_peer
 from explorer.training.events import Reporter, SilentReporter
 from explorer.training.preflight import Preflight, preflight
 from explorer.training.stop import StopFlag
@@ -49,13 +51,16 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
     """Train the run in ``run`` (from its current checkpoint set, if any); returns the process exit code.
     ``dataset`` is the data already loaded by the caller and ``checked`` its preflight on this machine (the CLI
     does both before it makes the run folder; a resumed run or one the app prepared is checked here).
-    Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing. ``trained()`` is called
+    Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing (unless rank 0 died
+    without a word: :func:`_take_over`). ``trained()`` is called
     when the training loop itself ended (finished, stopped as agreed, diverged): every rank then ended alike."""
     config = run.config()
     kind = Reporter if world.main else SilentReporter
     reporter = kind(run, config.train.iterations, stream, iteration=latest_iteration(run.checkpoint_dir) or 0)
     trainer = None
     try:
+        if world.main:
+            run.remove_leftovers()
         reporter.status("running", "starting")
         try:
             with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
@@ -109,11 +114,16 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         return _end(reporter, "failed", f"cannot write to the run folder {run.path}: {os_reason(exc)}; {advice}",
                     Exit.FAILED)
     except Exception as exc:
+        if world.distributed and lost_peer(exc):
+            code = _end(reporter, "failed", PEER_LOST, Exit.FAILED)
+            if not world.main:
+                _take_over(run, config.train.iterations, reporter.iteration, stream)
+            return code
         if is_cpu_out_of_memory(exc):
             return _end(reporter, "failed", out_of_memory_message(
                 config.train.batch_size, len(config.model_configs()), "the CPU"), Exit.FAILED)
         # A bug, not a user's mistake: the sentence for the person, the traceback for the bug report.
-        details = run.path / "error.log"
+        details = run.error_path
         try:
             atomic_write(details, traceback.format_exc())
             where = f"details are in {details}"
@@ -126,6 +136,23 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
             trainer.close()
         run.close()
         (stream or sys.stderr).flush()
+
+
+def _take_over(run: RunDir, iterations: int, iteration: int, stream: IO[str] | None) -> None:
+    """Rank 0, the one writer of a torchrun job's run, died without a word (killed): a surviving rank, which never
+    writes the run otherwise, takes the run's lock it let go and records that the run failed, so that status.json
+    never says "running" behind a dead process. Rank 0 alive (the lock held) or its word written: nothing to do."""
+    writer = run.status().pid  # rank 0's, as its status.json says
+    try:
+        lock = run.lock()
+    except RunDirError:
+        return
+    try:
+        if run.status().state is RunState.RUNNING:  # not finished, cancelled or failed by rank 0's own word
+            _end(Reporter(run, iterations, stream, iteration), "failed", ORPHANED.format(pid=writer), Exit.FAILED)
+    finally:
+        lock.release()
+        run.close()
 
 
 def _end(reporter: Reporter, state: str, message: str, code: int, iteration: int | None = None) -> int:
