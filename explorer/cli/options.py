@@ -64,7 +64,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        "imagenet 18/34/50/101/152 (default 20 or 18)")
     group.add_argument("--block", choices=BLOCKS, help="default basic; bottleneck for imagenet depth >= 50")
     group.add_argument("--preact", action="store_true", help="pre-activation units (BN-ReLU-conv)")
-    group.add_argument("--plain", action="store_true", help="remove every shortcut")
+    group.add_argument("--plain", action="store_true", help="remove every shortcut (train: the plain networks only, "
+                       "as --compare plain)")
     group.add_argument("--shortcut", choices=SHORTCUTS, help="A zero-pad, B projection on shape change, "
                        "C projection everywhere (default A for cifar, B for imagenet)")
     group.add_argument("--stride-on", choices=STRIDE_ON, default="1x1",

@@ -81,3 +81,33 @@ def test_export_model_never_writes_through_a_link_at_a_temporary_name(tmp_path):
     assert (out / "model.onnx").is_file() and not (out / "model.onnx").is_symlink()
     assert len(onnx.load(str(out / "model.onnx")).graph.node) > 10  # the network itself, whole
     assert sorted(p.name for p in out.iterdir()) == [".model.onnx.partial", "model.onnx"]  # no temporary left
+
+
+def test_writing_a_checkpoint_set_never_follows_a_link_in_the_checkpoints_folder(tmp_path):
+    """The trainer's own set writer, met by links: an old set and the name of the set being written planted as
+    links to a folder outside, and a checkpoints folder that is itself a link."""
+    from explorer.runs import checkpoints
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "trainer.pt").write_bytes(b"someone else's")
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for old in ("iter-00000008", "iter-00000016"):
+        os.symlink(outside, folder / old)
+    partial = checkpoints.partial_folder(folder, 16, os.getpid())
+    (partial / "trainer.pt").write_bytes(b"ours")
+
+    checkpoints.commit(folder, partial, 16, keep=())
+
+    assert snapshot(outside) == {"trainer.pt": b"someone else's"}
+    written = folder / "iter-00000016"
+    assert not written.is_symlink() and (written / "trainer.pt").read_bytes() == b"ours"
+    assert (folder / "iter-00000008").is_symlink()  # not a set of ours: neither used nor followed to delete
+    assert checkpoints.complete_sets(folder) == {16: folder / "iter-00000016"}
+
+    linked = tmp_path / "linked-checkpoints"
+    os.symlink(outside, linked)
+    with pytest.raises(OSError):
+        checkpoints.partial_folder(linked, 24, os.getpid())
+    assert snapshot(outside) == {"trainer.pt": b"someone else's"}
