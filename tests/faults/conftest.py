@@ -12,8 +12,8 @@ from explorer.runs.checkpoints import latest_iteration
 from explorer.runs.folder import RunDir
 from tests.faults.harness import TINY, only_run, start, wait_until
 
-# Plain-8 and ResNet-8; a set every 8 iterations: killed past its third set, a resume has ~40 short steps left.
-KILLED = [*TINY, "--iterations", "60", "--log-every", "2", "--eval-every", "10", "--checkpoint-every", "8"]
+# Plain-8 and ResNet-8; a set every 8 iterations: killed past its third set, a resume has ~20 short steps left.
+KILLED = [*TINY, "--iterations", "40", "--log-every", "2", "--eval-every", "10", "--checkpoint-every", "8"]
 
 
 @pytest.fixture(scope="session")
