@@ -206,8 +206,7 @@ def check_classes(config: RunConfig, given: int | None) -> None:
 def changed_options(args: argparse.Namespace, parser: argparse.ArgumentParser,
                     ignore: tuple[str, ...] = ()) -> list[str]:
     """The options given with values other than their defaults, in the core's words ("depth", "augment";
-    ``ignore``: those that are no setting), and the words that name them in a ConfigError that lists them as
-    its ``others`` ("{depth}, {augment}", which the CLI words as flags)."""
+    ``ignore``: those that are no setting); :func:`flag_of` words them as the person typed them."""
     defaults = {action.dest: parser.get_default(action.dest) for action in parser._actions}
     return [k.replace("_", "-") for k, v in vars(args).items()
             if k not in ignore and k in defaults and defaults.get(k) != v]
