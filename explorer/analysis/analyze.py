@@ -10,27 +10,33 @@ import time
 from pathlib import Path
 
 
-from explorer.config.errors import ConfigError
 from explorer.analysis.inputs import images, networks
 from explorer.runs.checkpoints import chosen_iteration
 from explorer.analysis.landscape import landscape
 from explorer.analysis.lesion import lesion_study
 from explorer.analysis.responses import layer_responses
-from explorer.system.files import atomic_write
+from explorer.system.files import atomic_write, own_folder, remove_stale_temporaries, unwritable
 from explorer.runs.folder import RunDir
 from explorer.training.device import resolve_device
-from explorer.analysis.plan import WHAT, default_size, result_path
+from explorer.analysis.plan import check_options, default_size, result_path
 
 
 def analyze(run: RunDir, what: str, *, iteration: int | None = None, subset: int | None = None,
             device_name: str = "auto", points: int | None = None, two_d: bool = False, seed: int = 0,
             progress=lambda done, total, network: None) -> Path:
     """Run ``what`` on every network of ``run`` at ``iteration`` (the latest kept checkpoint when None);
-    returns the file written. ValueError/CheckpointError are the person's to fix (one sentence)."""
-    if what not in WHAT:
-        raise ConfigError("what", f"{what!r} is not an analysis; choose one of {', '.join(WHAT)}")
+    returns the file written. ValueError/RunDirError are the person's to fix, CheckpointError a damaged run and
+    OSError the analysis folder refusing the result (one sentence each). The run folder is checked, and its
+    ``analysis/`` folder made, before any work: a link there, or a file in its way, costs no minutes of work."""
+    check_options(what, subset=subset, points=points, two_d=two_d, seed=seed, iteration=iteration)
     device = resolve_device(device_name)
+    run.check_own()
     at = chosen_iteration(run.checkpoint_dir, iteration, run.path.name)
+    folder = own_folder(result_path(run, what, at, two_d).parent)
+    refused = unwritable(folder)
+    if refused is not None:
+        raise refused
+    remove_stale_temporaries(folder)  # what an analysis killed mid-write left
     default_images, default_points = default_size(what, two_d, device.type)
     count = subset or default_images
     started = time.time()
@@ -50,7 +56,6 @@ def analyze(run: RunDir, what: str, *, iteration: int | None = None, subset: int
             results[network.key] = landscape(network, x, y, points=points or default_points, two_d=two_d, seed=seed,
                                              progress=tick)
     path = result_path(run, what, at, two_d)
-    path.parent.mkdir(exist_ok=True)
     atomic_write(path, json.dumps({"what": what, "iteration": at, "images": len(y), "device": device.type,
                                    "seconds": round(time.time() - started, 2), "networks": results}))
     return path

@@ -25,22 +25,20 @@ class Network:
     model: torch.nn.Module
 
 
-def networks(run: RunDir, iteration: int, device: torch.device) -> list[Network]:
-    """Every network of the run (for every seed) as it was at ``iteration``, in eval mode on ``device``. A
-    network the set does not hold (a hand-trimmed run) is left out; a file that is there but damaged is not:
-    it raises CheckpointError naming the file."""
+def network_keys(run: RunDir) -> list[str]:
+    """The keys of every network the run trains, as its checkpoints name them."""
+    return [key for key, _model, _seed in run.config().networks()]
+
+
+def networks(run: RunDir, iteration: int, device: torch.device, keys: list[str] | None = None) -> list[Network]:
+    """Every network of the run (for every seed; only ``keys`` when given) as it was at ``iteration``, in eval
+    mode on ``device``. A trainer writes every network of the run into every set, so a file that is missing,
+    damaged or not one of ours is never left out in silence: it raises CheckpointError naming the file."""
     config = run.config()
-    held = checkpoints.complete_sets(run.checkpoint_dir).get(iteration)
-    found = []
-    for key, model_config, _seed in config.networks():
-        if held is None or not (held / f"{key}.pt").exists():
-            continue
-        found.append(Network(key, model_config, restore_network(run.checkpoint_dir, key, model_config, iteration,
-                                                                 device)))
-    if not found:
-        raise CheckpointError(f"the checkpoint at iteration {iteration:,} of {run.path.name} holds none of its "
-                              "networks")
-    return found
+    if iteration not in checkpoints.complete_sets(run.checkpoint_dir):
+        raise CheckpointError(f"{run.path.name} keeps no checkpoint at iteration {iteration:,}")
+    return [Network(key, model_config, restore_network(run.checkpoint_dir, key, model_config, iteration, device))
+            for key, model_config, _seed in config.networks() if keys is None or key in keys]
 
 
 def images(run: RunDir, which: str, count: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

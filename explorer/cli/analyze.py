@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.analysis.plan import WHAT
+from explorer.analysis.plan import WHAT, check_options
 from explorer.cli.progress import Progress, add_progress_option
-from explorer.config.limits import MAX_ANALYSIS_IMAGES, whole
 from explorer.config.run import DEVICES
 from explorer.runs.checkpoints import CheckpointError
+from explorer.runs.folder import ANALYSIS_DIR, os_reason
 from explorer.system.exits import Failed
+from explorer.system.files import is_disk_full
 
 
 def add_parser(sub) -> None:
@@ -32,12 +33,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.subset is not None:
-        whole("subset", args.subset, 10, MAX_ANALYSIS_IMAGES)
-    if args.points is not None:
-        whole("points", args.points, 3, 201)
-    if args.checkpoint is not None:
-        whole("checkpoint", args.checkpoint, 0, 10**8)
+    check_options(args.what, subset=args.subset, points=args.points, two_d=args.two_d, seed=args.seed,
+                  iteration=args.checkpoint)  # before torch: a wrong number answers at once
     import torch
 
     from explorer.analysis.analyze import analyze
@@ -55,5 +52,9 @@ def run(args: argparse.Namespace) -> int:
                        progress=lambda done, total, network: count(done, total, network=network))
     except (CheckpointError, DatasetError) as exc:
         raise Failed(str(exc)) from None
+    except OSError as exc:  # the analysis folder refused the result: read-only, a full disk, a file in the way
+        advice = "free some space" if is_disk_full(exc) else "fix the folder"
+        raise Failed(f"cannot write the analysis into {run_dir.path / ANALYSIS_DIR}: {os_reason(exc)}; {advice}, "
+                     "then run it again") from None
     progress.outcome("done", f"wrote {path}", path=str(path))
     return 0

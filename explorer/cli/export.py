@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from explorer.config.errors import ConfigError
-from explorer.cli.options import add_model_options, model_config_from_args
+from explorer.cli.options import MODEL_FLAGS, add_model_options, changed_options, listed, model_config_from_args
 from explorer.cli.progress import Progress, add_progress_option
 from explorer.runs.checkpoints import CheckpointError, chosen_iteration
 from explorer.system.exits import Failed
@@ -29,25 +29,24 @@ def add_parser(sub) -> None:
     export.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (the only one)")
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write, e.g. resnet-56.onnx")
     add_progress_option(export)
-    export.set_defaults(func=run)
+    export.set_defaults(func=run, parser=export)
 
 
 def _trained(args: argparse.Namespace):
     """(ModelConfig, module, label) of the chosen network of ``--run``, restored on the CPU."""
     import torch
 
-    from explorer.analysis.inputs import networks
+    from explorer.analysis.inputs import network_keys, networks
     from explorer.runs.folder import RunDir
 
     run_dir = RunDir.open(args.run)
-    iteration = chosen_iteration(run_dir.checkpoint_dir, args.checkpoint, run_dir.path.name)
-    found = networks(run_dir, iteration, torch.device("cpu"))
-    keys = [n.key for n in found]
-    if args.network is None and len(found) > 1:
-        raise ConfigError("network", f"is needed: {run_dir.path.name} has {len(found)} networks ({', '.join(keys)})")
+    keys = network_keys(run_dir)
+    if args.network is None and len(keys) > 1:
+        raise ConfigError("network", f"is needed: {run_dir.path.name} has {len(keys)} networks ({', '.join(keys)})")
     if args.network is not None and args.network not in keys:
         raise ConfigError("network", f"{args.network!r} is not in {run_dir.path.name}; choose one of {', '.join(keys)}")
-    chosen = found[0] if args.network is None else found[keys.index(args.network)]
+    iteration = chosen_iteration(run_dir.checkpoint_dir, args.checkpoint, run_dir.path.name)
+    (chosen,) = networks(run_dir, iteration, torch.device("cpu"), keys=[args.network or keys[0]])
     return chosen.config, chosen.model, f"{chosen.key} at iteration {iteration:,} of {run_dir.path.name}"
 
 
@@ -60,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
         if args.network is not None or args.checkpoint is not None:
             raise ConfigError("run", "is needed for --network and --checkpoint: the run whose network to export")
         config = model_config_from_args(args)  # validated (and bounded) before torch is imported
+    else:
+        model_options = changed_options(args, args.parser, ignore=tuple(set(vars(args)) - set(MODEL_FLAGS)))
+        if model_options:
+            raise ConfigError("run", f"exports the network as the run trained it, which the model options cannot "
+                              f"change; leave out {listed(model_options)}", others=tuple(model_options))
     from explorer.models.onnx_export import ExportError, export_onnx
 
     try:

@@ -1,6 +1,8 @@
 """The command line's front door: the parser of every command, and how a command ends. Every mistake a person can
 make ends in one sentence and exit code 2, before anything is written; a failure of the environment is one
-sentence and exit code 1; a bug is one sentence too, with the traceback on request."""
+sentence and exit code 1; a bug is one sentence too, with the traceback on request. A terminal that goes away
+(closed, or a pipe whose reader left) ends nothing: what a command says on stderr is then dropped
+(:class:`explorer.system.terminal.Terminal`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from explorer.cli.options import flag_of
 from explorer.config.errors import ConfigError
 from explorer.runs.folder import RunDirError
 from explorer.system.exits import Exit, Failed
+from explorer.system.terminal import Terminal
 
 COMMANDS = (summary, train, runs, analyze, data, export)
 
@@ -41,6 +44,16 @@ def _sentence(exc: ValueError, parser: argparse.ArgumentParser) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stderr = sys.stderr
+    if stderr is not None:
+        sys.stderr = Terminal(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stderr = stderr
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command_parser = parser._subparsers._group_actions[0].choices[args.command]

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.config.model import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig
+from explorer.config.errors import ConfigError
+from explorer.config.model import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig, default_block
 from explorer.config.recipes import RECIPES, recipe_train_config
 from explorer.config.run import (
-    COMPARES, DATASETS, DEVICES, FINE_TUNES, PRECISIONS, SPLITS, STARTS, DataConfig, RunConfig, TrainConfig,
+    COMPARES, DATASET_LABELS, DATASETS, DEVICES, FINE_TUNES, PRECISIONS, SPLITS, STARTS, DataConfig, RunConfig,
+    TrainConfig,
 )
 from explorer.runs.folder import default_runs_dir
 
@@ -19,13 +21,20 @@ TRAIN_FLAGS = ("compare", "depths", "iterations", "batch_size", "lr", "momentum"
                "checkpoint_every", "device", "precision", "channels_last", "seed", "seeds", "compile", "cuda_graphs",
                "devices", "sync_bn", "fuse", "deterministic", "start_from", "weights", "fine_tune")
 DATA_FLAGS = ("dataset", "data_dir", "split", "train_subset", "augment", "synthetic_size")
+MODEL_FLAGS = ("family", "depth", "block", "preact", "plain", "shortcut", "stride_on", "num_classes", "input_size",
+               "zero_init_residual")
 
 
 def flag_of(option: str, parser: argparse.ArgumentParser) -> str:
-    """The core's name of an option ("batch-size") as the person typed it ("--batch-size"), where it is a flag of
-    this command; otherwise the name as it is (the core's words for what has no flag)."""
+    """The core's name of an option ("batch-size", "augment") as the person types it ("--batch-size",
+    "--no-augment"), where it is a flag of this command; otherwise the name as it is (the core's words for what
+    has no flag)."""
     flags = {flag for action in parser._actions for flag in action.option_strings}
-    return f"--{option}" if f"--{option}" in flags else option
+    if f"--{option}" in flags:
+        return f"--{option}"
+    dest = option.replace("-", "_")
+    named = [a.option_strings[-1] for a in parser._actions if a.dest == dest and a.option_strings]
+    return named[0] if named else option
 
 
 def int_list(option: str):
@@ -56,7 +65,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        "imagenet 18/34/50/101/152 (default 20 or 18)")
     group.add_argument("--block", choices=BLOCKS, help="default basic; bottleneck for imagenet depth >= 50")
     group.add_argument("--preact", action="store_true", help="pre-activation units (BN-ReLU-conv)")
-    group.add_argument("--plain", action="store_true", help="remove every shortcut")
+    group.add_argument("--plain", action="store_true", help="remove every shortcut (train: the plain networks only, "
+                       "as --compare plain)")
     group.add_argument("--shortcut", choices=SHORTCUTS, help="A zero-pad, B projection on shape change, "
                        "C projection everywhere (default A for cifar, B for imagenet)")
     group.add_argument("--stride-on", choices=STRIDE_ON, default="1x1",
@@ -67,12 +77,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="start each residual branch's last BN at zero")
 
 
-def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
-    return ModelConfig(
-        family=args.family, depth=args.depth, block=args.block, preact=args.preact, plain=args.plain,
-        shortcut=args.shortcut, stride_on=args.stride_on, num_classes=args.num_classes,
-        input_size=args.input_size, zero_init_residual=args.zero_init_residual,
-    )
+def model_config_from_args(args: argparse.Namespace, **changes) -> ModelConfig:
+    return ModelConfig(**{**{name: getattr(args, name) for name in MODEL_FLAGS}, **changes})
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -158,18 +164,72 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                        "checkpoint, with the settings in its config.json")
 
 
+def folder_option(option: str, value: str) -> str:
+    """A folder a flag names: an empty name is refused, never read as "the default" or "here"."""
+    if not value.strip():
+        raise ConfigError(option, f"{value!r} names no folder; give the folder's path")
+    return value
+
+
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig the flags describe, validated as a whole (every network included)."""
-    model = model_config_from_args(args)
+    """The RunConfig the flags describe, validated as a whole (every network included). Flags that contradict one
+    another are refused naming both, never one of them dropped: ``--plain`` trains plain networks (``--compare
+    plain``), a block not chosen follows ``--depths`` as it follows ``--depth``, and ``--num-classes`` must be
+    the data's own count."""
     options = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    if args.plain:
+        if options.get("compare", "plain") != "plain":
+            raise ConfigError("plain", f"trains plain networks only, but {{compare}} {args.compare} asks for "
+                              f"{'residual ones' if args.compare == 'residual' else 'both kinds'}; leave out one of "
+                              "the two", others=("compare",))
+        options["compare"] = "plain"
+    template = {"block": _block_of(args)}
+    if args.depths and args.depth is None and template["block"] != default_block(args.family, None):
+        template["depth"] = args.depths[0]  # the family's default depth takes the other block
+    try:
+        model = model_config_from_args(args, **template)
+    except ConfigError as exc:  # a depth of the list the person typed is said as that list's
+        if exc.option != "depth" or "depth" not in template:
+            raise
+        raise ConfigError("depths", exc.says) from None
     train = recipe_train_config(args.recipe, **options) if args.recipe else TrainConfig(**options)
     data = DataConfig(**{k: getattr(args, k) for k in DATA_FLAGS if getattr(args, k) is not None})
-    return RunConfig(model=model, data=data, train=train, name=args.name)
+    config = RunConfig(model=model, data=data, train=train, name=args.name)
+    check_classes(config, args.num_classes)
+    return config
+
+
+def _block_of(args: argparse.Namespace) -> str | None:
+    """The block the person chose, else the one every depth of ``--depths`` takes (as ``--depth`` picks it)."""
+    if args.block is not None or not args.depths:
+        return args.block
+    blocks = {d: default_block(args.family, d) for d in args.depths}
+    if len(set(blocks.values())) > 1:
+        words = "; ".join(f"{', '.join(str(d) for d in args.depths if blocks[d] == b)} take {b} blocks"
+                          for b in BLOCKS)
+        raise ConfigError("depths", f"{words}; the networks of one run share one block type: train them as two "
+                          "runs")
+    return next(iter(blocks.values()))
+
+
+def check_classes(config: RunConfig, given: int | None) -> None:
+    """``--num-classes`` where the data says how many classes there are: the same number, or refused (a run's
+    classifiers have as many outputs as its data has classes)."""
+    if given is not None and config.num_classes is not None and given != config.num_classes:
+        raise ConfigError("num-classes", f"{given:,} does not match the {config.num_classes:,} classes of the "
+                          f"{DATASET_LABELS[config.data.dataset]} data ({{dataset}} {config.data.dataset}); leave it "
+                          "out", others=("dataset",))
 
 
 def changed_options(args: argparse.Namespace, parser: argparse.ArgumentParser,
                     ignore: tuple[str, ...] = ()) -> list[str]:
-    """The flags given with values other than their defaults (``ignore``: those that are no setting)."""
-    defaults = vars(parser.parse_args([]))
-    return [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+    """The options given with values other than their defaults, in the core's words ("depth", "augment";
+    ``ignore``: those that are no setting); :func:`flag_of` words them as the person typed them."""
+    defaults = {action.dest: parser.get_default(action.dest) for action in parser._actions}
+    return [k.replace("_", "-") for k, v in vars(args).items()
             if k not in ignore and k in defaults and defaults.get(k) != v]
+
+
+def listed(options: list[str]) -> str:
+    """Options in a ConfigError's sentence, each to be named as its reader names it: "{depth}, {augment}"."""
+    return ", ".join(f"{{{option}}}" for option in options)

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from explorer.cli.options import folder_option
 from explorer.runs.folder import default_runs_dir
 from explorer.runs.listing import list_runs
 from explorer.runs.state import RunState
@@ -22,7 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    runs_dir = args.runs_dir or default_runs_dir()
+    runs_dir = folder_option("runs-dir", args.runs_dir) if args.runs_dir is not None else default_runs_dir()
     runs = list_runs(runs_dir)
     if args.json:
         json.dump([info.to_json() for info in runs], sys.stdout)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from explorer.cli.options import add_model_options, add_train_options, changed_options, run_config_from_args
+from explorer.cli.options import (
+    add_model_options, add_train_options, changed_options, check_classes, folder_option, listed,
+    run_config_from_args,
+)
 from explorer.cli.progress import Progress
+from explorer.config.errors import ConfigError
 from explorer.data.location import counted
 from explorer.runs.folder import RunDir, RunDirError, check_runs_dir, default_runs_dir
 from explorer.system.exits import Exit, Failed
@@ -30,13 +34,22 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume or args.run_dir:
+    existing = "resume" if args.resume is not None else "run-dir" if args.run_dir is not None else None
+    if existing:
+        folder_option(existing, getattr(args, existing.replace("-", "_")))
         changed = changed_options(args, args.parser, ignore=NOT_SETTINGS)
         if changed:
-            raise ValueError(f"{'--resume' if args.resume else '--run-dir'} uses the settings in the run's "
-                             f"config.json; leave out {', '.join(changed)}")
-        config = None
+            raise ConfigError(existing, f"uses the settings in the run's config.json; leave out {listed(changed)}",
+                              others=tuple(changed))
+        # Before torch: a folder that is no run, holds a link, has a config that cannot be read, or whose resume
+        # would lose its record is the person's to fix, answered at once with nothing done.
+        run_dir = RunDir.open(args.resume if args.resume is not None else args.run_dir)
+        config = run_dir.config()
+        if args.resume is not None:
+            run_dir.check_resumable()
     else:
+        if args.runs_dir is not None:
+            folder_option("runs-dir", args.runs_dir)
         config = run_config_from_args(args)  # a bad option is refused in a fraction of a second, before torch
     from explorer.training import distributed
     from explorer.training.stop import StopFlag
@@ -45,25 +58,23 @@ def run(args: argparse.Namespace) -> int:
     with StopFlag(restore=False) as stop:
         world = distributed.from_environment()
         dataset = checked = lock = None
-        if config is None:
-            run_dir = RunDir.open(args.resume or args.run_dir)
-            config = run_dir.config()  # a config that cannot be read is the person's to fix: exit 2 before training
+        if existing:
             distributed.start(world, config)
             if world.main:
                 lock = _agreed(world, run_dir.lock)
-                if args.run_dir and (run_dir.metrics_path.exists() or run_dir.checkpoint_dir.exists()):
+                if args.run_dir is not None and (run_dir.metrics_path.exists() or run_dir.checkpoint_dir.exists()):
                     lock.release()
                     raise ValueError(f"{run_dir.path} has already started; continue it with --resume")
             else:
                 _agreed(world, None)
             _say(world, "starting…")
         else:
-            runs_dir = check_runs_dir(args.runs_dir or default_runs_dir())
+            runs_dir = check_runs_dir(args.runs_dir if args.runs_dir is not None else default_runs_dir())
             distributed.start(world, config)
             _say(world, "starting…")
             try:
                 with stop.interruptible(at_first=True):
-                    config, dataset, checked = prepare(config)
+                    config, dataset, checked = prepare(config, args.num_classes)
             except KeyboardInterrupt:
                 _say(world, "stopped before the run began; nothing was written")
                 return Exit.OK
@@ -108,10 +119,11 @@ def _say(world, line: str) -> None:
         sys.stderr.flush()
 
 
-def prepare(config):
+def prepare(config, given: int | None = None):
     """Everything that can refuse a new run, before its folder is made: the device, the precision, the memory,
     the data (downloaded now if need be). Returns the config to record (an image folder's classes counted), the
-    loaded dataset and the preflight's answers, which the trainer starts from."""
+    loaded dataset and the preflight's answers, which the trainer starts from. ``given``: the classes the person
+    asked for (``--num-classes``), checked against an image folder's once they are counted."""
     from explorer.data.batches import check_batch_size
     from explorer.data.errors import DatasetError
     from explorer.data.loading import load_dataset
@@ -122,6 +134,7 @@ def prepare(config):
         config = counted(config)
     except DatasetError as exc:  # the folder the person named cannot be used: theirs to change
         raise ValueError(str(exc)) from None
+    check_classes(config, given)
     checked = preflight(config)
     fetch_weights(config, progress)
     try:

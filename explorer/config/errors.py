@@ -9,11 +9,12 @@ from typing import Callable
 
 class ConfigError(ValueError):
     """``option`` is the option's name in the core's words ("batch-size", "depths"); ``says`` is the rest of the
-    sentence ("0 must be a whole number of at least 1"); ``others`` are options in conflict with it."""
+    sentence ("0 must be a whole number of at least 1"); ``others`` are options in conflict with it, which ``says``
+    may name as ``{device}`` so that each caller names them its own way too."""
 
     def __init__(self, option: str, says: str, *, others: tuple[str, ...] = ()) -> None:
         self.option, self.says, self.others = option, says, tuple(others)
-        super().__init__(f"{option} {says}")
+        super().__init__(self.worded(lambda name: name))
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -21,5 +22,8 @@ class ConfigError(ValueError):
         return (self.option, *self.others)
 
     def worded(self, name: Callable[[str], str]) -> str:
-        """The sentence with the option named as the caller names it: ``name("batch-size")`` → "--batch-size"."""
-        return f"{name(self.option)} {self.says}"
+        """The sentence with the options named as the caller names them: ``name("batch-size")`` → "--batch-size"."""
+        says = self.says
+        for other in self.others:
+            says = says.replace(f"{{{other}}}", name(other))
+        return f"{name(self.option)} {says}"

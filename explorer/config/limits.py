@@ -26,6 +26,10 @@ MAX_NETWORKS = 64  # networks of one run, seeds counted: each takes its turn on 
 MAX_IMAGES = 10_000_000  # a training subset; more than any dataset the app reads
 MAX_SYNTHETIC_IMAGES = 200_000  # about 600 MB of uint8 images
 MAX_ANALYSIS_IMAGES = 100_000
+MAX_LANDSCAPE_POINTS = 201  # steps along one direction of a loss landscape
+# Steps along each direction of a landscape on a plane: 51 × 51 = 2,601 evaluations of each network, about an hour
+# for ResNet-56 on 500 images of a 2-core CPU (1.5 s each); 201 × 201 would be 40,401, most of a day.
+MAX_LANDSCAPE_GRID = 51
 
 
 def choice(option: str, value: Any, allowed: tuple) -> None:

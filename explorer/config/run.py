@@ -231,6 +231,9 @@ class TrainConfig:
             if not isinstance(device, str) or not (device in ("cpu", "cuda", "mps") or
                                                    (device.startswith("cuda:") and device[5:].isdigit())):
                 raise ConfigError("devices", f"{device!r} is not a device; write cpu, mps, cuda or cuda:N")
+            if self.device != "auto" and device.partition(":")[0] != self.device:
+                raise ConfigError("devices", f"{', '.join(self.devices)} and {{device}} {self.device} name different "
+                                  "devices; leave out one of the two", others=("device",))
         check_scaler_free(self, self.precision)
         number("lr", self.lr, 0.0, MAX_LR, above_minimum=True)
         number("momentum", self.momentum, 0.0, 1.0, below_maximum=True)

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from explorer.system.files import NO_LINKS, open_regular, open_regular_fd
 from explorer.system.launch import CHILD_CWD, child_argv
-from explorer.runs.folder import RunDir
+from explorer.runs.folder import RunDir, RunDirError, os_reason
 
 POLL_MS = 150
 STOP_GRACE_S = 120.0  # a checkpoint of several big nets can take a while; kill only after this
@@ -34,7 +35,7 @@ LIVE = ("starting", "running", "stopping")
 def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     """The last lines of the child's stderr, where a traceback, a CUDA OOM or an import error ends up."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, links=False) as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - 16384))
             text = f.read().decode("utf-8", "replace")
@@ -82,12 +83,22 @@ class RunControl(QObject):
         return self._state in LIVE
 
     def start(self, run_dir: Path, resume: bool, environment: dict[str, str] | None = None) -> str | None:
-        """Start the trainer of ``run_dir``; returns a sentence instead when it cannot be started."""
+        """Start the trainer of ``run_dir``; returns a sentence instead when it cannot be started: the trainer's
+        own refusals of a run folder with links, or of a resume that would lose the run's record, are said here,
+        before a child is started (its stderr.log is opened here, never through a link)."""
         if self.is_live():
             return f"{self.run_path.name} is still training; stop it first"
         run = RunDir(Path(run_dir))
         try:
-            with open(run.stderr_path, "ab") as stderr:
+            run.check_resumable() if resume else run.check_own()
+        except RunDirError as exc:
+            return str(exc)
+        try:
+            stderr_fd = open_regular_fd(run.stderr_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NO_LINKS)
+        except OSError as exc:
+            return f"cannot write {run.stderr_path}: {os_reason(exc)}"
+        try:
+            with os.fdopen(stderr_fd, "ab") as stderr:
                 child = subprocess.Popen(
                     child_argv("train", "--resume" if resume else "--run-dir", str(run.path.resolve())),
                     cwd=CHILD_CWD, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,

@@ -5,7 +5,9 @@ graph; BN is kept as its own node (no folding into the convolutions: the table h
 dynamic dimension. Each node is then named for the module it came from, as the table names it: the first node of
 ``layer1.0.conv1`` is ``layer1.0.conv1``, further nodes of one module get ``:2``, ``:3`` (the ReLU a block uses
 twice, the option-A shortcut's slice and pad). Weights keep their state-dict names (``layer1.0.conv1.weight``).
-The file is written beside its destination and renamed into place, so a failed export leaves nothing half-made.
+The file is written through the project's one atomic writer (a fresh temporary of an unpredictable name beside
+the destination, created with ``O_EXCL | O_NOFOLLOW``, then renamed into place), so a failed export leaves
+nothing half-made and a link planted beside the destination is never written through.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from explorer.system.files import atomic_write
 
 SCOPES = "pkg.torch.onnx.name_scopes"
 INSTALL = "pip install 'resnet-explorer[onnx]' (onnx, onnxscript; onnxruntime to run the file)"
@@ -90,13 +94,9 @@ def export_onnx(model: torch.nn.Module, input_size: int, destination: str | os.P
         raise ExportError(f"torch could not export the network to ONNX ({first})") from None
     simplify(program.model)
     name_nodes(program.model.graph)
-    partial = destination.with_name(f".{destination.name}.partial")
     try:
-        program.save(partial)
-        os.replace(partial, destination)
+        atomic_write(destination, program.model_proto.SerializeToString())
     except (OSError, RuntimeError, ValueError) as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink()
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ExportError(f"could not write {destination} ({reason}); choose another folder or free some space") \
             from None

@@ -5,6 +5,10 @@
 flushed per line), ``trainer.lock`` (held by the one trainer of the run while it lives) and ``checkpoints/``
 (:mod:`explorer.runs.checkpoints`). The GUI and ``resnet-explorer runs`` read it, live or finished, tolerating a
 partial last line, lines of the wrong shape and a trainer that died without a word.
+
+A run folder may come from someone else (a shared drive, an archive of runs), so nothing here reads or writes
+through a link in it: its files are opened with ``O_NOFOLLOW``, and :meth:`RunDir.check_own` refuses, in one
+sentence, a folder that holds a link where one of its own files or folders belongs.
 """
 
 from __future__ import annotations
@@ -20,15 +24,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from explorer.system.files import atomic_write, is_disk_full, open_regular, open_regular_fd, overwrite_in_place, read_text
+from explorer.system.files import (
+    NO_LINKS, atomic_write, is_disk_full, is_link, open_regular, open_regular_fd, overwrite_in_place, read_text,
+    remove_stale_temporaries, unwritable,
+)
+from explorer.system.processes import alive
 from explorer.config.run import RunConfig
-from explorer.runs.events import check_event, valid_event
+from explorer.runs import checkpoints
+from explorer.runs.events import check_event, effective_events, valid_event
 from explorer.runs.state import STATUS_FILE, RunState, RunStatus, decode_status, derive_status, encode_status
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 LOCK_FILE = "trainer.lock"
 CHECKPOINT_DIR = "checkpoints"
+ANALYSIS_DIR = "analysis"
+STDERR_FILE = "stderr.log"
+ERROR_FILE = "error.log"
+# Every name a run folder holds of its own: none of them may be a link.
+OWN_ENTRIES = (CONFIG_FILE, STATUS_FILE, METRICS_FILE, LOCK_FILE, STDERR_FILE, ERROR_FILE, CHECKPOINT_DIR,
+               ANALYSIS_DIR)
 LOCK_TRIES = 40  # a reader holds the lock shared for microseconds; a trainer that meets one tries again
 LOCK_RETRY_S = 0.025
 
@@ -52,6 +67,8 @@ def os_reason(exc: OSError) -> str:
         return "the disk is full"
     if exc.errno in (errno.ENOTDIR, errno.EEXIST):
         return "a file is in the way where a folder should be"
+    if exc.errno == errno.ELOOP:
+        return "it is a link, and a run folder's files must be its own"
     return (exc.strerror or str(exc)).lower()
 
 
@@ -75,14 +92,9 @@ def check_runs_dir(runs_dir: str | Path) -> Path:
     if not existing.is_dir():
         raise RunDirError(f"cannot write runs to {existing}: a file is in the way where a folder should be; choose "
                           "another runs folder")
-    try:
-        probe = os.statvfs(existing)
-        read_only = bool(probe.f_flag & os.ST_RDONLY)
-    except (OSError, AttributeError):
-        read_only = False
-    if read_only or not os.access(existing, os.W_OK | os.X_OK):
-        why = "read-only file system" if read_only else "permission denied"
-        raise RunDirError(f"cannot write runs to {runs_dir}: {why}; choose another runs folder")
+    refused = unwritable(existing)
+    if refused is not None:
+        raise RunDirError(f"cannot write runs to {runs_dir}: {os_reason(refused)}; choose another runs folder")
     return runs_dir
 
 
@@ -95,24 +107,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
-
-
-def _pid_alive(pid: int) -> bool:
-    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**22:  # pid_max is at most 4M
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: it exists
-    except (OSError, OverflowError):
-        return False
-    try:  # a killed child its parent has not reaped yet is a zombie: dead for our purpose
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2] not in "ZX"
-    except (OSError, ValueError, IndexError):
-        return True
 
 
 def _safe_name(name: str) -> str:
@@ -175,15 +169,18 @@ class RunDir:
 
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
+        """An existing run folder, refused in one sentence when it is none or holds a link (:meth:`check_own`)."""
         path = Path(path).expanduser()
         if not (path / CONFIG_FILE).is_file():
             raise RunDirError(f"{path} is not a run folder (it has no {CONFIG_FILE}); choose a folder made by "
                               "resnet-explorer train")
-        return cls(path)
+        run = cls(path)
+        run.check_own()
+        return run
 
     def config(self) -> RunConfig:
         try:
-            return RunConfig.from_json(read_text(self.path / CONFIG_FILE))
+            return RunConfig.from_json(read_text(self.path / CONFIG_FILE, links=False))
         except FileNotFoundError:
             raise RunDirError(f"{self.path} has no {CONFIG_FILE} (the run's settings), so it cannot be shown or "
                               "resumed") from None
@@ -201,17 +198,70 @@ class RunDir:
     @property
     def stderr_path(self) -> Path:
         """Where the GUI sends the training child's stderr."""
-        return self.path / "stderr.log"
+        return self.path / STDERR_FILE
+
+    @property
+    def error_path(self) -> Path:
+        """Where the trainer writes the traceback of an internal error."""
+        return self.path / ERROR_FILE
 
     @property
     def checkpoint_dir(self) -> Path:
         return self.path / CHECKPOINT_DIR
 
+    # -- what the folder holds -----------------------------------------------------------------------------
+    def check_own(self) -> None:
+        """Refuse, in one sentence, a folder that holds a link where one of its own files or folders belongs, or
+        among its checkpoint sets: whoever made the folder could point our reads, writes and deletions anywhere."""
+        for path in self._own_entries():
+            if is_link(path):
+                try:
+                    target = f" (to {os.readlink(path)})"
+                except OSError:
+                    target = ""
+                raise RunDirError(f"{path} is a link{target}, and a run folder's files must be its own; replace the "
+                                  "link by what it points to, or remove it, then try again")
+
+    def _own_entries(self) -> list[Path]:
+        entries = [self.path / name for name in OWN_ENTRIES]
+        sets = self.checkpoint_dir
+        if sets.is_dir() and not is_link(sets):
+            with contextlib.suppress(OSError):
+                for entry in sets.iterdir():
+                    entries.append(entry)
+                    if entry.is_dir() and not is_link(entry):
+                        entries.extend(entry.iterdir())
+        return entries
+
+    def check_resumable(self) -> None:
+        """Refuse a resume that would lose what the run recorded: a folder with links (:meth:`check_own`), or one
+        whose events recorded training while its checkpoints are gone (a person freeing disk) - continuing from
+        iteration 0 would supersede every recorded point."""
+        self.check_own()
+        if checkpoints.latest_set(self.checkpoint_dir) is not None:
+            return
+        recorded = self.recorded_iteration()
+        if recorded > 0:
+            raise RunDirError(f"{self.path.name} recorded training up to iteration {recorded:,}, but its checkpoints "
+                              f"are gone ({self.checkpoint_dir} holds no checkpoint set), so it cannot continue from "
+                              "there; train its settings again as a new run (its curves here stay as they are)")
+
+    def recorded_iteration(self) -> int:
+        """The furthest iteration the run's events or status recorded (0 when none)."""
+        events, _ = self.read_events()
+        points = [e["iteration"] for e in effective_events(events) if e["type"] in ("train", "eval")]
+        return max([self._read_status()[0].get("iteration", 0), *points])
+
+    def remove_leftovers(self) -> list[str]:
+        """What killed writers left here (the atomic writer's temporaries, half-written checkpoint sets) whose
+        process is gone; the trainer calls this once it holds the run. Returns what was removed."""
+        return remove_stale_temporaries(self.path) + checkpoints.remove_stale(self.checkpoint_dir)
+
     # -- one trainer per run ------------------------------------------------------------------------------
     def lock(self) -> TrainerLock:
         """Become the run's one trainer, or raise RunDirError naming the one that already is."""
         try:
-            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW)
+            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | NO_LINKS)
         except OSError as exc:
             raise RunDirError(f"cannot use the run folder {self.path}: {os_reason(exc)}") from None
         for _ in range(LOCK_TRIES):
@@ -235,7 +285,7 @@ class RunDir:
     def trainer_pid(self) -> int | None:
         """The pid of the trainer that holds the run's lock now (-1 if it cannot be read), None if none does."""
         try:
-            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDONLY | NO_LINKS)
         except OSError:
             return None
         try:
@@ -255,8 +305,8 @@ class RunDir:
         A write the disk cuts short is taken back: the file never ends in half a line of ours. No fsync per
         line: a power cut may lose the last lines, a killed process loses nothing written."""
         if self._events is None:
-            self._cut_partial_line()
-            self._events = open_regular_fd(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            self._events = open_regular_fd(self.metrics_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | NO_LINKS)
+            self._end_partial_line()
         event = _finite(event)
         check_event(event)
         line = (json.dumps(event, allow_nan=False) + "\n").encode("utf-8")
@@ -269,24 +319,14 @@ class RunDir:
                 os.ftruncate(self._events, size)
             raise
 
-    def _cut_partial_line(self) -> None:
-        """A trainer killed mid-line left half a line at the end: cut it before appending, or the next event
-        would be glued onto it and lost to every reader."""
-        try:
-            with os.fdopen(open_regular_fd(self.metrics_path, os.O_RDWR), "rb+") as f:
-                size = f.seek(0, os.SEEK_END)
-                if size == 0:
-                    return
-                f.seek(max(0, size - 1))
-                if f.read(1) == b"\n":
-                    return
-                start = max(0, size - (1 << 20))
-                f.seek(start)
-                tail = f.read()
-                cut = tail.rfind(b"\n")
-                f.truncate(start + cut + 1 if cut >= 0 else (0 if start == 0 else size))
-        except FileNotFoundError:
-            return
+    def _end_partial_line(self) -> None:
+        """A trainer killed mid-line left a partial last line (or a hand or a tool left one without its newline):
+        end it before appending, so the next event - a resume marker first of all - starts a line of its own.
+        Nothing is cut: a fragment is a line every reader skips, a whole event without its newline stays one,
+        and the file's bytes are never shortened, whatever they are."""
+        size = os.fstat(self._events).st_size
+        if size and os.pread(self._events, 1, size - 1) != b"\n":
+            os.write(self._events, b"\n")
 
     def close(self) -> None:
         if self._events is not None:
@@ -299,7 +339,7 @@ class RunDir:
         the right shape are skipped, and so are lines containing ``skip`` (the runs list passes over the many
         ``train`` lines unparsed)."""
         try:
-            with open_regular(self.metrics_path) as f:
+            with open_regular(self.metrics_path, links=False) as f:
                 f.seek(offset)
                 data = f.read()
         except FileNotFoundError:
@@ -336,14 +376,14 @@ class RunDir:
         holder = self.trainer_pid()
         legacy = holder is None and not (self.path / LOCK_FILE).exists()
         if legacy and raw.get("state") is RunState.RUNNING and isinstance(raw.get("pid"), int):
-            holder = raw["pid"] if _pid_alive(raw["pid"]) else None  # a run from before the lock existed
+            holder = raw["pid"] if alive(raw["pid"]) else None  # a run from before the lock existed
         has_file = (self.path / STATUS_FILE).exists()
         started = self.metrics_path.exists() or self.checkpoint_dir.exists()
         return derive_status(raw, problem, holder, has_file=has_file, started=started)
 
     def _read_status(self) -> tuple[dict, str]:
         try:
-            return decode_status(read_text(self.path / STATUS_FILE))
+            return decode_status(read_text(self.path / STATUS_FILE, links=False))
         except FileNotFoundError:
             return {}, "no status"
         except OSError as exc:

@@ -137,12 +137,15 @@ def training_now(runs_dir: str | Path) -> list[Path]:
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:
     """The runs in ``runs_dir``, newest first; [] when the folder does not exist. Raises RunDirError (one
-    sentence) when the runs folder itself cannot be read."""
+    sentence) when the runs folder itself cannot be read, or is a file."""
     runs_dir = Path(runs_dir).expanduser()
     try:
         entries = list(runs_dir.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
+    except FileNotFoundError:
         return []
+    except NotADirectoryError:
+        raise RunDirError(f"the runs folder {runs_dir} is a file, not a folder; choose the folder your runs are in") \
+            from None
     except OSError as exc:
         raise RunDirError(f"cannot read the runs folder {runs_dir}: {os_reason(exc)}; choose another one") from None
     infos = []

@@ -22,6 +22,8 @@ from explorer.config.errors import ConfigError
 
 BARRIER_SECONDS = 120  # the longest one rank waits for the others to finish a run
 STOP_CHECK_EVERY = 10  # steps between two agreements on "stop" (a collective; cheap, but not free on a GPU)
+ORPHANED = ("rank 0 of this torchrun job (pid {pid}), the one that writes the run, stopped without a word (killed?); "
+            "resume to continue from the last checkpoint")
 
 
 @dataclass(frozen=True)

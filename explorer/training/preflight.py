@@ -49,7 +49,11 @@ def resolve_devices(names: tuple[str, ...]) -> list[torch.device]:
     devices = []
     for name in names:
         kind, _, index = name.partition(":")
-        base = resolve_device(kind)
+        try:
+            base = resolve_device(kind)
+        except ConfigError:
+            raise ConfigError("devices", f"{', '.join(names)} names {kind}, which this machine does not have; leave "
+                              "it out or name devices it has") from None
         if index and kind == "cuda" and int(index) >= torch.cuda.device_count():
             raise ConfigError("devices", f"{name} is not on this machine, which has {torch.cuda.device_count()} CUDA "
                              "device(s)")

@@ -1,7 +1,8 @@
 """One trainer process from its first line to its last: check the machine, load the data, build or restore the
 models, train, and always leave the run directory saying how it ended (``status.json`` and an ``end`` event),
-whatever happened: finished, cancelled by SIGTERM/SIGINT (once or twice), diverged, a dataset error, out of
-memory, a full disk, a crash. The caller holds the run's lock (one trainer per run).
+whatever happened: finished, cancelled by SIGTERM/SIGINT/SIGHUP (once or twice), diverged, a dataset error, out
+of memory, a full disk, a crash, another process of a torchrun job gone. The caller holds the run's lock (one
+trainer per run); the trainer first removes what killed writers left in the run (temporaries, partial sets).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from explorer.runs.checkpoints import latest_iteration
 from explorer.data.errors import DatasetError
 from explorer.data.loading import load_dataset
 from explorer.data.dataset import Dataset
-from explorer.runs.folder import RunDir, os_reason
+from explorer.runs.folder import RunDir, RunDirError, os_reason
 from explorer.models.pretrained import WeightsError
 from explorer.runs.checkpoints import CheckpointError
+from explorer.runs.state import RunState
 from explorer.training.device import configure_backends
-from explorer.training.distributed import SINGLE, World, device_of
+from explorer.training.distributed import ORPHANED, SINGLE, World, device_of
 from explorer.training.events import Reporter, SilentReporter
 from explorer.training.peers import PeerWatch, peer_failure_message
 from explorer.training.preflight import Preflight, preflight
@@ -71,7 +73,8 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
     """Train the run in ``run`` (from its current checkpoint set, if any); returns the process exit code.
     ``dataset`` is the data already loaded by the caller and ``checked`` its preflight on this machine (the CLI
     does both before it makes the run folder; a resumed run or one the app prepared is checked here).
-    Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing. ``trained()`` is called
+    Under torchrun (``world``) only rank 0 writes the run folder; the others say nothing (unless rank 0 died
+    without a word: :func:`_take_over`). ``trained()`` is called
     when the training loop itself ended (finished, stopped as agreed, diverged): every rank then ended alike."""
     config = run.config()
     resumed_at = latest_iteration(run.checkpoint_dir) or 0
@@ -81,6 +84,8 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
     watch = PeerWatch(reporter.end, lambda: reporter.ended) if world.distributed and world.main else None
     trainer = None
     try:
+        if world.main:
+            run.remove_leftovers()
         reporter.status("running", "starting")
         try:
             with stop.interruptible(at_first=True):  # nothing to save yet: a stop ends start-up at once
@@ -133,13 +138,16 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
     except Exception as exc:
         told = peer_failure_message(exc) if world.distributed else None
         if told is not None:  # another rank's failure, seen here as a broken collective
-            return _end(reporter, "failed", told, Exit.FAILED)
+            code = _end(reporter, "failed", told, Exit.FAILED)
+            if not world.main:  # rank 0 itself may be the one gone: then this rank records the end
+                _take_over(run, config.train.iterations, reporter.iteration, stream)
+            return code
         where = out_of_memory_where(exc)
         if where is not None:
             return _end(reporter, "failed", out_of_memory_message(
                 config.train.batch_size, len(config.networks()), where), Exit.FAILED)
         # A bug, not a user's mistake: the sentence for the person, the traceback for the bug report.
-        details = run.path / "error.log"
+        details = run.error_path
         try:
             atomic_write(details, traceback.format_exc())
             where = f"details are in {details}"
@@ -163,6 +171,23 @@ def _first_threads(run: RunDir) -> int | None:
     except OSError:
         return None
     return next((e.get("threads") or None for e in events if e.get("type") == "start"), None)
+
+
+def _take_over(run: RunDir, iterations: int, iteration: int, stream: IO[str] | None) -> None:
+    """Rank 0, the one writer of a torchrun job's run, died without a word (killed): a surviving rank, which never
+    writes the run otherwise, takes the run's lock it let go and records that the run failed, so that status.json
+    never says "running" behind a dead process. Rank 0 alive (the lock held) or its word written: nothing to do."""
+    writer = run.status().pid  # rank 0's, as its status.json says
+    try:
+        lock = run.lock()
+    except RunDirError:
+        return
+    try:
+        if run.status().state is RunState.RUNNING:  # not finished, cancelled or failed by rank 0's own word
+            _end(Reporter(run, iterations, stream, iteration), "failed", ORPHANED.format(pid=writer), Exit.FAILED)
+    finally:
+        lock.release()
+        run.close()
 
 
 def _end(reporter: Reporter, state: str, message: str, code: int, iteration: int | None = None) -> int:

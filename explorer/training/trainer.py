@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from explorer.config.run import RunConfig
 from explorer.data.batches import DeviceBatches, normalisation
 from explorer.runs.folder import RunDir
-from explorer.training.checkpoint import load_set, save_set
+from explorer.runs.checkpoints import TRAINER_FILE, latest_set
+from explorer.training.checkpoint import applying, load_set, save_set
 from explorer.training.compiling import allow_versions, versions_needed
 from explorer.training.device import Precision, release_cached_memory
 from explorer.training.distributed import SINGLE, StopVote, World
@@ -251,12 +252,15 @@ class Trainer:
         if loaded is None:
             return 0
         state, per_model = loaded
+        current = latest_set(run.checkpoint_dir)
         for m in self.members:
-            m.load(per_model[m.key])
-        streams = state.get("streams") or {self.train_cfg.seed: state["batches"]}  # the first layout: one stream
-        for seed, stream in self.streams.items():
-            stream.load_state_dict(streams[seed])
-        torch.set_rng_state(state["torch_rng"].cpu())
+            with applying(current / f"{m.key}.pt"):
+                m.load(per_model[m.key])
+        with applying(current / TRAINER_FILE):
+            streams = state.get("streams") or {self.train_cfg.seed: state["batches"]}  # the first layout: one stream
+            for seed, stream in self.streams.items():
+                stream.load_state_dict(streams[seed])
+            torch.set_rng_state(state["torch_rng"].cpu())
         self.iteration = self.saved_at = state["iteration"]
         return self.iteration
 

@@ -97,19 +97,21 @@ def test_sigterm_then_resume_gives_the_uninterrupted_metrics(tmp_path, uninterru
     assert metrics(run) == uninterrupted
 
 
-def test_a_half_written_last_line_is_cut_before_the_resume_event(tmp_path, uninterrupted):
+def test_a_half_written_last_line_is_ended_before_the_resume_event(tmp_path, uninterrupted):
     runs = tmp_path / "runs"
     proc = start(tmp_path, "train", *ARGS, "--runs-dir", str(runs))
     run = wait_until(lambda: runs.exists() and any(runs.iterdir()) and only_run(runs), proc)
     wait_until(lambda: (latest_iteration(run / "checkpoints") or 0) >= 15, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
+    fragment = b'{"type": "train", "model": "resnet-8", "iteration": 99, "lo'
     with open(run / "metrics.jsonl", "ab") as f:  # what a kill in the middle of a write leaves
-        f.write(b'{"type": "train", "model": "resnet-8", "iteration": 99, "lo')
+        f.write(fragment)
     done = cli(tmp_path, "train", "--resume", str(run))
     assert done.returncode == 0, done.stderr
     lines = (run / "metrics.jsonl").read_bytes().splitlines()
-    assert all(json.loads(line) for line in lines)  # every line whole: the fragment was cut, nothing glued to it
+    assert lines.count(fragment) == 1  # a line of its own, nothing glued to it, nothing cut
+    assert all(json.loads(line) for line in lines if line != fragment)
     events, _ = RunDir(run).read_events()
     assert [e["type"] for e in events].count("resume") == 1
     assert metrics(run) == uninterrupted

@@ -41,6 +41,57 @@ def test_values_out_of_range_exit_2_at_once_naming_the_option(tmp_path, args, sa
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("args, said", [
+    (["analyze", "RUN", "--what", "landscape", "--two-d", "--points", "201"],
+     "--points 201 on a plane (--two-d) is 40,401 evaluations of every network; use at most 51 (2,601)"),
+    (["analyze", "RUN", "--what", "landscape", "--points", "202"], "--points 202 is too large; use at most 201"),
+    (["analyze", "RUN", "--what", "lesion", "--seed", str(10**30)],
+     f"--seed {10**30:,} is too large; use at most 4,294,967,295"),
+    (["train", "--resume", ""], "--resume '' names no folder; give the folder's path"),
+    (["train", "--run-dir", " "], "--run-dir ' ' names no folder; give the folder's path"),
+    (["train", "--runs-dir", ""], "--runs-dir '' names no folder; give the folder's path"),
+    (["train", "--resume", "RUN", "--depth", "56", "--no-augment"],
+     "--resume uses the settings in the run's config.json; leave out --depth, --no-augment"),
+    (["train", "--plain", "--compare", "residual"],
+     "--plain trains plain networks only, but --compare residual asks for residual ones; leave out one of the two"),
+    (["train", "--num-classes", "5"],
+     "--num-classes 5 does not match the 10 classes of the synthetic data (--dataset synthetic); leave it out"),
+    (["train", "--devices", "cuda:0", "--device", "cpu"],
+     "--devices cuda:0 and --device cpu name different devices; leave out one of the two"),
+    (["train", "--family", "imagenet", "--depths", "34,50"],
+     "--depths 34 take basic blocks; 50 take bottleneck blocks; the networks of one run share one block type"),
+    (["export-model", "--run", "RUN", "--depth", "56", "-o", "x.onnx"],
+     "--run exports the network as the run trained it, which the model options cannot change; leave out --depth"),
+    (["runs", "--runs-dir", ""], "--runs-dir '' names no folder; give the folder's path"),
+])
+def test_empty_or_conflicting_options_exit_2_at_once_naming_each(tmp_path, args, said):
+    args = [str(tmp_path) if a == "RUN" else a for a in args]  # no run is needed to refuse these
+    done = cli(tmp_path, *args, "--dataset", "synthetic", timeout=QUICK) if args[0] == "train" and \
+        "--resume" not in args else cli(tmp_path, *args, timeout=QUICK)
+    assert done.returncode == 2
+    assert said in one_line(done.stderr)
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "analysis").exists()
+
+
+def test_a_runs_folder_that_is_a_file_is_said_so(tmp_path):
+    file = tmp_path / "notes.txt"
+    file.write_text("not a folder\n")
+    done = cli(tmp_path, "runs", "--runs-dir", str(file), timeout=QUICK)
+    assert done.returncode == 2
+    assert f"the runs folder {file} is a file, not a folder; choose the folder your runs are in" in \
+        one_line(done.stderr)
+
+
+def test_a_block_not_chosen_follows_the_depths_as_it_follows_the_depth():
+    from explorer.cli.main import build_parser
+    from explorer.cli.options import run_config_from_args
+
+    args = build_parser().parse_args(["train", "--family", "imagenet", "--depths", "50,101", "--dataset",
+                                      "synthetic"])
+    assert [(m.depth, m.block) for m in run_config_from_args(args).model_configs()] == \
+        [(50, "bottleneck"), (101, "bottleneck")] * 2
+
+
 def test_a_run_that_clearly_cannot_fit_is_refused_before_its_folder_exists(tmp_path):
     done = cli(tmp_path, "train", "--dataset", "synthetic", "--depths", "1202", "--batch-size", "65536",
                "--iterations", "10", timeout=120)

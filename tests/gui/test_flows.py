@@ -275,7 +275,7 @@ def test_a_missing_data_folder_is_asked_about_and_a_failed_fetch_leaves_no_run(q
 # 9 -------------------------------------------------------------------------------------------------------------
 def test_the_runs_tab_names_datasets_resumes_without_opening_and_reveals_or_copies(qtbot, window, runs_dir,
                                                                                    monkeypatch):
-    run = write_run(runs_dir, depths=(8,), iterations=30, state="cancelled", name="later")
+    run = write_run(runs_dir, depths=(8,), iterations=30, state=None, every=60, name="later")  # died at its start
     window.tabs.setCurrentWidget(window.runs)
     window.runs.refresh()
     qtbot.waitUntil(lambda: window.runs.select_path(run.path), timeout=5000)

@@ -14,7 +14,8 @@ import pytest
 
 from explorer.gui.widgets.run_follower import RunFollower
 from explorer.gui.training.page import TrainingPage
-from explorer.runs.folder import RunDir, _pid_alive
+from explorer.runs.folder import RunDir
+from explorer.system.processes import alive as _pid_alive
 from flows import fill_tiny_form
 from run_writer import write_run
 
@@ -186,7 +187,7 @@ def test_an_unwritable_runs_folder_is_one_sentence(qtbot, page, tmp_path):
 def test_a_run_folder_cannot_put_its_own_code_in_the_trainer(qtbot, page, runs_dir, tmp_path):
     """``python -m explorer`` imports from its working folder first: an ``explorer/`` planted in a run folder
     must not be what runs when the app resumes that run."""
-    run = write_run(runs_dir, depths=(8,), iterations=20, state="cancelled")
+    run = write_run(runs_dir, depths=(8,), iterations=20, state=None, every=40)  # died before its first point
     marker = tmp_path / "ran-planted-code"
     planted = run.path / "explorer"
     planted.mkdir()
@@ -195,3 +196,31 @@ def test_a_run_folder_cannot_put_its_own_code_in_the_trainer(qtbot, page, runs_d
     page.resume_run(run.path)
     assert ended(qtbot, page)[0] == "finished"
     assert not marker.exists()
+
+
+def test_a_link_planted_in_a_run_folder_is_refused_and_never_written_through(qtbot, page, runs_dir, tmp_path):
+    """A run folder may come from someone else: the app neither shows one with a link where its files belong,
+    nor, when the link appears after the run was shown, sends the trainer's stderr through it."""
+    run = write_run(runs_dir, depths=(8,), iterations=20, state="cancelled")
+    outside = tmp_path / "someone-elses.txt"
+    outside.write_text("not the app's\n")
+    assert page.open_run(run.path)
+    os.symlink(outside, run.stderr_path)
+    with qtbot.waitSignal(page.status_message) as said:
+        page.action("resume").trigger()
+    assert said.args[0].startswith(f"{run.stderr_path} is a link (to {outside})")
+    assert not page.is_training() and outside.read_text() == "not the app's\n"
+    page.new_run()
+    with qtbot.waitSignal(page.status_message) as said:
+        assert not page.open_run(run.path)
+    assert said.args[0].startswith(f"{run.stderr_path} is a link")
+
+
+def test_resume_of_a_run_whose_checkpoints_are_gone_is_refused_in_a_sentence(qtbot, page, runs_dir):
+    run = write_run(runs_dir, depths=(8,), iterations=20, every=2, state="cancelled")  # recorded, never saved
+    before = run.metrics_path.read_bytes()
+    assert page.open_run(run.path)
+    with qtbot.waitSignal(page.status_message) as said:
+        page.action("resume").trigger()
+    assert "recorded training up to iteration 20, but its checkpoints are gone" in said.args[0]
+    assert not page.is_training() and run.metrics_path.read_bytes() == before

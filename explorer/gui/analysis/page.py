@@ -248,7 +248,7 @@ class AnalysisPage(QWidget):
             return {}
         path = result_path(self._run, what, iteration, two_d)
         try:
-            found = json.loads(read_text(path))["networks"]
+            found = json.loads(read_text(path, links=False))["networks"]
         except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
             return {}
         return {k: v for k, v in found.items() if k in self._models}

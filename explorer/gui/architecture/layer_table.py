@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.system.files import atomic_write
 from explorer.system.formatting import count, params as params_text, shape, size
 from explorer.gui.widgets.save_dialog import ask_save_path, remember
 from explorer.gui.widgets.latest_worker import SummaryWorker
@@ -302,7 +303,7 @@ class LayerTable(QWidget):
         """Write every row to ``path``; raises OSError when the file cannot be written."""
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(self._table(self.model.all_rows()))
-        Path(path).write_text(buffer.getvalue(), encoding="utf-8")
+        atomic_write(path, buffer.getvalue())
 
     def _table(self, rows: list["LayerRow"]) -> list[tuple[Any, ...]]:
         return [EXPORT_HEADERS, *(self.model.export_values(row) for row in rows)]
