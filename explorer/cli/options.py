@@ -5,6 +5,7 @@ names, and names an option the core refuses as its flag."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from explorer.config.model import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig
 from explorer.config.recipes import RECIPES, recipe_train_config
@@ -24,6 +25,18 @@ def flag_of(option: str, parser: argparse.ArgumentParser) -> str:
     this command; otherwise the name as it is (the core's words for what has no flag)."""
     flags = {flag for action in parser._actions for flag in action.option_strings}
     return f"--{option}" if f"--{option}" in flags else option
+
+
+def output_file(text: str) -> Path:
+    """The file a command is to write, refused (ValueError: exit 2, before any work) where its folder is
+    missing or it names a folder."""
+    output = Path(text).expanduser()
+    if output.is_dir():
+        raise ValueError(f"{output} is a folder; give a file name in it")
+    if not output.parent.is_dir():
+        raise ValueError(f"the folder {output.parent} (for {output.name}) does not exist; make it first or choose "
+                         "another")
+    return output
 
 
 def int_list(option: str):
