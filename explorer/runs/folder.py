@@ -2,8 +2,9 @@
 
 ``<runs-dir>/<YYYYmmdd-HHMMSS>-<name>/`` holds ``config.json`` (written once, atomically), ``status.json``
 (replaced atomically; written by the trainer alone), ``metrics.jsonl`` (append-only, one JSON object a line,
-flushed per line), ``trainer.lock`` (held by the one trainer of the run while it lives) and ``checkpoints/``
-(:mod:`explorer.runs.checkpoints`). The GUI and ``resnet-explorer runs`` read it, live or finished, tolerating a
+flushed per line), ``trainer.lock`` (held by the one trainer of the run while it lives; the lock itself is
+:mod:`explorer.system.host`'s), ``stop.request`` (a request to the trainer to stop, written by whoever stops it)
+and ``checkpoints/`` (:mod:`explorer.runs.checkpoints`). The GUI and ``resnet-explorer runs`` read it, live or finished, tolerating a
 partial last line, lines of the wrong shape and a trainer that died without a word.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import math
 import os
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from explorer.system import host
 from explorer.system.files import atomic_write, is_disk_full, open_regular, open_regular_fd, overwrite_in_place, read_text
 from explorer.config.run import RunConfig
 from explorer.runs.events import check_event, valid_event
@@ -28,6 +29,7 @@ from explorer.runs.state import STATUS_FILE, RunState, RunStatus, decode_status,
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 LOCK_FILE = "trainer.lock"
+STOP_FILE = "stop.request"
 CHECKPOINT_DIR = "checkpoints"
 LOCK_TRIES = 40  # a reader holds the lock shared for microseconds; a trainer that meets one tries again
 LOCK_RETRY_S = 0.025
@@ -97,31 +99,13 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _pid_alive(pid: int) -> bool:
-    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**22:  # pid_max is at most 4M
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: it exists
-    except (OSError, OverflowError):
-        return False
-    try:  # a killed child its parent has not reaped yet is a zombie: dead for our purpose
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2] not in "ZX"
-    except (OSError, ValueError, IndexError):
-        return True
-
-
 def _safe_name(name: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip("-.")
     return cleaned[:80] or "run"
 
 
 class TrainerLock:
-    """The run's ``trainer.lock`` held with ``flock``: the kernel lets it go when the process dies, however it
+    """The run's ``trainer.lock`` held by this process: the system lets it go when the process dies, however it
     dies, so a live lock means a live trainer (no stale pid files, no pid reuse)."""
 
     def __init__(self, fd: int) -> None:
@@ -129,7 +113,7 @@ class TrainerLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
+            host.release_lock(self._fd)
             self._fd = None
 
 
@@ -211,43 +195,23 @@ class RunDir:
     def lock(self) -> TrainerLock:
         """Become the run's one trainer, or raise RunDirError naming the one that already is."""
         try:
-            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW)
+            fd = host.take_lock(self.path / LOCK_FILE, LOCK_TRIES, LOCK_RETRY_S)
         except OSError as exc:
             raise RunDirError(f"cannot use the run folder {self.path}: {os_reason(exc)}") from None
-        for _ in range(LOCK_TRIES):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                time.sleep(LOCK_RETRY_S)
-        else:
-            os.close(fd)
+        if fd is None:
             pid = self.trainer_pid()
             raise RunDirError(f"the run {self.path.name} is already being trained by another process"
                               f"{f' (pid {pid})' if pid and pid > 0 else ''}; stop it first or wait for it to end")
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        except OSError:
-            pass  # the lock still holds; only the pid shown to others is missing
         return TrainerLock(fd)
 
     def trainer_pid(self) -> int | None:
         """The pid of the trainer that holds the run's lock now (-1 if it cannot be read), None if none does."""
-        try:
-            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            return None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                return int(text) if text.isdigit() else -1
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
-        finally:
-            os.close(fd)
+        return host.lock_holder(self.path / LOCK_FILE)
+
+    @property
+    def stop_path(self) -> Path:
+        """Where a stop is asked of the run's trainer (:func:`explorer.system.host.request_stop`)."""
+        return self.path / STOP_FILE
 
     # -- events -------------------------------------------------------------------------------------------
     def append_event(self, event: dict) -> None:
@@ -336,7 +300,7 @@ class RunDir:
         holder = self.trainer_pid()
         legacy = holder is None and not (self.path / LOCK_FILE).exists()
         if legacy and raw.get("state") is RunState.RUNNING and isinstance(raw.get("pid"), int):
-            holder = raw["pid"] if _pid_alive(raw["pid"]) else None  # a run from before the lock existed
+            holder = raw["pid"] if host.pid_alive(raw["pid"]) else None  # a run from before the lock existed
         has_file = (self.path / STATUS_FILE).exists()
         started = self.metrics_path.exists() or self.checkpoint_dir.exists()
         return derive_status(raw, problem, holder, has_file=has_file, started=started)

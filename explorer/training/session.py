@@ -1,7 +1,7 @@
 """One trainer process from its first line to its last: check the machine, load the data, build or restore the
 models, train, and always leave the run directory saying how it ended (``status.json`` and an ``end`` event),
-whatever happened: finished, cancelled by SIGTERM/SIGINT (once or twice), diverged, a dataset error, out of
-memory, a full disk, a crash. The caller holds the run's lock (one trainer per run).
+whatever happened: finished, cancelled by a stop request or a signal (once or twice), diverged, a dataset error,
+out of memory, a full disk, a crash. The caller holds the run's lock (one trainer per run).
 """
 
 from __future__ import annotations
