@@ -36,7 +36,7 @@ def test_tabs_menus_and_shortcuts(qtbot, settings, runs_dir):
     wait_for_summary(qtbot, window, ModelConfig())
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Architecture", "Training", "Runs", "Analysis"]
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
-    assert set(menus) == {"File", "Run", "Help"}
+    assert set(menus) == {"File", "Run", "View", "Help"}
     names = {a.objectName() for menu in menus.values() for a in menu.actions()}
     assert {"openRun", "newRun", "export", "startRun", "stopRun", "resumeRun", "guide", "about", "quit"} <= names
     keys = {name: window.action(name).shortcut().toString() for name in ("startRun", "stopRun", "resumeRun",
