@@ -5,10 +5,11 @@ initialised, as the Architecture tab shows it) or a trained one restored from a 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from explorer.config.errors import ConfigError
-from explorer.cli.options import MODEL_FLAGS, add_model_options, changed_options, listed, model_config_from_args
+from explorer.cli.options import (
+    MODEL_FLAGS, add_model_options, changed_options, listed, model_config_from_args, output_file,
+)
 from explorer.cli.progress import Progress, add_progress_option
 from explorer.runs.checkpoints import CheckpointError, chosen_iteration
 from explorer.system.exits import Failed
@@ -51,10 +52,7 @@ def _trained(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    output = Path(args.output).expanduser()
-    if not output.parent.is_dir():
-        raise ValueError(f"the folder {output.parent} (for {output.name}) does not exist; make it first or choose "
-                         "another")
+    output = output_file(args.output)
     if args.run is None:
         if args.network is not None or args.checkpoint is not None:
             raise ConfigError("run", "is needed for --network and --checkpoint: the run whose network to export")

@@ -10,26 +10,63 @@ import argparse
 import os
 import sys
 
-from explorer.cli import analyze, data, export, runs, summary, train
+import explorer
+from explorer.cli import analyze, data, export, export_metrics, runs, summary, train
 from explorer.cli.options import flag_of
 from explorer.config.errors import ConfigError
 from explorer.runs.folder import RunDirError
 from explorer.system.exits import Exit, Failed
 from explorer.system.terminal import Terminal
 
-COMMANDS = (summary, train, runs, analyze, data, export)
+COMMANDS = (summary, train, runs, analyze, data, export, export_metrics)
+
+
+def _looks_like_a_value(token: str) -> bool:
+    """A negative number is a value (``--lr -1``), as argparse takes it: no option of ours looks like one."""
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a mistake in one sentence on stderr and exits 2, without the usage block."""
+    """argparse that reports a mistake in one sentence on stderr and exits 2, without the usage block, and names
+    an unknown option before anything else (argparse first says what is missing: ``--bogus`` alone got "the
+    following arguments are required: command")."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(Exit.USAGE, f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        tokens = sys.argv[1:] if args is None else list(args)
+        unknown = self._unknown_option(tokens)
+        if unknown:
+            self.error(f"unknown option {unknown}; see {self.prog} --help for the options")
+        return super().parse_known_args(args, namespace)
+
+    def _unknown_option(self, tokens: list[str]) -> str | None:
+        """The first token of this parser's part of the command line that looks like an option and is none of
+        its options (a prefix of one is left to argparse, which takes it or says it is ambiguous). A
+        subcommand's part is left to its own parser."""
+        known = self._option_string_actions
+        for token in tokens:
+            if token == "--" or (self._subparsers is not None and not token.startswith("-")):
+                return None
+            if not token.startswith("-") or token == "-" or _looks_like_a_value(token):
+                continue
+            name = token.split("=", 1)[0]
+            short = not name.startswith("--") and name[:2] in known  # -oFILE
+            prefix = name.startswith("--") and any(o.startswith(name) for o in known)  # ambiguous: argparse says
+            if name not in known and not short and not prefix:
+                return name
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="resnet-explorer", description="Explore deep residual networks (He et al., 2016). "
                      "Run without arguments to open the app.")
+    parser.add_argument("--version", action="version", version=f"resnet-explorer {explorer.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in COMMANDS:
         command.add_parser(sub)

@@ -5,6 +5,7 @@ names, and names an option the core refuses as its flag."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from explorer.config.errors import ConfigError
 from explorer.config.model import BLOCKS, FAMILIES, SHORTCUTS, STRIDE_ON, ModelConfig, default_block
@@ -35,6 +36,18 @@ def flag_of(option: str, parser: argparse.ArgumentParser) -> str:
     dest = option.replace("-", "_")
     named = [a.option_strings[-1] for a in parser._actions if a.dest == dest and a.option_strings]
     return named[0] if named else option
+
+
+def output_file(text: str) -> Path:
+    """The file a command is to write, refused (ValueError: exit 2, before any work) where its folder is
+    missing or it names a folder."""
+    output = Path(text).expanduser()
+    if output.is_dir():
+        raise ValueError(f"{output} is a folder; give a file name in it")
+    if not output.parent.is_dir():
+        raise ValueError(f"the folder {output.parent} (for {output.name}) does not exist; make it first or choose "
+                         "another")
+    return output
 
 
 def int_list(option: str):

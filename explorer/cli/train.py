@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.run_dir is not None and (run_dir.metrics_path.exists() or run_dir.checkpoint_dir.exists()):
                     lock.release()
                     raise ValueError(f"{run_dir.path} has already started; continue it with --resume")
+                stop.watch(run_dir.stop_path)  # the app's Stop, on every system
             else:
                 _agreed(world, None)
             _say(world, "starting…")
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             if world.main:
                 run_dir = _agreed(world, lambda: RunDir.create(runs_dir, config))
                 lock = run_dir.lock()
+                stop.watch(run_dir.stop_path)
             else:
                 run_dir = _agreed(world, None)
         _say(world, f"run folder: {run_dir.path}")

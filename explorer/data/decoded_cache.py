@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.system.files import open_regular_fd
+from explorer.system.files import BINARY, open_regular_fd
 
 KEEP = 4  # decoded folders kept; the oldest used goes first
 MAX_BYTES = 8 << 30  # and no more than this in all (the newest entry is kept whatever its size)
@@ -91,7 +91,7 @@ def store(name: str, images: np.ndarray) -> None:
     temporary = folder / f".{name}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | BINARY, 0o600)
         with os.fdopen(fd, "wb") as f:
             np.save(f, images, allow_pickle=False)
             f.flush()

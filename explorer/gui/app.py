@@ -1,4 +1,6 @@
-"""Start-up: the QApplication, its style and identity, and the main window, shown before torch is loaded.
+"""Start-up: the QApplication and its identity (name, version, icon, the desktop entry it belongs to), and the main
+window, shown before torch is loaded. Its style and palette are the theme's (:mod:`explorer.gui.widgets.theme`,
+applied by the window from the saved choice): the platform's own unless Light or Dark was chosen.
 
 torch takes seconds to import; the window must not wait for it. Only the summary worker imports it, on the
 thread pool, after the window is on screen. Once the start-up imports are done, ``gc.freeze()`` moves the
@@ -11,32 +13,43 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from importlib import resources
 
 from PySide6.QtCore import QSettings, Qt, QThreadPool
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
+from explorer import __version__
 from explorer.gui.main_window import MainWindow
 from explorer.runs.folder import default_runs_dir
 
 APP_NAME = "ResNet Explorer"
 ORGANIZATION = "resnet-explorer"
+DESKTOP_FILE = "resnet-explorer"  # explorer/resources/resnet-explorer.desktop: docks match the window to it
+ICON = "resnet-explorer.svg"
+
+
+def app_icon() -> QIcon:
+    """Our icon (a residual block and its shortcut), drawn as SVG: sharp at every size a desktop asks for."""
+    return QIcon(str(resources.files("explorer.resources").joinpath(ICON)))
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
-    """The QApplication with the names QSettings files are kept under, and a clean, platform-neutral style."""
-    existing = QApplication.instance()
-    if isinstance(existing, QApplication):
-        return existing
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
-        # Fractional scales (125 %, 150 %) as they are, rather than rounded to blurry or tiny.
-        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
-    )
-    app = QApplication(sys.argv[:1] if argv is None else argv)
+    """The QApplication (the running one, if any) with the names QSettings files are kept under, its version,
+    icon and desktop entry."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            # Fractional scales (125 %, 150 %) as they are, rather than rounded to blurry or tiny.
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        app = QApplication(sys.argv[:1] if argv is None else argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)
-    app.setStyle("Fusion")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(DESKTOP_FILE)
+    app.setWindowIcon(app_icon())
     return app
 
 

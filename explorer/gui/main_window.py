@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QTextBrowser, QVBoxLayout, \
     QDialog, QWidget
 
@@ -27,6 +27,7 @@ from explorer.gui.widgets.model_export import ModelExport
 from explorer.gui.architecture.layer_table import LayerTable
 from explorer.gui.runs.page import RunsPage
 from explorer.gui.widgets.tips import tip
+from explorer.gui.widgets.theme import THEME_KEY, THEMES, apply_theme, saved_theme
 from explorer.gui.training.page import TrainingPage
 
 CONFIG_KEY = "architecture/config"
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings, runs_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
+        apply_theme(saved_theme(settings))  # first: every widget and plot below starts in its colours
         self.setWindowTitle("ResNet Explorer")
         runs_dir = Path(str(settings.value(RUNS_DIR_KEY, runs_dir)))
         self.summaries = SummaryWorker(self)
@@ -166,6 +168,7 @@ class MainWindow(QMainWindow):
                                self.analysis.export_network_action])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        self._build_theme_menu(self.menuBar().addMenu("&View").addMenu("&Theme"))
         self.menuBar().addMenu("&Run").addActions([training(k) for k in ("start", "stop", "resume")])
         self.menuBar().addMenu("&Help").addActions([guide, about])
         toolbar = self.addToolBar("Training")
@@ -174,6 +177,22 @@ class MainWindow(QMainWindow):
         toolbar.addActions([training(k) for k in ("start", "stop", "resume", "new")])
         toolbar.addSeparator()
         toolbar.addActions([runs("openRun"), training("export")])
+
+    def _build_theme_menu(self, menu) -> None:
+        """View → Theme: System (the desktop's light or dark), Light or Dark; kept across restarts."""
+        group = QActionGroup(self)
+        current = saved_theme(self._settings)
+        for key, label in THEMES.items():
+            action = QAction(label, self, objectName=f"theme{label}", checkable=True, checked=key == current)
+            action.setToolTip(tip("The desktop's own style and light or dark palette" if key == "system" else
+                                  f"{label} colours, whatever the desktop uses"))
+            action.triggered.connect(lambda _=False, key=key: self._on_theme(key))
+            group.addAction(action)
+            menu.addAction(action)
+
+    def _on_theme(self, theme: str) -> None:
+        apply_theme(theme)
+        self._settings.setValue(THEME_KEY, theme)
 
     def _to_training(self, show, path: Path, *args) -> None:
         self.tabs.setCurrentWidget(self.training)

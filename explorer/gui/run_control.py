@@ -1,11 +1,12 @@
 """The trainer of a run, as the app controls it: a child it started, or a live run it adopted.
 
 A child is ``python -m explorer train --run-dir DIR`` (a fresh run the app prepared) or ``--resume DIR``, a
-``subprocess.Popen`` in its own session rather than a QProcess: a QProcess kills its process when it is
-destroyed, so a person could not close the app and keep a long run going, and PySide6's
-``QProcess.startDetached`` does not return the pid. A run the app did not start - one left training in the
-background by an earlier window, or started from the command line - is *adopted*: its trainer's pid comes
-from the run's lock, Stop sends it SIGTERM like the app's own child, and its end is seen when the lock goes.
+``subprocess.Popen`` apart from the app (:func:`explorer.system.host.start_detached`) rather than a QProcess: a
+QProcess kills its process when it is destroyed, so a person could not close the app and keep a long run going,
+and PySide6's ``QProcess.startDetached`` does not return the pid. A run the app did not start - one left
+training in the background by an earlier window, or started from the command line - is *adopted*: its
+trainer's pid comes from the run's lock, Stop asks it through the run's stop request like the app's own child
+(on every system; no signal), and its end is seen when the lock goes.
 Everything runs on the GUI thread on a timer; how a run ended is read from ``status.json`` (the trainer alone
 writes it) and ``stderr.log``.
 """
@@ -21,13 +22,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from explorer.system import host
 from explorer.system.files import NO_LINKS, open_regular, open_regular_fd
 from explorer.system.launch import CHILD_CWD, child_argv
 from explorer.runs.folder import RunDir, RunDirError, os_reason
 
 POLL_MS = 150
 STOP_GRACE_S = 120.0  # a checkpoint of several big nets can take a while; kill only after this
-CHILD_NICENESS = 5  # the trainer yields the CPU to the app's event loop (see start)
 STDERR_TAIL_LINES = 12
 LIVE = ("starting", "running", "stopping")
 
@@ -99,20 +100,13 @@ class RunControl(QObject):
             return f"cannot write {run.stderr_path}: {os_reason(exc)}"
         try:
             with os.fdopen(stderr_fd, "ab") as stderr:
-                child = subprocess.Popen(
+                child = host.start_detached(
                     child_argv("train", "--resume" if resume else "--run-dir", str(run.path.resolve())),
                     cwd=CHILD_CWD, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-                    env={**os.environ, **(environment or {})},
-                    start_new_session=True)  # no SIGINT/SIGHUP from the app's terminal: it may outlive the app
+                    env={**os.environ, **(environment or {})})  # it may outlive the app, at a lower priority
         except OSError as exc:
             return (f"could not start the trainer ({sys.executable} -m explorer train): {exc.strerror or exc}; "
                     "check the Python environment and the run folder")
-        try:
-            # The trainer takes every core it can; at a lower priority it still gets them all while the app is
-            # idle, and the app's event loop gets a core at once when it needs a few ms (no stalls while drawing).
-            os.setpriority(os.PRIO_PROCESS, child.pid, CHILD_NICENESS)
-        except (AttributeError, OSError):
-            pass
         self._child, self._pid, self._run = child, child.pid, run
         self._begin("starting")
         return None
@@ -135,13 +129,14 @@ class RunControl(QObject):
         self._timer.start()
 
     def stop(self) -> None:
-        """Ask the trainer to checkpoint and exit (SIGTERM); it is killed only after a generous grace period."""
+        """Ask the trainer to checkpoint and exit (the run's stop request, which it sees at its next step); it is
+        killed only after a generous grace period."""
         if not self.is_live() or self._pid is None or self._state == "stopping":
-            return  # a second SIGTERM would cut the step the trainer is finishing
+            return
         try:
-            os.kill(self._pid, signal.SIGTERM)  # the trainer checkpoints and exits "cancelled"
-        except ProcessLookupError:
-            pass  # already gone: the next tick sees it
+            host.request_stop(self._run.stop_path, self._pid)  # the trainer checkpoints and exits "cancelled"
+        except OSError:
+            pass  # a folder that takes no file: the grace period ends in a kill, said as such
         self._stop_sent_at = time.monotonic()
         self._set_state("stopping")
 
@@ -161,10 +156,7 @@ class RunControl(QObject):
 
     def kill(self) -> None:
         if self._pid is not None:
-            try:
-                os.kill(self._pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            host.kill(self._pid)
 
     def detach(self) -> None:
         """Stop watching and leave the trainer running (the person chose to keep it when closing the app)."""

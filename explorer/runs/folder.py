@@ -2,8 +2,9 @@
 
 ``<runs-dir>/<YYYYmmdd-HHMMSS>-<name>/`` holds ``config.json`` (written once, atomically), ``status.json``
 (replaced atomically; written by the trainer alone), ``metrics.jsonl`` (append-only, one JSON object a line,
-flushed per line), ``trainer.lock`` (held by the one trainer of the run while it lives) and ``checkpoints/``
-(:mod:`explorer.runs.checkpoints`). The GUI and ``resnet-explorer runs`` read it, live or finished, tolerating a
+flushed per line), ``trainer.lock`` (held by the one trainer of the run while it lives; the lock itself is
+:mod:`explorer.system.host`'s), ``stop.request`` (a request to the trainer to stop, written by whoever stops it)
+and ``checkpoints/`` (:mod:`explorer.runs.checkpoints`). The GUI and ``resnet-explorer runs`` read it, live or finished, tolerating a
 partial last line, lines of the wrong shape and a trainer that died without a word.
 
 A run folder may come from someone else (a shared drive, an archive of runs), so nothing here reads or writes
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import math
 import os
@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from explorer.system import host
 from explorer.system.files import (
     NO_LINKS, atomic_write, is_disk_full, is_link, open_regular, open_regular_fd, overwrite_in_place, read_text,
     remove_stale_temporaries, unwritable,
@@ -37,6 +38,7 @@ from explorer.runs.state import STATUS_FILE, RunState, RunStatus, decode_status,
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 LOCK_FILE = "trainer.lock"
+STOP_FILE = "stop.request"
 CHECKPOINT_DIR = "checkpoints"
 ANALYSIS_DIR = "analysis"
 STDERR_FILE = "stderr.log"
@@ -115,7 +117,7 @@ def _safe_name(name: str) -> str:
 
 
 class TrainerLock:
-    """The run's ``trainer.lock`` held with ``flock``: the kernel lets it go when the process dies, however it
+    """The run's ``trainer.lock`` held by this process: the system lets it go when the process dies, however it
     dies, so a live lock means a live trainer (no stale pid files, no pid reuse)."""
 
     def __init__(self, fd: int) -> None:
@@ -123,7 +125,7 @@ class TrainerLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
+            host.release_lock(self._fd)
             self._fd = None
 
 
@@ -261,43 +263,23 @@ class RunDir:
     def lock(self) -> TrainerLock:
         """Become the run's one trainer, or raise RunDirError naming the one that already is."""
         try:
-            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | NO_LINKS)
+            fd = host.take_lock(self.path / LOCK_FILE, LOCK_TRIES, LOCK_RETRY_S)
         except OSError as exc:
             raise RunDirError(f"cannot use the run folder {self.path}: {os_reason(exc)}") from None
-        for _ in range(LOCK_TRIES):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                time.sleep(LOCK_RETRY_S)
-        else:
-            os.close(fd)
+        if fd is None:
             pid = self.trainer_pid()
             raise RunDirError(f"the run {self.path.name} is already being trained by another process"
                               f"{f' (pid {pid})' if pid and pid > 0 else ''}; stop it first or wait for it to end")
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        except OSError:
-            pass  # the lock still holds; only the pid shown to others is missing
         return TrainerLock(fd)
 
     def trainer_pid(self) -> int | None:
         """The pid of the trainer that holds the run's lock now (-1 if it cannot be read), None if none does."""
-        try:
-            fd = open_regular_fd(self.path / LOCK_FILE, os.O_RDONLY | NO_LINKS)
-        except OSError:
-            return None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                return int(text) if text.isdigit() else -1
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
-        finally:
-            os.close(fd)
+        return host.lock_holder(self.path / LOCK_FILE)
+
+    @property
+    def stop_path(self) -> Path:
+        """Where a stop is asked of the run's trainer (:func:`explorer.system.host.request_stop`)."""
+        return self.path / STOP_FILE
 
     # -- events -------------------------------------------------------------------------------------------
     def append_event(self, event: dict) -> None:
@@ -325,8 +307,10 @@ class RunDir:
         Nothing is cut: a fragment is a line every reader skips, a whole event without its newline stays one,
         and the file's bytes are never shortened, whatever they are."""
         size = os.fstat(self._events).st_size
-        if size and os.pread(self._events, 1, size - 1) != b"\n":
-            os.write(self._events, b"\n")
+        if size:
+            os.lseek(self._events, size - 1, os.SEEK_SET)  # no pread on Windows; O_APPEND writes go to the end
+            if os.read(self._events, 1) != b"\n":
+                os.write(self._events, b"\n")
 
     def close(self) -> None:
         if self._events is not None:

@@ -34,6 +34,7 @@ from explorer.system.processes import alive
 NO_LINKS = getattr(os, "O_NOFOLLOW", 0)
 # The atomic writer's temporary name: ".<target>.<pid>-<8 hex>.tmp", the pid that of its writer.
 _TEMPORARY = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp$")
+BINARY = getattr(os, "O_BINARY", 0)  # Windows opens descriptors as text (a write of \n gives \r\n) without it
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -78,7 +79,7 @@ def atomic_writer(path: str | os.PathLike, *, durable: bool = True) -> Iterator[
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_LINKS | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(tmp, flags, 0o644)
+    fd = os.open(tmp, flags | BINARY, 0o644)
     recording = None
     try:
         with os.fdopen(fd, "wb") as f:
@@ -115,14 +116,15 @@ def overwrite_in_place(path: str | os.PathLike, data: bytes) -> bool:
     the file must already be at least as long as ``data`` and must not be a link."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_WRONLY | NO_LINKS | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_WRONLY | NO_LINKS | getattr(os, "O_CLOEXEC", 0) | BINARY)
     except OSError:
         return False
     try:
         size = os.fstat(fd).st_size
         if size < len(data):
             return False
-        os.pwrite(fd, data + b" " * (size - len(data)), 0)
+        os.lseek(fd, 0, os.SEEK_SET)  # not os.pwrite: Windows has none
+        os.write(fd, data + b" " * (size - len(data)))
         os.fsync(fd)
         return True
     except OSError:
@@ -140,12 +142,15 @@ def open_regular(path: str | os.PathLike, *, links: bool = True) -> IO[bytes]:
 
 def open_regular_fd(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
     """A descriptor of ``path`` opened with ``flags`` without blocking (a FIFO opened for writing with no reader
-    would block forever), refused unless what is there, or what gets made, is a regular file."""
-    fd = os.open(path, flags | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), mode)
+    would block forever), refused unless what is there, or what gets made, is a regular file. Windows has no
+    FIFOs to open and no ``O_NONBLOCK``: there the file is opened as it is."""
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | nonblocking | getattr(os, "O_CLOEXEC", 0) | BINARY, mode)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        os.set_blocking(fd, True)
+        if nonblocking:
+            os.set_blocking(fd, True)
         return fd
     except BaseException:
         os.close(fd)

@@ -21,6 +21,7 @@ from typing import IO, Sequence
 from explorer.system.formatting import duration, percent
 from explorer.system.progress import show
 from explorer.runs.folder import RunDir
+from explorer.training.tensorboard_log import mirrored
 
 DOWNLOAD_EVENT_INTERVAL_S = 0.5
 
@@ -42,7 +43,7 @@ class Reporter:
     """Writes the events of one trainer process and keeps ``status.json`` current."""
 
     def __init__(self, run: RunDir, iterations: int, stream: IO[str] | None = None, iteration: int = 0) -> None:
-        self.run = run
+        self.run = mirrored(run, warn=lambda line: self.say(line))  # and into TensorBoard's files, where installed
         self.iterations = iterations
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty()

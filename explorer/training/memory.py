@@ -13,9 +13,9 @@ the trainer and the GUI call the same estimate.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from explorer.system import host
 from explorer.system.formatting import size
 
 IMAGE_BYTES = 3 * 32 * 32
@@ -55,26 +55,6 @@ def training_bytes(models: list[tuple[int, int]], batch_size: int, dataset_bytes
     parameters = sum(params for _, params in models) * 4 * PARAMETER_COPIES
     workspaces = (len(units) + 1) * (CUBLAS_WORKSPACE_BYTES + CUDNN_WORKSPACE_BYTES) if gpu else 0
     return int(ACTIVATION_FACTOR * activations) + parameters + workspaces + dataset_bytes
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            text = f.read().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def _cgroup_room() -> int | None:
-    """Room left under this process's cgroup memory limit (a container's), v2 or v1; None without a limit."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        limit, usage = _read_int(limit_file), _read_int(usage_file)
-        if limit is not None and usage is not None and limit < 2**60:
-            return max(0, limit - usage)
-    return None
 
 
 def dataset_bytes(data) -> int:
@@ -120,27 +100,9 @@ def estimate_run(config, summarize, available: int | None, where: str, device_ty
 
 
 def cpu_available_bytes() -> int | None:
-    """What can be allocated without swapping: the kernel's MemAvailable, or less under a container's memory
-    limit; None where neither is known."""
-    free = _mem_available()
-    room = _cgroup_room()
-    if free is None or room is None:
-        return free if room is None else room
-    return min(free, room)
-
-
-def _mem_available() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    """What can be allocated without swapping (:func:`explorer.system.host.available_memory`: the system's own
+    word, a container's limit included); None where it is not known."""
+    return host.available_memory()
 
 
 def refusal(estimate: Estimate, batch_size: int, model_count: int) -> str:

@@ -1,8 +1,9 @@
 """One trainer process from its first line to its last: check the machine, load the data, build or restore the
 models, train, and always leave the run directory saying how it ended (``status.json`` and an ``end`` event),
-whatever happened: finished, cancelled by SIGTERM/SIGINT/SIGHUP (once or twice), diverged, a dataset error, out
-of memory, a full disk, a crash, another process of a torchrun job gone. The caller holds the run's lock (one
-trainer per run); the trainer first removes what killed writers left in the run (temporaries, partial sets).
+whatever happened: finished, cancelled by a stop request or a signal (once or twice; SIGHUP: the terminal was
+closed), diverged, a dataset error, out of memory, a full disk, a crash, another process of a torchrun job gone.
+The caller holds the run's lock (one trainer per run); the trainer first removes what killed writers left in the
+run (temporaries, partial sets).
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ every step wait for it: on a 2-core machine 2 threads are about twice as fast as
 and several times slower as soon as another job runs. The load average cannot tell: it decays over a minute,
 so a run started right after other CPU work still counts that work and took 1 thread for the whole run.
 
-Here the kernel's per-core busy time (``/proc/stat``) is sampled over a short window, minus this process's own
-CPU time (``/proc/self/stat``), which gives the cores the *others* keep busy now. The trainer takes the rest,
-and re-checks every :data:`RECHECK_S` seconds, so it backs off when another job starts and comes back when it
-ends. Where ``/proc`` is missing (macOS, Windows) every core is used. ``OMP_NUM_THREADS`` set by the person
-always wins. No torch here; the caller applies the count.
+Here the system's per-core busy time (:func:`explorer.system.host.busy_and_total_seconds`) is sampled over a
+short window, minus this process's own CPU time (``os.times``), which gives the cores the *others* keep busy now.
+The trainer takes the rest, and re-checks every :data:`RECHECK_S` seconds, so it backs off when another job
+starts and comes back when it ends. Where the system does not tell the busy time per core (macOS, Windows)
+every core is used. ``OMP_NUM_THREADS`` set by the person always wins. No torch here; the caller applies the
+count.
 """
 
 from __future__ import annotations
@@ -18,39 +19,11 @@ import os
 import time
 from dataclasses import dataclass
 
+from explorer.system import host
+
 WINDOW_S = 0.25
 RECHECK_S = 30.0
 BUSY_CORE = 0.5  # another process taking half a core or more counts as a core in use
-
-
-def _cpu_ticks(cores: set[int]) -> tuple[int, int] | None:
-    """(busy, total) jiffies summed over ``cores``, or None without /proc/stat."""
-    try:
-        with open("/proc/stat", encoding="ascii") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    busy = total = 0
-    for line in lines:
-        name, _, rest = line.partition(" ")
-        if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cores:
-            continue
-        fields = [int(v) for v in rest.split()]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        total += sum(fields[:8])
-        busy += sum(fields[:8]) - idle
-    return busy, total
-
-
-def _own_ticks() -> int | None:
-    """This process's user + system CPU time in jiffies (every thread of it)."""
-    try:
-        with open("/proc/self/stat", encoding="ascii") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])
 
 
 @dataclass(frozen=True)
@@ -59,16 +32,20 @@ class Choice:
     reason: str
 
 
-def _snapshot(cores: set[int]) -> tuple[int, int, int] | None:
-    ticks, own = _cpu_ticks(cores), _own_ticks()
-    return None if ticks is None or own is None else (*ticks, own)
+def _snapshot(cores: set[int]) -> tuple[float, float, float] | None:
+    """(busy, total, this process's own) CPU seconds."""
+    seconds = host.busy_and_total_seconds(cores)
+    if seconds is None:
+        return None
+    own = os.times()
+    return (*seconds, own.user + own.system)
 
 
-def _others(before: tuple[int, int, int], after: tuple[int, int, int], cores: int) -> float | None:
+def _others(before: tuple[float, float, float], after: tuple[float, float, float], cores: int) -> float | None:
     """Cores the other processes kept busy between two snapshots."""
     if after[1] <= before[1]:
         return None
-    per_core = (after[1] - before[1]) / cores  # jiffies each core had in between
+    per_core = (after[1] - before[1]) / cores  # seconds each core had in between
     return max(0.0, ((after[0] - before[0]) - (after[2] - before[2])) / per_core)
 
 
@@ -79,10 +56,6 @@ def _choice(cores: set[int], busy: float | None, window_s: float) -> Choice:
     threads = max(1, len(cores) - taken)
     return Choice(threads, f"{threads} of {len(cores)} cores: other processes kept {busy:.1f} busy over the "
                            f"last {window_s:.2f} s")
-
-
-def _cores() -> set[int]:
-    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
 
 
 def _environment_choice() -> Choice | None:
@@ -111,7 +84,7 @@ def choose_threads(window_s: float = WINDOW_S) -> Choice:
     fixed = _environment_choice()
     if fixed is not None:
         return fixed
-    cores = _cores()
+    cores = host.usable_cores()
     before = _snapshot(cores)
     if before is None:
         return _choice(cores, None, window_s)
@@ -128,7 +101,7 @@ class ThreadGovernor:
     def __init__(self, apply, recheck_s: float = RECHECK_S, window_s: float = WINDOW_S, share: int = 1,
                  fixed: bool = False, kept: int | None = None) -> None:
         self._apply, self._recheck_s = apply, recheck_s
-        self._cores = _cores()
+        self._cores = host.usable_cores()
         self._share = share
         self._fixed = fixed
         self.choice = self._shared(_fixed_choice(kept, window_s) if fixed else choose_threads(window_s))

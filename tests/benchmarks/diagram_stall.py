@@ -13,7 +13,6 @@ switch to ResNet-56, which the diagram draws unfolded. Target: no stall over 50 
 from __future__ import annotations
 
 import gc
-import platform
 import sys
 import tempfile
 import time
@@ -29,19 +28,10 @@ from explorer.gui.app import make_application  # noqa: E402
 from explorer.gui.main_window import MainWindow  # noqa: E402
 from explorer.config.model import ModelConfig  # noqa: E402
 from ui_responsiveness import Watchdog  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 PROBE_MS = 5
 SETTLE_S = 0.3  # probe ticks counted after both views are done
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def settled(window: MainWindow, config: ModelConfig, folded: tuple[str, ...] | None) -> bool:

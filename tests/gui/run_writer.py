@@ -42,14 +42,19 @@ def write_run(runs_dir: Path, depths=(20, 56), iterations: int = 400, state: str
 
 
 def hold(run: RunDir):
-    """A process that holds ``run``'s trainer lock as a trainer does (and dies of SIGTERM, as a trainer
-    killed before its handlers would): a live run from the app's point of view, without torch."""
+    """A process that holds ``run``'s trainer lock as a trainer does and, as a trainer does, ends when the run's
+    stop request names it (with exit code 3, which nothing else gives it): a live run from the app's point of
+    view, without torch."""
     import subprocess
     import sys
     import time
 
-    code = ("import sys, time; from explorer.runs.folder import RunDir; lock = RunDir(sys.argv[1]).lock(); "
-            "print('held', flush=True); time.sleep(600)")
+    code = ("import os, sys, time; from explorer.runs.folder import RunDir; from explorer.system import host\n"
+            "run = RunDir(sys.argv[1]); lock = run.lock(); print('held', flush=True)\n"
+            "deadline = time.monotonic() + 600\n"
+            "while time.monotonic() < deadline:\n"
+            "    if host.stop_requested(run.stop_path, os.getpid()): sys.exit(3)\n"
+            "    time.sleep(0.02)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(run.path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
     deadline = time.monotonic() + 10

@@ -15,7 +15,7 @@ import pytest
 from explorer.gui.widgets.run_follower import RunFollower
 from explorer.gui.training.page import TrainingPage
 from explorer.runs.folder import RunDir
-from explorer.system.processes import alive as _pid_alive
+from explorer.system.processes import alive as pid_alive
 from flows import fill_tiny_form
 from run_writer import write_run
 
@@ -31,7 +31,7 @@ def page(qtbot, settings, runs_dir):
     yield widget
     pids = [c.pid for c in widget._controls.values() if c.pid]
     widget.shutdown(keep_running=False)
-    assert not [pid for pid in pids if _pid_alive(pid)], "a training child outlived its page"
+    assert not [pid for pid in pids if pid_alive(pid)], "a training child outlived its page"
 
 
 def choose_tiny_run(page, iterations=30, compare="both"):

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from explorer.gui.widgets.network_curves import depth_colour
+from explorer.gui.widgets.theme import GUIDE, caption, depth_colour, legend_brush
 from explorer.config.model import ModelConfig
 
 
@@ -32,7 +32,7 @@ class _View(QWidget):
         self.controls = QHBoxLayout()
         self.note = QLabel(self.caption)
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #555;")
+        caption(self.note)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.controls)
@@ -63,7 +63,7 @@ class _View(QWidget):
         for side in ("left", "bottom"):
             plot.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" beside ticks already in powers of ten
         plot.setLogMode(y=log_y)
-        plot.addLegend(offset=(-10, 10), labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 170))
+        plot.addLegend(offset=(-10, 10), labelTextSize="9pt", brush=legend_brush())
         return plot
 
     def _panels(self, title: str, left: str, bottom: str, log_y: bool = False) -> tuple[pg.PlotItem, pg.PlotItem]:
@@ -159,7 +159,7 @@ class LesionView(_View):
             self._rows += [(model.name, seed, c["removed"], "random", 100 * c["mean"]) for c in result["by_count"]]
         if chance is not None:
             for plot in (single, count):
-                plot.addItem(pg.InfiniteLine(pos=chance, angle=0, pen=pg.mkPen("#888", style=Qt.PenStyle.DotLine)))
+                plot.addItem(pg.InfiniteLine(pos=chance, angle=0, pen=pg.mkPen(GUIDE, style=Qt.PenStyle.DotLine)))
         # The intact network (0 removed, a few per cent) and chance both in view, on both panels alike.
         share_range((single,), (1, blocks), values)
         share_range((count,), (0, removed), values)

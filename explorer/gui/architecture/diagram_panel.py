@@ -20,6 +20,7 @@ from explorer.gui.architecture.diagram_export import FORMATS, export
 from explorer.gui.architecture.diagram_view import ZOOM_STEP, DiagramView
 from explorer.gui.widgets.latest_worker import LatestWorker, SummaryWorker
 from explorer.gui.widgets.save_dialog import ask_save_path, remember
+from explorer.gui.widgets.theme import mark
 from explorer.config.model import ModelConfig
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class DiagramPanel(QWidget):
         self._busy.hide()
         self._error = QLabel(objectName="diagramError")
         self._error.setWordWrap(True)
-        self._error.setStyleSheet("color: #c0392b;")  # the error colour of every panel of the app
+        mark(self._error, "error")
         self._error.hide()
 
         head = QHBoxLayout()

@@ -31,6 +31,7 @@ from explorer.system.formatting import count, params as params_text, shape, size
 from explorer.gui.widgets.save_dialog import ask_save_path, remember
 from explorer.gui.widgets.latest_worker import SummaryWorker
 from explorer.gui.widgets.tips import tip
+from explorer.gui.widgets.theme import caption, mark
 from explorer.config.paper import paper_note
 
 if TYPE_CHECKING:  # the summary module imports torch; the GUI thread must not
@@ -200,12 +201,12 @@ class LayerTable(QWidget):
         self._totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._paper = QLabel()
         self._paper.setObjectName("paperNote")
-        self._paper.setStyleSheet("color: palette(placeholder-text); font-style: italic;")
+        caption(self._paper).setStyleSheet("font-style: italic;")
         self._paper.setToolTip("The paper's figures for this network, to compare with ours.")
         self._error = QLabel()
         self._error.setObjectName("summaryError")
         self._error.setWordWrap(True)
-        self._error.setStyleSheet("color: #c0392b;")
+        mark(self._error, "error")
         self._error.hide()
 
         self._tree = QTreeView()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.widgets.tips import tip as tip_text
+from explorer.gui.widgets.theme import ERROR_LINE, mark
 from explorer.config.layers import kind_words, table1
 from explorer.config.model import (
     BLOCKS, FAMILIES, FAMILY_DEFAULT_SHORTCUT, SHORTCUTS, STRIDE_ON, ModelConfig, default_block, depth_presets,
@@ -54,7 +55,7 @@ TIPS = {
     "conv as torchvision's ResNet v1.5 does (more MACs, slightly better accuracy).",
 }
 
-INVALID_STYLE = "QComboBox { border: 2px solid #c0392b; border-radius: 3px; padding: 1px 4px; }"
+INVALID_STYLE = f"QComboBox {{ border: 2px solid {ERROR_LINE}; border-radius: 3px; padding: 1px 4px; }}"
 
 
 class ArchitecturePanel(QWidget):
@@ -92,14 +93,14 @@ class ArchitecturePanel(QWidget):
         self._problem = QLabel()
         self._problem.setObjectName("configProblem")
         self._problem.setWordWrap(True)
-        self._problem.setStyleSheet("color: #c0392b;")
+        mark(self._problem, "error")
         self._problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._shape = QLabel()
         self._shape.setObjectName("configShape")
         self._shape.setWordWrap(True)
         self._note = QLabel(objectName="configNote")
         self._note.setWordWrap(True)
-        self._note.setStyleSheet("color: #1565c0;")
+        mark(self._note, "note")
         self._note.hide()
 
         network_row = QHBoxLayout()

@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     QAbstractTableModel, QFileSystemWatcher, QModelIndex, QObject, QRunnable, QSortFilterProxyModel, Qt,
     QThreadPool, QTimer, QUrl, Signal,
 )
-from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QTableView, QToolButton,
     QVBoxLayout, QWidget,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from explorer.config.run import DATASET_LABELS
 from explorer.system.formatting import networks, size
 from explorer.gui.widgets.actions import make_action
+from explorer.gui.widgets.theme import text_colour
 from explorer.runs.listing import RunInfo, list_runs
 from explorer.runs.state import RunState
 from explorer.runs.folder import RunDir
@@ -34,8 +35,6 @@ from explorer.runs.folder import RunDir
  COL_DISK) = range(9)
 HEADERS = ("State", "Date", "Name", "Dataset", "Networks", "Iterations", "Best test error", "Device", "Checkpoints")
 REFRESH_MS = 3000  # only while the page is shown; each listing runs on the worker thread
-STATE_COLOURS = {RunState.RUNNING: "#1565c0", RunState.FINISHED: "#2e7d32", RunState.CANCELLED: "#8d6e00",
-                 RunState.FAILED: "#b00020", RunState.UNREADABLE: "#b00020", RunState.CREATED: "#555555"}
 
 
 def _best(info: RunInfo) -> list[tuple[str, str]]:
@@ -82,7 +81,7 @@ class RunsModel(QAbstractTableModel):
                 return "\n".join(f"{label}: {text}" for label, text in _best(info))
             return f"{info.path}\n{info.message}" if info.message else str(info.path)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATE:
-            return QColor(STATE_COLOURS.get(info.state, "#000"))
+            return text_colour(info.state.value)
         if role == Qt.ItemDataRole.EditRole and col == COL_DATE:
             return info.created  # sorts by time, not by the text
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):

@@ -23,6 +23,7 @@ from explorer.gui.training.hover_readout import HoverReadout
 from explorer.gui.training.paper_lines import PaperLines
 from explorer.gui.widgets.tips import tip
 from explorer.gui.widgets.network_curves import NetworkCurves
+from explorer.gui.widgets.theme import GUIDE, caption, configure_plots, legend_brush
 from explorer.runs.series import RunSeries
 
 REDRAW_MS = 66  # ~15 Hz: smooth to the eye, negligible next to a training step
@@ -106,7 +107,7 @@ class CurvesView(QWidget):
         self.reference.setToolTip("Dotted lines at the paper's CIFAR-10 test errors (Table 6) of the ResNets shown")
         self.caption = QLabel("dashed: training error · bold: test error · dotted verticals: lr ÷10 · "
                               "click a legend entry to hide a network")
-        self.caption.setStyleSheet("color: #555;")
+        caption(self.caption)
         controls = QHBoxLayout()
         for widget in (QLabel("x axis:"), self.x_axis):
             controls.addWidget(widget)
@@ -118,7 +119,7 @@ class CurvesView(QWidget):
         controls.addWidget(self.single_seeds)
         controls.addStretch(1)
 
-        pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+        configure_plots()
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.plain_plot = self.layout_widget.addPlot(row=0, col=0, title="Plain networks")
         self.residual_plot = self.layout_widget.addPlot(row=0, col=1, title="Residual networks (ResNets)")
@@ -133,12 +134,12 @@ class CurvesView(QWidget):
             plot.setLabel("left", "error (%)")
             plot.setLimits(yMin=0, yMax=100)
             # Bottom left: where Figure 6 stays empty (nothing has a low error at the first iterations).
-            plot.addLegend(offset=(10, -10), labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 170))
+            plot.addLegend(offset=(10, -10), labelTextSize="9pt", brush=legend_brush())
             plot.legend.sigSampleClicked.connect(self._on_legend_clicked)
             # An invisible item carrying both panels' common extent (see _share_extent).
             plot.extent = Extent()
             plot.addItem(plot.extent)
-            plot.hover_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1))
+            plot.hover_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(GUIDE, width=1))
             plot.hover_line.hide()
             plot.addItem(plot.hover_line, ignoreBounds=True)
             plot.markers = []
@@ -338,7 +339,7 @@ class CurvesView(QWidget):
         for plot in self.plots:
             for milestone in shown.series.milestones:
                 line = pg.InfiniteLine(pos=milestone * scale, angle=90,
-                                       pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DotLine))
+                                       pen=pg.mkPen(GUIDE, width=1, style=Qt.PenStyle.DotLine))
                 plot.addItem(line, ignoreBounds=True)
                 plot.markers.append(line)
 

@@ -17,6 +17,8 @@ import sys
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
+from explorer.system import host
+
 GPU_DEVICE_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/kfd")
 
 PROBE = r"""
@@ -35,7 +37,7 @@ print(json.dumps(found))
 
 
 def cpu_entry() -> dict:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = len(host.usable_cores())
     return {"label": f"CPU ({cores} core{'s' if cores > 1 else ''})", "device": "cpu", "index": None}
 
 

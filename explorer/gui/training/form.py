@@ -21,6 +21,7 @@ from explorer.config.run import DATASET_LABELS, DataConfig, RunConfig, TrainConf
 from explorer.config.model import ModelConfig, depth_fits, depth_presets, describe
 from explorer.gui.widgets.number_field import NumberField
 from explorer.gui.widgets.tips import tip
+from explorer.gui.widgets.theme import mark
 from explorer.config.recipes import RECIPES
 
 COMPARES = (("Plain and residual (Figure 6)", "both"), ("Residual only", "residual"), ("Plain only", "plain"))
@@ -104,8 +105,8 @@ class TrainingForm(QWidget):
         self.banner = QLabel(objectName="formBanner")
         for label in (self.problem, self.memory, self.banner, self.milestones_label):
             label.setWordWrap(True)
-        self.problem.setStyleSheet("color: #b00020;")
-        self.banner.setStyleSheet("color: #1565c0;")
+        mark(self.problem, "error")
+        mark(self.banner, "note")
         self.problem.hide()
         self.banner.hide()
 

@@ -1,17 +1,16 @@
 """The readout that follows the pointer over Figure 6: the values of every visible network at that iteration.
 
-A QLabel over the plots (not an item of their scene, so it is never part of an exported figure): dark text on an
-opaque white box, placed beside the pointer and flipped to its left near the right edge so it is never cut off,
+A QLabel over the plots (not an item of their scene, so it is never part of an exported figure): the palette's
+text on an opaque box of its base colour, framed, so it reads in every theme; placed beside the pointer and flipped to its left near the right edge so it is never cut off,
 and hidden as soon as the pointer leaves the plots or another run is shown.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QFrame, QLabel
 
-STYLE = ("QLabel { background: #ffffff; color: #111111; border: 1px solid #777777; border-radius: 3px; "
-         "padding: 4px 6px; }")
 GAP = 14
 
 
@@ -21,7 +20,11 @@ class HoverReadout(QObject):
         self._view = view
         widget = view.layout_widget
         self.label = QLabel(widget, objectName="hoverReadout")
-        self.label.setStyleSheet(STYLE)
+        self.label.setAutoFillBackground(True)  # the palette's roles follow the theme as it changes
+        self.label.setBackgroundRole(QPalette.ColorRole.Base)
+        self.label.setForegroundRole(QPalette.ColorRole.Text)
+        self.label.setFrameShape(QFrame.Shape.Box)
+        self.label.setMargin(5)
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.hide()
         widget.viewport().installEventFilter(self)

@@ -22,6 +22,7 @@ from explorer.config.run import RunConfig
 from explorer.system.formatting import size
 from explorer.gui.widgets.save_dialog import ask_save_path, remember
 from explorer.gui.widgets.actions import make_action
+from explorer.gui.widgets.theme import mark
 from explorer.gui.training.devices import DeviceProbe
 from explorer.gui.widgets.figure_export import FORMATS, export
 from explorer.gui.run_control import STOP_GRACE_S, RunControl
@@ -343,7 +344,7 @@ class TrainingPage(QWidget):
             return  # a run shown has its own settings; the estimate is for the draft
         free = f" of {size(estimate.available)} free on {estimate.where}" if estimate.available else ""
         self.form.memory.setText(f"Memory: about {size(estimate.needed)}{free} for a training step")
-        self.form.memory.setStyleSheet("" if estimate.fits else "color: #b00020;")
+        mark(self.form.memory, None if estimate.fits else "error")
         if not estimate.fits:
             self.form.set_problem(refusal(estimate, config.train.batch_size, len(config.model_configs())))
 

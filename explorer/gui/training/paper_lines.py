@@ -21,7 +21,7 @@ class PaperLines:
 
     def show(self, models: list[ModelConfig]) -> None:
         """Lines for the paper's figure of each residual network in ``models`` that the paper trained."""
-        from explorer.gui.widgets.network_curves import depth_colour
+        from explorer.gui.widgets.theme import depth_colour
 
         self.clear()
         values = {}

@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
 
 from explorer.system.formatting import duration
+from explorer.gui.widgets.theme import mark
 
 STATE_WORDS = {
     "idle": "No run shown: set up the networks and the recipe on the left, then Start (Ctrl+Return).",
@@ -80,7 +81,7 @@ class ProgressBox(QWidget):
         if message:
             words = f"{words}: {message.splitlines()[0]}"
         self.state_label.setText(words)
-        self.state_label.setStyleSheet("color: #b00020;" if state == "failed" else "")
+        mark(self.state_label, "error" if state == "failed" else None)
         if state == "starting" and not self._iteration:
             self.bar.setRange(0, 0)  # busy: torch is loading, no number to show yet
         elif self.bar.maximum() == 0:

@@ -17,6 +17,7 @@ from explorer.system.formatting import networks
 from explorer.gui.training.curves import CurvesView
 from explorer.gui.widgets.run_follower import RunFollower
 from explorer.gui.training.progress import ProgressBox
+from explorer.gui.widgets.theme import SECONDARY_TEXT
 from explorer.runs.folder import RunDir
 from explorer.runs.state import RunState, RunStatus
 
@@ -189,5 +190,5 @@ class RunView(QWidget):
                  f"{html.escape(self._config.data.dataset)}"]
         if self._overlays:
             names.append("overlaid: " + ", ".join(html.escape(RunDir(p).path.name) for p in self._overlays))
-        self.title.setText(" · ".join(names) + f"<br><span style='color:#666'>{html.escape(str(self._path))}</span>")
+        self.title.setText(" · ".join(names) + f"<br><span style='color:{SECONDARY_TEXT}'>{html.escape(str(self._path))}</span>")
 

@@ -13,17 +13,7 @@ from PySide6.QtGui import QColor
 from explorer.config.model import ModelConfig
 from explorer.runs.seed_stats import Band, band
 from explorer.runs.series import NetworkSeries
-
-DEPTH_COLOURS = {20: "#1f77b4", 32: "#ff7f0e", 44: "#2ca02c", 56: "#d62728", 110: "#9467bd", 1202: "#8c564b",
-                 8: "#17becf", 164: "#e377c2", 1001: "#7f7f7f", 18: "#1f77b4", 34: "#ff7f0e", 50: "#2ca02c",
-                 101: "#d62728", 152: "#9467bd"}
-EXTRA_COLOURS = ("#bcbd22", "#17becf", "#e377c2", "#7f7f7f", "#8c564b")
-
-
-def depth_colour(depth: int) -> str:
-    """One colour per depth, the same in both panels and in every run."""
-    return DEPTH_COLOURS.get(depth, EXTRA_COLOURS[depth % len(EXTRA_COLOURS)])
-
+from explorer.gui.widgets.theme import depth_colour
 
 def _faint(colour: QColor, alpha: int) -> QColor:
     colour = QColor(colour)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLineEdit, QWidget
 
 from explorer.config.errors import ConfigError
+from explorer.gui.widgets.theme import ERROR_LINE
 
-INVALID_STYLE = "QLineEdit { border: 2px solid #c0392b; border-radius: 3px; padding: 1px 3px; }"
+INVALID_STYLE = f"QLineEdit {{ border: 2px solid {ERROR_LINE}; border-radius: 3px; padding: 1px 3px; }}"
 
 
 class NumberField(QLineEdit):
