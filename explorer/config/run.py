@@ -81,6 +81,14 @@ def network_key(model: str, seed: int | None) -> str:
     return model if seed is None else f"{model}-seed{seed}"
 
 
+def run_name(dataset: str, preact: bool, compare: str, depths: tuple[int, ...]) -> str:
+    """A run's name when it is given none (``synthetic-plain-vs-resnet-20-56``), also for a draft that does not
+    validate yet (the form's placeholder follows the dataset as it is switched)."""
+    residual = "preresnet" if preact else "resnet"
+    kinds = {"both": f"plain-vs-{residual}", "plain": "plain", "residual": residual}.get(compare, compare)
+    return f"{dataset}-{kinds}-{'-'.join(map(str, depths))}" if depths else f"{dataset}-{kinds}"
+
+
 def default_milestones(iterations: int) -> tuple[int, ...]:
     """The lr drops at 50% and 75% of the run, as the paper's 32k and 48k of 64k."""
     return tuple(sorted({m for m in (iterations // 2, iterations * 3 // 4) if 1 <= m < iterations}))
@@ -276,9 +284,7 @@ class RunConfig:
 
     def default_name(self) -> str:
         """``synthetic-plain-vs-resnet-20-56``: the dataset, the kinds of network and their depths."""
-        residual = "preresnet" if self.model.preact else "resnet"
-        kinds = {"both": f"plain-vs-{residual}", "plain": "plain", "residual": residual}[self.train.compare]
-        return f"{self.data.dataset}-{kinds}-{'-'.join(map(str, self.depths))}"
+        return run_name(self.data.dataset, self.model.preact, self.train.compare, self.depths)
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)

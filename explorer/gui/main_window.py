@@ -23,6 +23,7 @@ from explorer.gui.architecture.panel import ArchitecturePanel
 from explorer.gui.architecture.diagram_panel import DiagramPanel, share_selection
 from explorer.gui.widgets.actions import make_action
 from explorer.gui.widgets.latest_worker import SummaryWorker
+from explorer.gui.widgets.live_runs import LiveRuns
 from explorer.gui.widgets.model_export import ModelExport
 from explorer.gui.architecture.layer_table import LayerTable
 from explorer.gui.runs.page import RunsPage
@@ -91,8 +92,9 @@ class MainWindow(QMainWindow):
         self.layer_table = LayerTable(self.summaries, settings)
         self.diagram = DiagramPanel(self.summaries, settings)
         share_selection(self.diagram, self.layer_table)
-        self.training = TrainingPage(settings, runs_dir)
-        self.runs = RunsPage(runs_dir)
+        self.trainers = LiveRuns(self)  # the trainers this window started or adopted, for every tab
+        self.training = TrainingPage(settings, runs_dir, self.trainers)
+        self.runs = RunsPage(runs_dir, self.trainers)
         self.analysis = AnalysisPage(settings)
         self.model_export = ModelExport(settings, self)
         self.export_onnx_action = make_action(
@@ -227,14 +229,15 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt)
         keep_running = False
-        live = self.training.live_runs()
+        live = self.trainers.controller.live_runs()
         if live:
             choice = ask_close_during_training(self, [p.name for p in live])
             if choice == CANCEL:
                 event.ignore()
                 return
             keep_running = choice == KEEP
-        self.training.shutdown(keep_running=keep_running)
+        self.training.shutdown()
+        self.trainers.shutdown(keep_running=keep_running)
         self.analysis.shutdown()
         self.model_export.shutdown()
         self.summaries.shutdown()

@@ -17,6 +17,7 @@ from PySide6.QtCore import QSettings, QStandardPaths, QThread, QThreadPool, QTim
 from PySide6.QtWidgets import QApplication
 
 from dialogs import answer_next_dialog
+from seen import is_training
 
 GRACE_S = 0.5  # a pool task that is returning as the test ends gets this long before it counts as left behind
 
@@ -134,6 +135,19 @@ def window(qtbot, settings, runs_dir):
     win.show()
     yield win
     if win.isVisible():
-        if win.training.is_training():
+        if is_training(win):
             answer_next_dialog("Stop and quit")
         win.close()
+
+
+@pytest.fixture
+def live_run(runs_dir):
+    """A run folder held by a live "trainer" (a process holding its lock, as a trainer does; no torch)."""
+    from run_writer import hold, write_run
+
+    run = write_run(runs_dir, state="running", name="live")
+    holder = hold(run)
+    yield run, holder
+    if holder.poll() is None:
+        holder.kill()
+    holder.wait()

@@ -12,12 +12,13 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from explorer.gui.main_window import MainWindow
 from flows import CHILD_MS, open_in_runs_tab, start, tiny_run
+from seen import export, is_training
 
 
 def _trained(qtbot, window):
     tiny_run(window, iterations=30)
     start(qtbot, window)
-    qtbot.waitUntil(lambda: not window.training.is_training(), timeout=CHILD_MS)
+    qtbot.waitUntil(lambda: not is_training(window), timeout=CHILD_MS)
     window.tabs.setCurrentWidget(window.analysis)
     return window.analysis
 
@@ -64,7 +65,7 @@ def test_each_analysis_runs_from_its_button_and_is_drawn_and_exported(qtbot, win
     assert tuple(read[0]) == page.responses.header and len(read) == 1 + 14
     assert window.statusBar().currentMessage() == f"Saved {path}"
     for suffix in ("png", "svg"):
-        assert page.export_to(page.responses, tmp_path / f"responses.{suffix}")
+        export(window.action("exportAnalysis"), tmp_path / f"responses.{suffix}", monkeypatch)
         assert (tmp_path / f"responses.{suffix}").stat().st_size > 1000
 
     # the trained network at the checkpoint chosen, as ONNX: which one is asked, the run has two

@@ -272,18 +272,6 @@ class LayerTable(QWidget):
         return self._summary
 
     @property
-    def totals_text(self) -> str:
-        return self._totals.text()
-
-    @property
-    def paper_text(self) -> str:
-        return self._paper.text()
-
-    @property
-    def error_text(self) -> str:
-        return self._error.text() if self._error.isVisibleTo(self) else ""
-
-    @property
     def tree(self) -> QTreeView:
         return self._tree
 

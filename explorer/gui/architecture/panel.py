@@ -152,11 +152,6 @@ class ArchitecturePanel(QWidget):
         """The last valid config (what ``config_changed`` last carried)."""
         return self._config
 
-    @property
-    def problem(self) -> str:
-        """Why the options on screen are not a valid network; empty when they are."""
-        return self._problem.text()
-
     def set_config(self, config: ModelConfig) -> None:
         """Show ``config`` and announce it."""
         self._show_config(config)
@@ -229,10 +224,6 @@ class ArchitecturePanel(QWidget):
     def _say(self, note: str) -> None:
         self._note.setText(note)
         self._note.setVisible(bool(note))
-
-    @property
-    def note(self) -> str:
-        return self._note.text() if self._note.isVisibleTo(self) else ""
 
     def _on_network_toggled(self, _button: QRadioButton, checked: bool) -> None:
         if checked:

@@ -203,15 +203,6 @@ class CurvesView(QWidget):
         for key in list(self._shown):
             self.remove_run(key)
 
-    def keys(self) -> list[str]:
-        return list(self._shown)
-
-    def shown_path(self, key: str) -> Path | None:
-        return self._shown[key].path if key in self._shown else None
-
-    def shown_paths(self) -> list[Path]:
-        return [shown.path for shown in self._shown.values()]
-
     def save_settings(self, settings) -> None:
         for key, value in zip(SETTINGS_KEYS, (self.x_axis.currentIndex(), self.reference.isChecked(),
                                               self.smoothing.value(), self.single_seeds.isChecked())):
@@ -226,23 +217,6 @@ class CurvesView(QWidget):
             self.smoothing.setValue(int(settings.value(SETTINGS_KEYS[2], 60)))
         except (TypeError, ValueError):
             pass
-
-    # --- what tests and exports read ---------------------------------------------------------------------
-    def network_names(self, key: str = "main") -> list[str]:
-        return list(self._shown[key].networks) if key in self._shown else []
-
-    def series(self, key: str = "main") -> RunSeries:
-        return self._shown[key].series
-
-    def network_curves(self, name: str, key: str = "main") -> NetworkCurves:
-        return self._shown[key].networks[name]
-
-    def curve_item(self, name: str, kind: str = "test", key: str = "main") -> pg.PlotDataItem:
-        return getattr(self._shown[key].networks[name], kind)
-
-    def divergence_label(self, name: str, key: str = "main") -> str:
-        item = self._shown[key].networks[name].diverged
-        return item.toPlainText() if item is not None else ""
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt)
         super().showEvent(event)

@@ -27,9 +27,6 @@ class HoverReadout(QObject):
         widget.viewport().installEventFilter(self)
         widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
-    def text(self) -> str:
-        return self.label.text() if self.label.isVisible() else ""
-
     def hide(self) -> None:
         self.label.hide()
         for plot in self._view.plots:

@@ -51,6 +51,3 @@ class PaperLines:
         for line, entry in self._lines:
             if entry is item:
                 line.setVisible(entry.isVisible())
-
-    def values(self) -> list[tuple[float, str]]:
-        return [(line.value(), entry.name()) for line, entry in self._lines if line.isVisible()]

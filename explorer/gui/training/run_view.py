@@ -171,10 +171,6 @@ class RunView(QWidget):
         if not quiet:
             self.overlays_changed.emit()
 
-    def overlay_chips(self) -> list[QToolButton]:
-        return [self._chips.itemAt(i).widget() for i in range(self._chips.count())
-                if self._chips.itemAt(i).widget() is not None]
-
     def stop(self) -> None:
         self._stop_following()
         for path in list(self._overlays):

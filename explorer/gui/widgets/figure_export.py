@@ -1,6 +1,8 @@
 """The curves as a figure file: PNG or SVG of what is on screen (both panels), and the metrics as CSV.
 
-SVG goes through Qt's own QSvgGenerator (pyqtgraph's SVGExporter fails on the dotted lr-drop markers' paths).
+SVG goes through Qt's own QSvgGenerator (pyqtgraph's SVGExporter fails on the dotted lr-drop markers' paths), its
+hairlines then taken out of their huge transforms (:mod:`explorer.gui.widgets.svg_strokes`) so that renderers
+that ignore non-scaling strokes draw them as thin as the PNG.
 The generator must be told the screen's resolution: at its default 72 dpi, pyqtgraph lays out the axes' text
 for one scale and draws the curves at another, and a renderer shows the axes shrunk into the top two thirds
 with the curves running past them. PNG scales from what is on screen too (the scene's own rect spans off-screen
@@ -17,6 +19,7 @@ from PySide6.QtCore import QBuffer, QIODevice, QRectF
 from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
 
+from explorer.gui.widgets.svg_strokes import flatten_hairlines
 from explorer.system.files import atomic_write
 from explorer.runs.metrics_csv import write_metrics_csv
 
@@ -49,7 +52,7 @@ def scene_svg(scene, source: QRectF, dpi: int, title: str) -> bytes:
         finally:
             painter.end()
 
-    return encoded(render)
+    return flatten_hairlines(encoded(render))
 
 
 def export_svg(view: pg.GraphicsLayoutWidget, path: Path, title: str) -> None:

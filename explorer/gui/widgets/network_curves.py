@@ -74,6 +74,8 @@ class NetworkCurves:
                               name=self.label + (f" (mean ± std over {seeds} seeds)" if seeded else ""),
                               symbolBrush=colour, symbolPen=None, symbolSize=6)
         self.test.setSymbol(None)
+        for kind in ("raw", "train", "test"):  # how a test of the window finds what a person sees
+            getattr(self, kind).setObjectName(f"{self.label}: {kind}")
         self.bands = (_Band(plot, self.colour, 28), _Band(plot, self.colour, 55)) if seeded else ()
         self.seed_lines: dict[int | None, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self.diverged: pg.TextItem | None = None
@@ -133,8 +135,9 @@ class NetworkCurves:
                 lines = self.seed_lines[data.seed] = (
                     self.plot.plot(pen=pg.mkPen(_faint(self.colour, 90), width=1, style=self._train_style)),
                     self.plot.plot(pen=pen))
-                for line in lines:
+                for line, kind in zip(lines, ("train", "test")):
                     line.setVisible(self.test.isVisible())
+                    line.setObjectName(f"{self.label}: seed {data.seed} {kind}")
             if lines is None:
                 continue
             train_line, test_line = lines
