@@ -75,6 +75,8 @@ def isolated_settings(tmp_path, monkeypatch, qapp):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("RESNET_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the default CIFAR folder is the test's own
+    monkeypatch.delenv("RESNET_EXPLORER_DATA", raising=False)
     yield
 
 
