@@ -33,7 +33,10 @@ def test_1_each_dataset_keeps_its_own_folder_and_nothing_is_downloaded_into_pict
     # typed by hand into CIFAR's field, a folder of pictures is refused before any question or download
     pick(form, "dataset", "cifar10")
     field(form, "data-dir").setText(str(pictures))
+    asked = []
+    answer_next_dialog("Cancel", asked, timeout_ms=2000)
     window.action("startRun").trigger()
+    assert asked == []  # no "Download it there?"
     assert shown_text(form, "formProblem") == (
         f"The data folder {pictures} holds images (a folder of your own pictures?), not CIFAR-10; leave the data "
         "folder empty for the default cache, or choose an empty folder for CIFAR-10")
