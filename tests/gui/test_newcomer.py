@@ -41,3 +41,31 @@ def test_1_each_dataset_keeps_its_own_folder_and_nothing_is_downloaded_into_pict
         f"The data folder {pictures} holds images (a folder of your own pictures?), not CIFAR-10; leave the data "
         "folder empty for the default cache, or choose an empty folder for CIFAR-10")
     assert sorted(p.name for p in pictures.iterdir()) == ["cat", "dog", "fox"] and list(runs_dir.iterdir()) == []
+
+
+# 6 -------------------------------------------------------------------------------------------------------------
+def test_6_the_time_a_run_will_take_is_said_before_start_and_the_guide_says_what_needs_longer(qtbot, window,
+                                                                                          runs_dir):
+    from explorer.training.speed import estimate_time, summary_macs
+    from explorer.system.formatting import duration
+
+    window.tabs.setCurrentWidget(window.training)
+    form = window.training.form
+    pick(form, "recipe", "quick")  # the default draft: the Quick look on the synthetic set, offline
+    pick(form, "precision", "fp32")
+    qtbot.waitUntil(lambda: shown_text(form, "estimateNote").startswith("Time: about"), timeout=30_000)
+    assert "modelled (no run with these settings here yet" in shown_text(form, "estimateNote")
+    config = form.run_config()
+    # an earlier run with these settings on this machine: the estimate is its speed, not the model's
+    write_run(runs_dir, depths=(20, 56), iterations=400, name="earlier")
+    field(form, "name").setText("after-one-run")
+    expected = duration(estimate_time(config, runs_dir, summary_macs).seconds)
+    qtbot.waitUntil(lambda: "from the speed of 1 earlier run" in shown_text(form, "estimateNote"), timeout=30_000)
+    assert shown_text(form, "estimateNote").startswith(f"Time: about {expected} on this machine")
+
+    window.action("guide").trigger()
+    from PySide6.QtWidgets import QTextBrowser
+
+    guide = window.findChild(QTextBrowser).toPlainText()
+    assert "Quick look" in guide and "does not yet show ResNet-56 below ResNet-20" in guide
+    assert "These effects need the Paper recipe" in guide and "not how it starts" in guide
