@@ -13,11 +13,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QTextBrowser, QVBoxLayout, \
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QTabWidget, QTextBrowser, QVBoxLayout, \
     QDialog, QWidget
 
 from explorer import __version__
-from explorer.config.model import ModelConfig, describe
+from explorer.config.model import ModelConfig
 from explorer.gui.analysis.page import AnalysisPage
 from explorer.gui.architecture.panel import ArchitecturePanel
 from explorer.gui.architecture.diagram_panel import DiagramPanel, share_selection
@@ -27,7 +27,6 @@ from explorer.gui.widgets.live_runs import LiveRuns
 from explorer.gui.widgets.model_export import ModelExport
 from explorer.gui.architecture.layer_table import LayerTable
 from explorer.gui.runs.page import RunsPage
-from explorer.gui.widgets.tips import tip
 from explorer.gui.training.page import TrainingPage
 
 CONFIG_KEY = "architecture/config"
@@ -106,8 +105,10 @@ class MainWindow(QMainWindow):
         self._splitter = QSplitter(Qt.Orientation.Horizontal, objectName="architectureSplitter")
         for pane in (self.architecture, self.diagram, self.layer_table):
             self._splitter.addWidget(pane)
-        self._splitter.setStretchFactor(2, 1)
+        self._splitter.setStretchFactor(1, 1)  # a wider window widens the diagram; the table keeps its columns
         self._splitter.setSizes([330, 470, 480])
+        self._panes_own = False  # the person set the pane widths (dragged, or saved from before): keep them
+        self._table_width = 0
         self.tabs = QTabWidget(objectName="tabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self._splitter, "Architecture")
@@ -115,13 +116,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.runs, "Runs")
         self.tabs.addTab(self.analysis, "Analysis")
         self.setCentralWidget(self.tabs)
-        self._template_label = QLabel(objectName="templateLabel")
-        self._template_label.setToolTip(tip("The Training tab trains networks of the Architecture tab's kind "
-                                            "(family, block, units, shortcut); the depths and plain/residual are "
-                                            "chosen on the Training tab."))
-        self.statusBar().addPermanentWidget(self._template_label)
         self._build_menus()
 
+        self.layer_table.columns_fitted.connect(self._on_columns_fitted)
+        self._splitter.splitterMoved.connect(lambda *_: setattr(self, "_panes_own", True))
         self.architecture.config_changed.connect(self._on_config_changed)
         self.architecture.config_changed.connect(self.summaries.request)
         self.architecture.config_changed.connect(self.training.set_template)
@@ -190,11 +188,31 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         splitter = self._settings.value(SPLITTER_KEY)
         if splitter is not None:
-            self._splitter.restoreState(splitter)
+            self._panes_own = self._splitter.restoreState(splitter)  # the person's own widths win
         try:
             self.tabs.setCurrentIndex(int(self._settings.value(TAB_KEY, 0)))
         except (TypeError, ValueError):
             pass
+
+    def _on_columns_fitted(self, width: int) -> None:
+        self._table_width = width
+        self._fit_panes()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(event)
+        self._fit_panes()
+
+    def _fit_panes(self) -> None:
+        """Until the person sets the pane widths: the layer table as wide as its columns, the panel as its
+        content, the diagram the rest (at 1024 px every column of the table shows only if the diagram gives way)."""
+        if self._panes_own or not self._table_width:
+            return
+        total = sum(self._splitter.sizes())
+        smallest = self.diagram.minimumSizeHint().width()
+        panel = max(self.architecture.minimumSizeHint().width(),
+                    min(self.architecture.sizeHint().width(), total - smallest - self._table_width))
+        diagram = max(smallest, total - panel - self._table_width)
+        self._splitter.setSizes([panel, diagram, max(0, total - panel - diagram)])
 
     def _save_layout(self) -> None:
         self._settings.setValue(GEOMETRY_KEY, self.saveGeometry())
@@ -204,7 +222,6 @@ class MainWindow(QMainWindow):
         self._settings.sync()
 
     def _on_config_changed(self, config: ModelConfig) -> None:
-        self._template_label.setText(f"Training template: {describe(config)}")
         self._settings.setValue(CONFIG_KEY, json.dumps(config.to_dict()))
 
     def _on_runs_dir_changed(self, folder: Path) -> None:

@@ -6,11 +6,15 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
 
 
-def answer_next_dialog(button_text: str, seen: list | None = None, timeout_ms: int = 10_000) -> None:
+def answer_next_dialog(button_text: str, seen: list | None = None, timeout_ms: int = 10_000):
     """When a QMessageBox with a button whose text contains ``button_text`` opens, click it (after recording the
     box's text in ``seen``). Works for boxes opened with exec() (the click happens inside their loop); several
-    answers may wait at once, each for its own box."""
+    answers may wait at once, each for its own box. Returns ``stop()``, which ends the wait (for a test that
+    checks that no box opened)."""
     waited = [0]
+
+    def stop() -> None:
+        waited[0] = timeout_ms
 
     def poll() -> None:
         box = QApplication.activeModalWidget()
@@ -27,3 +31,4 @@ def answer_next_dialog(button_text: str, seen: list | None = None, timeout_ms: i
             QTimer.singleShot(20, poll)
 
     QTimer.singleShot(0, poll)
+    return stop

@@ -10,18 +10,19 @@ from explorer.runs.folder import RunDir
 
 
 def write_run(runs_dir: Path, depths=(20, 56), iterations: int = 400, state: str | None = "finished",
-              every: int = 50, name: str = "hand", seeds: int = 1) -> RunDir:
+              every: int = 50, name: str = "hand", seeds: int = 1, dataset: str = "synthetic") -> RunDir:
     """A run of plain and residual nets with train events every ``every`` iterations and an eval every 4th;
-    its config trains in seconds if a test resumes it (400 synthetic images, batches of 16, fp32). With
+    its config trains in seconds if a test resumes it (400 synthetic images, batches of 16, fp32; another
+    ``dataset`` only for what is drawn, never to be resumed). With
     ``seeds`` > 1 every network has that many seeds, each a little apart (seed s adds 0.03·s to the errors)."""
-    config = RunConfig(data=DataConfig(dataset="synthetic", synthetic_size=400), name=name,
+    config = RunConfig(data=DataConfig(dataset=dataset, synthetic_size=400), name=name,
                        train=TrainConfig(depths=depths, iterations=iterations, batch_size=16, precision="fp32",
                                          milestones=(iterations // 2, iterations * 3 // 4), seeds=seeds))
     run = RunDir.create(runs_dir, config)
     models = [m.name for m in config.model_configs()]
     run.append_event({"type": "start", "models": models, "device": "cpu", "precision": "fp32",
                       "iterations": iterations, "milestones": list(config.train.milestones), "batch_size": 128,
-                      "dataset": "synthetic", "time": 1000.0})
+                      "dataset": dataset, "time": 1000.0})
     for it in range(every, iterations + 1, every):
         for seed in range(seeds):
             tag = {} if seeds == 1 else {"seed": seed}
@@ -56,3 +57,12 @@ def hold(run: RunDir):
     while run.trainer_pid() != proc.pid and time.monotonic() < deadline:
         time.sleep(0.01)
     return proc
+
+
+def fake_checkpoints(run: RunDir, iterations) -> None:
+    """Checkpoint sets as the Analysis tab lists them (``iter-NNNNNNNN/trainer.pt``), empty: for what is shown of
+    them, never to be loaded."""
+    for iteration in iterations:
+        folder = run.checkpoint_dir / f"iter-{iteration:08d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "trainer.pt").write_bytes(b"")

@@ -36,8 +36,8 @@ def curves(qtbot):
     return view
 
 
-def run_config(depths=(20,), compare="both", name="run") -> RunConfig:
-    return RunConfig(data=DataConfig(dataset="synthetic"), name=name,
+def run_config(depths=(20,), compare="both", name="run", dataset="synthetic") -> RunConfig:
+    return RunConfig(data=DataConfig(dataset=dataset), name=name,
                      train=TrainConfig(compare=compare, depths=depths, iterations=400, milestones=(200, 300)))
 
 
@@ -144,16 +144,16 @@ def test_shared_y_range_shows_every_curve_of_both_panels(curves, qtbot):
     qtbot.waitUntil(covers, timeout=3000)
 
 
-def test_paper_lines_only_for_the_resnets_shown_with_their_values_in_the_legend(curves):
-    show(curves, depths=(20, 56))
+def test_paper_lines_only_for_the_resnets_of_cifar10_runs_with_their_values_in_the_legend(curves):
+    show(curves, depths=(20, 56), dataset="cifar10")
     curves.reference.setChecked(True)
-    assert paper_lines(curves) == ["paper ResNet-20: 8.75 %", "paper ResNet-56: 6.97 %"]
-    legend = [label.text for _, label in curves.residual_plot.legend.items]
-    assert "paper ResNet-56: 6.97 %" in legend
-    show(curves, depths=(8,))  # the paper has no ResNet-8: no line at all
+    assert paper_lines(curves) == ["paper ResNet-20 on CIFAR-10: 8.75 %", "paper ResNet-56 on CIFAR-10: 6.97 %"]
+    show(curves, depths=(8,), dataset="cifar10")  # the paper has no ResNet-8: no line at all
     assert paper_lines(curves) == []
+    show(curves, depths=(20, 56))  # synthetic: the paper's numbers are no target for it
+    assert paper_lines(curves) == [] and not curves.reference.isEnabled()
     curves.reference.setChecked(False)
-    show(curves, depths=(110,))
+    show(curves, depths=(110,), dataset="cifar10")
     assert paper_lines(curves) == []
 
 
@@ -185,7 +185,7 @@ def test_an_overlay_has_its_own_style_and_legend_entries_and_goes_away(curves):
     curves.flush()
     main, overlay = curve(curves, "ResNet-56"), curve(curves, "ResNet-56 · other", "test")
     assert overlay.opts["pen"].style() != main.opts["pen"].style()
-    assert overlay.opts["pen"].color().alpha() < 255 and overlay.opts["pen"].color().rgb() == main.opts["pen"].color().rgb()
+    assert overlay.opts["pen"].color().rgb() != main.opts["pen"].color().rgb()  # its own colour, not the depth's
     legend = [label.text for _, label in curves.residual_plot.legend.items]
     assert legend == ["ResNet-56", "ResNet-56 · other"]
     curves.remove_run("other")

@@ -22,8 +22,7 @@ from explorer.runs.folder import RunDir
 from dialogs import answer_next_dialog
 from flows import CHILD_MS, open_in_runs_tab, start, tiny_run
 from run_writer import write_run
-from seen import (curve, depth_boxes, export, field, is_training, legend, network_labels, overlay_chips, paper_lines,
-                  pick, points, shown_text, ticked_depths)
+from seen import (curve, depth_boxes, export, field, is_training, legend, network_labels, overlay_chips, pick, points, shown_text, ticked_depths)
 
 
 def ending(qtbot, window, path, timeout=CHILD_MS):
@@ -157,18 +156,6 @@ def test_an_exported_svg_matches_the_png_of_the_same_view(qtbot, window, runs_di
     # The x axis and both y axes sit at the same place in both (the SVG used to shrink the axes into the top
     # two thirds while its curves ran past them).
     assert np.allclose(_axes(png), _axes(svg), atol=0.01), (_axes(png), _axes(svg))
-
-
-# 5 -------------------------------------------------------------------------------------------------------------
-def test_paper_lines_follow_the_runs_shown(qtbot, window, runs_dir):
-    run = write_run(runs_dir, depths=(20, 56))
-    open_in_runs_tab(qtbot, window, run.path)
-    curves = window.training.view.curves
-    curves.reference.setChecked(True)
-    assert paper_lines(curves) == ["paper ResNet-20: 8.75 %", "paper ResNet-56: 6.97 %"]
-    eight = write_run(runs_dir, depths=(8,), name="eight")
-    open_in_runs_tab(qtbot, window, eight.path)
-    assert paper_lines(curves) == []  # the paper has no depth 8: nothing piled up at every depth of Table 6
 
 
 # 6 -------------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from explorer.config.model import ModelConfig
 from explorer.gui import main_window
 from explorer.gui.main_window import MainWindow
 from dialogs import answer_next_dialog
-from seen import depth_boxes, field, is_training, pick
+from seen import depth_boxes, field, is_training, pick, shown_text
 
 WAIT_MS = 30_000
 
@@ -69,12 +69,12 @@ def test_every_long_tooltip_wraps(qtbot, settings, runs_dir):
     assert long_plain == []
 
 
-def test_the_architecture_template_reaches_the_training_form_and_the_status_bar(qtbot, settings, runs_dir):
+def test_the_architecture_template_reaches_the_training_form(qtbot, settings, runs_dir):
     window = open_window(qtbot, settings, runs_dir)
     form = window.training.form
     window.architecture.set_config(ModelConfig(family="imagenet", depth=34))
     assert depth_boxes(form) == [18, 34]
-    assert "ImageNet basic" in window.statusBar().findChild(QWidget, "templateLabel").text()
+    assert shown_text(form, "formBanner").startswith("Networks from the Architecture tab: ImageNet basic")
     window.architecture.set_config(ModelConfig(depth=110, block="bottleneck", preact=True))
     assert depth_boxes(form) == [164, 1001]
     wait_for_summary(qtbot, window, ModelConfig(depth=110, block="bottleneck", preact=True))

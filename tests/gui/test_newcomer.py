@@ -4,9 +4,15 @@ fix. Hand-written run folders stand in for trainings wherever the finding is abo
 
 from __future__ import annotations
 
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QScrollArea, QStyle, QStyleOptionComboBox, QToolButton, QTreeView,
+)
+
 from dialogs import answer_next_dialog
-from run_writer import write_run
-from seen import field, pick, shown_text
+from flows import open_in_runs_tab
+from run_writer import fake_checkpoints, write_run
+from seen import curve, field, legend, network_labels, paper_lines, pick, shown_text
 from tests.folder_fixture import write_image_folder
 
 
@@ -34,8 +40,9 @@ def test_1_each_dataset_keeps_its_own_folder_and_nothing_is_downloaded_into_pict
     pick(form, "dataset", "cifar10")
     field(form, "data-dir").setText(str(pictures))
     asked = []
-    answer_next_dialog("Cancel", asked, timeout_ms=2000)
+    stop = answer_next_dialog("Cancel", asked)
     window.action("startRun").trigger()
+    stop()
     assert asked == []  # no "Download it there?"
     assert shown_text(form, "formProblem") == (
         f"The data folder {pictures} holds images (a folder of your own pictures?), not CIFAR-10; leave the data "
@@ -69,3 +76,82 @@ def test_6_the_time_a_run_will_take_is_said_before_start_and_the_guide_says_what
     guide = window.findChild(QTextBrowser).toPlainText()
     assert "Quick look" in guide and "does not yet show ResNet-56 below ResNet-20" in guide
     assert "These effects need the Paper recipe" in guide and "not how it starts" in guide
+
+
+# 4 -------------------------------------------------------------------------------------------------------------
+def test_4_the_papers_numbers_only_beside_cifar10_runs_and_labelled_with_the_dataset(qtbot, window, runs_dir):
+    synthetic = write_run(runs_dir, depths=(20, 56), name="shapes")
+    cifar = write_run(runs_dir, depths=(20, 56), name="cifar", dataset="cifar10")
+    open_in_runs_tab(qtbot, window, synthetic.path)
+    curves = window.training.view.curves
+    box = window.findChild(QCheckBox, "paperLines")
+    box.setChecked(True)
+    assert paper_lines(curves) == [] and not box.isEnabled()  # no "paper ResNet-20: 8.75 %" over shapes
+    assert "Only for runs on CIFAR-10" in box.toolTip()
+    open_in_runs_tab(qtbot, window, cifar.path)
+    assert box.isEnabled() and box.isChecked()
+    assert paper_lines(curves) == ["paper ResNet-20 on CIFAR-10: 8.75 %", "paper ResNet-56 on CIFAR-10: 6.97 %"]
+    open_in_runs_tab(qtbot, window, synthetic.path, "overlayRun")  # an overlay adds nothing of the paper's
+    assert len(paper_lines(curves)) == 2
+
+
+# 5 -------------------------------------------------------------------------------------------------------------
+def test_5_legends_hide_no_curve_overlays_have_their_own_colours_and_a_name_toggles_its_line(qtbot, window,
+                                                                                            runs_dir):
+    main = write_run(runs_dir, depths=(20, 56), name="main")
+    other = write_run(runs_dir, depths=(20, 56), name="other")
+    open_in_runs_tab(qtbot, window, main.path)
+    open_in_runs_tab(qtbot, window, other.path, "overlayRun")
+    curves = window.training.view.curves
+    qtbot.wait(50)  # the layouts settle
+    for plot in curves.plots:
+        assert legend(plot) and not plot.legend.sceneBoundingRect().intersects(plot.vb.sceneBoundingRect())
+    colours = {label: curve(curves, label).opts["pen"].color().name() for label in network_labels(curves)}
+    assert colours["ResNet-56"] == colours["plain-56"]  # one colour per depth in the run shown
+    overlaid = {colours[f"{net} · other"] for net in ("plain-20", "plain-56", "ResNet-20", "ResNet-56")}
+    assert len(overlaid) == 4 and not overlaid & {colours[n] for n in ("ResNet-20", "ResNet-56")}
+    # a click on a legend's name hides its network, as a click on its sample does
+    view = curves.layout_widget
+    label = next(label for _, label in curves.residual_plot.legend.items if label.text == "ResNet-56 · other")
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(
+        label.sceneBoundingRect().center()))
+    assert not curve(curves, "ResNet-56 · other").isVisible() and not curve(curves, "ResNet-56 · other",
+                                                                            "train").isVisible()
+    assert curve(curves, "ResNet-56").isVisible()
+
+
+# 9 -------------------------------------------------------------------------------------------------------------
+def test_9_at_1024_by_700_start_every_layer_column_and_a_checkpoint_s_name_are_in_view(qtbot, window, runs_dir):
+    window.resize(QSize(1024, 700))
+    qtbot.waitUntil(lambda: window.layer_table.summary is not None and not window.summaries.busy, timeout=30_000)
+    qtbot.wait(50)
+    assert window.width() == 1024 and window.minimumSizeHint().width() <= 1024
+    tree = window.layer_table.findChild(QTreeView)
+    tree.expandAll()  # a vertical scroll bar appears: "Share of MACs" was cut by it
+    qtbot.waitUntil(lambda: tree.verticalScrollBar().isVisible(), timeout=5000)
+    header = tree.header()
+    right = max(header.sectionViewportPosition(c) + header.sectionSize(c) for c in range(header.count()))
+    assert header.count() == 6 and right <= tree.viewport().width(), (right, tree.viewport().width())
+
+    window.tabs.setCurrentWidget(window.training)
+    form = window.training.form
+    pick(form, "recipe", "custom")
+    for option in ("iterations", "batch-size", "lr", "seeds", "synthetic-size"):  # problems under the fields
+        field(form, option).setText("0")
+    qtbot.wait(50)
+    scroll = window.training.findChild(QScrollArea, "formScroll")
+    start = window.training.findChild(QToolButton, "startButton")
+    corner = start.mapTo(scroll.viewport(), start.rect().bottomRight())
+    assert scroll.viewport().rect().contains(corner)  # Start without scrolling
+
+    run = write_run(runs_dir, depths=(8,), iterations=12)
+    fake_checkpoints(run, (0, 6, 12))
+    open_in_runs_tab(qtbot, window, run.path)
+    window.tabs.setCurrentWidget(window.analysis)
+    combo = window.analysis.findChild(QComboBox, "analysisCheckpoint")
+    assert combo.currentText() == "iteration 12"
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    text = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                        QStyle.SubControl.SC_ComboBoxEditField, combo)
+    assert text.width() >= combo.fontMetrics().horizontalAdvance("iteration 12")  # not "iteration 1…"

@@ -70,6 +70,7 @@ class AnalysisPage(QWidget):
         self.title = QLabel(objectName="analysisTitle")
         self.title.setWordWrap(True)
         self.checkpoint = QComboBox(objectName="analysisCheckpoint")
+        self.checkpoint.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # never "iteration 1…"
         self.checkpoint.setToolTip(tip("The kept checkpoints of the run: its start, each lr drop, the end, and the "
                                        "latest. Analyses compare early and late."))
         self.checkpoint.currentIndexChanged.connect(self._load_results)

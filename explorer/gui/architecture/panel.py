@@ -46,7 +46,7 @@ TIPS = {
     "Table 6), 9n+2 for CIFAR bottlenecks (164, 1001), or 18/34/50/101/152 for ImageNet (Table 1).",
     "block": "A basic block stacks two 3×3 convs; a bottleneck block (Figure 5) stacks 1×1, 3×3 and 1×1 "
     "convs so that much deeper nets cost about as much.",
-    "preact": "Pre-activation units put BN and ReLU before each conv (He et al. 2016, \"Identity Mappings\"), "
+    "preact": "Pre-activation units (BN → ReLU → conv) put BN and ReLU before each conv (He et al. 2016, \"Identity Mappings\"), "
     "which keeps the shortcut a pure identity and lets 1001-layer nets train well.",
     "shortcut": "How a shortcut crosses a change of shape (Table 3): A pads new channels with zeros and adds "
     "no parameters (CIFAR), B projects with a 1×1 conv only there (ImageNet), C projects on every shortcut.",
@@ -71,8 +71,8 @@ class ArchitecturePanel(QWidget):
         self._family = QComboBox()
         for family in FAMILIES:
             self._family.addItem(FAMILY_LABELS[family], family)
-        self._residual = QRadioButton("Residual (ResNet)")
-        self._plain = QRadioButton("Plain (no shortcuts)")
+        self._residual = QRadioButton("Residual")
+        self._plain = QRadioButton("Plain")
         self._network = QButtonGroup(self)
         self._network.addButton(self._residual)
         self._network.addButton(self._plain)
@@ -82,7 +82,7 @@ class ArchitecturePanel(QWidget):
         self._block = QComboBox()
         for block in BLOCKS:
             self._block.addItem(BLOCK_LABELS[block], block)
-        self._preact = QCheckBox("Pre-activation (BN → ReLU → conv)")
+        self._preact = QCheckBox("Pre-activation")
         self._shortcut = QComboBox()
         for shortcut in SHORTCUTS:
             self._shortcut.addItem(SHORTCUT_LABELS[shortcut], shortcut)
@@ -97,6 +97,7 @@ class ArchitecturePanel(QWidget):
         self._shape = QLabel()
         self._shape.setObjectName("configShape")
         self._shape.setWordWrap(True)
+        self._shape.setMinimumWidth(150)  # its table may be cut in a narrow pane, never widen the window
         self._note = QLabel(objectName="configNote")
         self._note.setWordWrap(True)
         self._note.setStyleSheet("color: #1565c0;")
@@ -108,6 +109,11 @@ class ArchitecturePanel(QWidget):
         network_row.addStretch(1)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow window: the field under its label
+        for combo in (self._family, self._block, self._shortcut, self._stride_on):
+            # as narrow as a window of 1024 px needs; the list that opens shows each choice whole
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         rows = (
             ("Dataset family", self._family, "family"),
             ("Network", network_row, "network"),

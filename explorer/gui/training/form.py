@@ -145,9 +145,9 @@ class TrainingForm(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
+        layout.addWidget(self.estimate)  # beside Start, in view at any height: what Start will cost
         layout.addLayout(form)
         layout.addWidget(self.problem)
-        layout.addWidget(self.estimate)
         self._fields = (self.dataset, self.data_dir, self.browse, self.depths, self.compare, self.recipe,
                         self.device, self.precision, self.run_name, *self.numbers.values())
 
@@ -305,7 +305,7 @@ class TrainingForm(QWidget):
         for widget in (self.data_dir, self.browse):
             widget.setEnabled(editing and dataset != "synthetic")
         self.data_dir.setPlaceholderText({"folder": "a folder with one subfolder of images per class",
-                                          "synthetic": "drawn offline: no folder"}.get(dataset, "default cache "
+                                          "synthetic": "not needed: drawn offline"}.get(dataset, "default cache "
                                                                                           "folder"))
 
     def _summarise_folder(self) -> None:

@@ -18,11 +18,27 @@ DEPTH_COLOURS = {20: "#1f77b4", 32: "#ff7f0e", 44: "#2ca02c", 56: "#d62728", 110
                  8: "#17becf", 164: "#e377c2", 1001: "#7f7f7f", 18: "#1f77b4", 34: "#ff7f0e", 50: "#2ca02c",
                  101: "#d62728", 152: "#9467bd"}
 EXTRA_COLOURS = ("#bcbd22", "#17becf", "#e377c2", "#7f7f7f", "#8c564b")
+# Runs overlaid on the one shown: colours of their own, apart from the depth colours, in the order their networks
+# are added (an overlay of the same depths must not look like the run it is compared with).
+OVERLAY_COLOURS = ("#008b8b", "#b8860b", "#c71585", "#556b2f", "#6a5acd", "#a0522d", "#2f4f4f", "#9acd32")
+# Plain and residual nets of one depth drawn in one panel (the Analysis tab): the plain one in this darker shade.
+PLAIN_SHADE = 160
 
 
 def depth_colour(depth: int) -> str:
-    """One colour per depth, the same in both panels and in every run."""
+    """One colour per depth, the same in both panels of Figure 6 and in every run shown (overlays aside)."""
     return DEPTH_COLOURS.get(depth, EXTRA_COLOURS[depth % len(EXTRA_COLOURS)])
+
+
+def overlay_colour(index: int) -> str:
+    """The colour of the ``index``-th network overlaid (counting every overlay's networks in order)."""
+    return OVERLAY_COLOURS[index % len(OVERLAY_COLOURS)]
+
+
+def network_colour(model: ModelConfig) -> str:
+    """A network's colour where plain and residual nets share a panel: its depth's, darker for a plain net."""
+    colour = QColor(depth_colour(model.depth))
+    return colour.darker(PLAIN_SHADE).name() if model.plain else colour.name()
 
 
 def _faint(colour: QColor, alpha: int) -> QColor:
@@ -60,10 +76,11 @@ class _Band:
 class NetworkCurves:
     """One network's items in its panel; ``test`` is its legend entry."""
 
-    def __init__(self, model: ModelConfig, plot: pg.PlotItem, *, overlay: bool, run_name: str, seeds: int = 1):
+    def __init__(self, model: ModelConfig, plot: pg.PlotItem, *, overlay: bool, run_name: str, seeds: int = 1,
+                 colour: str | None = None):
         seeded = seeds > 1
         self.model, self.plot, self.seeded = model, plot, seeded
-        self.colour = QColor(depth_colour(model.depth))
+        self.colour = QColor(colour or depth_colour(model.depth))
         colour = _faint(self.colour, 150) if overlay else self.colour
         self.label = f"{model.label} · {run_name}" if overlay else model.label
         test_style = Qt.PenStyle.DashDotLine if overlay else Qt.PenStyle.SolidLine
@@ -160,7 +177,7 @@ class NetworkCurves:
                 self.diverged = None
             return
         if self.diverged is None:
-            self.diverged = pg.TextItem(color=depth_colour(self.model.depth), anchor=(1, 1))
+            self.diverged = pg.TextItem(color=self.colour, anchor=(1, 1))
             self.plot.addItem(self.diverged)
         if self.seeded:
             which = ", ".join(f"seed {s.seed} at {s.diverged_at:,}" for s in gone)
