@@ -76,6 +76,7 @@ def type_depth(qtbot, panel: ArchitecturePanel, text: str) -> None:
     qtbot.keyClick(edit, Qt.Key.Key_Backspace)
     if text:
         qtbot.keyClicks(edit, text)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)  # a typed depth is applied on Enter (or after a pause)
 
 
 def assert_table_matches(widget: Explorer, config: ModelConfig) -> None:

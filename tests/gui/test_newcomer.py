@@ -155,3 +155,28 @@ def test_9_at_1024_by_700_start_every_layer_column_and_a_checkpoint_s_name_are_i
     text = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
                                         QStyle.SubControl.SC_ComboBoxEditField, combo)
     assert text.width() >= combo.fontMetrics().horizontalAdvance("iteration 12")  # not "iteration 1…"
+
+
+# 8 -------------------------------------------------------------------------------------------------------------
+def test_8_a_depth_is_applied_when_typed_whole_never_completed_nor_shown_half_typed(qtbot, window):
+    qtbot.waitUntil(lambda: window.layer_table.summary is not None and not window.summaries.busy, timeout=30_000)
+    shown = []
+    window.architecture.config_changed.connect(lambda config: shown.append(config.depth))
+    edit = window.architecture.findChild(QComboBox, "depth").lineEdit()
+    edit.selectAll()
+    qtbot.keyClicks(edit, "1")
+    assert edit.text() == "1" and shown == []  # not completed to 110, not applied at the keystroke
+    qtbot.keyClicks(edit, "10")
+    assert shown == []
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert shown == [110]  # typed whole and confirmed
+    edit.selectAll()
+    qtbot.keyClicks(edit, "100000")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    problem = shown_text(window.architecture, "configProblem")
+    assert "100,000" in problem and "still shows resnet-110" in problem and shown == [110]
+    edit.selectAll()
+    qtbot.keyClicks(edit, "32")  # and a pause applies it too
+    qtbot.waitUntil(lambda: shown == [110, 32], timeout=5000)
+    qtbot.waitUntil(lambda: window.layer_table.summary.config.depth == 32 and not window.summaries.busy,
+                    timeout=30_000)

@@ -7,7 +7,7 @@ config, so whatever listens never sees an invalid network.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -54,6 +54,7 @@ TIPS = {
     "conv as torchvision's ResNet v1.5 does (more MACs, slightly better accuracy).",
 }
 
+DEPTH_PAUSE_MS = 900  # a typed depth is applied when the typing pauses this long
 INVALID_STYLE = "QComboBox { border: 2px solid #c0392b; border-radius: 3px; padding: 1px 4px; }"
 
 
@@ -79,6 +80,13 @@ class ArchitecturePanel(QWidget):
         self._depth = QComboBox()
         self._depth.setEditable(True)
         self._depth.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        # A depth typed is applied on Enter, on leaving the field or after a pause, never at every keystroke, and
+        # never completed inline: typing "1" showed ResNet-110, "21" ResNet-20, networks nobody picked.
+        self._depth.setCompleter(None)
+        self._depth_pause = QTimer(self)
+        self._depth_pause.setSingleShot(True)
+        self._depth_pause.setInterval(DEPTH_PAUSE_MS)
+        self._depth_pause.timeout.connect(self._on_option_changed)
         self._block = QComboBox()
         for block in BLOCKS:
             self._block.addItem(BLOCK_LABELS[block], block)
@@ -147,7 +155,9 @@ class ArchitecturePanel(QWidget):
         self._describe(self._config)
         self._family.currentIndexChanged.connect(self._on_family_changed)
         self._block.currentIndexChanged.connect(self._on_block_changed)
-        self._depth.currentTextChanged.connect(self._on_option_changed)
+        self._depth.lineEdit().textEdited.connect(lambda _text: self._depth_pause.start())
+        self._depth.lineEdit().editingFinished.connect(self._on_depth_done)  # Enter, or leaving the field
+        self._depth.activated.connect(self._on_depth_done)  # picked from the list
         self._network.buttonToggled.connect(self._on_network_toggled)
         for combo in (self._shortcut, self._stride_on):
             combo.currentIndexChanged.connect(self._on_option_changed)
@@ -230,6 +240,10 @@ class ArchitecturePanel(QWidget):
     def _say(self, note: str) -> None:
         self._note.setText(note)
         self._note.setVisible(bool(note))
+
+    def _on_depth_done(self, *_) -> None:
+        self._depth_pause.stop()
+        self._on_option_changed()
 
     def _on_network_toggled(self, _button: QRadioButton, checked: bool) -> None:
         if checked:
