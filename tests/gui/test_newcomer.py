@@ -163,6 +163,9 @@ def test_8_a_depth_is_applied_when_typed_whole_never_completed_nor_shown_half_ty
     shown = []
     window.architecture.config_changed.connect(lambda config: shown.append(config.depth))
     edit = window.architecture.findChild(QComboBox, "depth").lineEdit()
+    window.activateWindow()
+    edit.setFocus()  # as a person's click into the field: the completer (if any) works on the focused field
+    qtbot.waitUntil(edit.hasFocus, timeout=2000)
     edit.selectAll()
     qtbot.keyClicks(edit, "1")
     assert edit.text() == "1" and shown == []  # not completed to 110, not applied at the keystroke
