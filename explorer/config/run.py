@@ -243,8 +243,12 @@ class RunConfig:
         networks = len(self.depths) * (2 if self.train.compare == "both" else 1) * self.train.seeds
         if networks > MAX_NETWORKS:
             kinds = "plain and residual" if self.train.compare == "both" else self.train.compare
-            raise ConfigError("depths", f"give {networks} networks in one run ({len(self.depths)} depths × {kinds} × "
-                              f"{self.train.seeds} seeds) is too many; use at most {MAX_NETWORKS}", others=("seeds",))
+            count = lambda n, word: f"{n} {word}{'s' if n != 1 else ''}"  # noqa: E731
+            says = (f"{networks} networks in one run ({count(len(self.depths), 'depth')} × {kinds} × "
+                    f"{count(self.train.seeds, 'seed')}), too many; use at most {MAX_NETWORKS}")
+            if self.train.seeds > 1:  # the seeds multiply what the depths alone allow: the seeds are named
+                raise ConfigError("seeds", f"{self.train.seeds} give {says}", others=("depths",))
+            raise ConfigError("depths", f"give {says}")
         for depth in self.depths:
             try:
                 self.model.replace(depth=depth, stages=None, num_classes=self.num_classes)

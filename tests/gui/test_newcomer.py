@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from dialogs import answer_next_dialog
-from flows import open_in_runs_tab
+from flows import open_in_runs_tab, tiny_run
 from run_writer import fake_checkpoints, write_run
 from seen import curve, field, legend, network_labels, paper_lines, pick, shown_text
 from tests.folder_fixture import write_image_folder
@@ -183,3 +183,32 @@ def test_8_a_depth_is_applied_when_typed_whole_never_completed_nor_shown_half_ty
     qtbot.waitUntil(lambda: shown == [110, 32], timeout=5000)
     qtbot.waitUntil(lambda: window.layer_table.summary.config.depth == 32 and not window.summaries.busy,
                     timeout=30_000)
+
+
+# 10 ------------------------------------------------------------------------------------------------------------
+def test_10_a_run_that_cannot_be_is_refused_before_any_question_and_every_wrong_field_is_outlined(
+        qtbot, window, runs_dir, live_run):
+    from explorer.gui.widgets.number_field import INVALID_STYLE
+
+    tiny_run(window, depths="1202")
+    form = window.training.form
+    field(form, "batch-size").setText("65536")  # valid as a number, far too big for this machine's memory
+    qtbot.waitUntil(lambda: "This run needs about" in shown_text(form, "formProblem"), timeout=30_000)
+    asked = []
+    stop = answer_next_dialog("Cancel", asked)
+    window.action("startRun").trigger()  # another run trains (live_run): the refusal comes first, no question
+    qtbot.wait(300)
+    stop()
+    assert asked == [] and [p.name for p in runs_dir.iterdir()] == [live_run[0].path.name]
+    assert "This run needs about" in shown_text(form, "formProblem")
+
+    field(form, "batch-size").setText("100000")  # one sentence, nothing beside it that says otherwise
+    assert shown_text(form, "formProblem") == "Batch size 100,000 is too large; use at most 65,536"
+    assert shown_text(form, "estimateNote") == "" and field(form, "batch-size").styleSheet() == INVALID_STYLE
+    assert not window.action("startRun").isEnabled()  # red fields: nothing to start
+
+    field(form, "batch-size").setText("16")
+    field(form, "seeds").setText("100")  # too many networks with these depths: said, and the field outlined
+    assert shown_text(form, "formProblem") == ("Seeds 100 give 200 networks in one run (1 depth × plain and residual "
+                                               "× 100 seeds), too many; use at most 64")
+    assert field(form, "seeds").styleSheet() == INVALID_STYLE and not window.action("startRun").isEnabled()
