@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.training, "Training")
         self.tabs.addTab(self.runs, "Runs")
         self.tabs.addTab(self.analysis, "Analysis")
+        self.tabs.setCornerWidget(self.analysis.strip, Qt.Corner.TopRightCorner)  # an analysis, seen from every tab
         self.setCentralWidget(self.tabs)
         self._build_menus()
 

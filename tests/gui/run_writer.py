@@ -66,3 +66,25 @@ def fake_checkpoints(run: RunDir, iterations) -> None:
         folder = run.checkpoint_dir / f"iter-{iteration:08d}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "trainer.pt").write_bytes(b"")
+
+
+def write_gradients(run: RunDir, every: int = 50, iterations: int = 400, layers=("conv1", "layer1.0.conv1", "fc")):
+    """Gradient norms as the trainer logs them (``grad`` events, the layers named in the first), every network."""
+    models = [m.name for m in run.config().model_configs()]
+    for it in range(every, iterations + 1, every):
+        for i, model in enumerate(models):
+            event = {"type": "grad", "model": model, "iteration": it, "norms": [0.1 * (i + 1) / it * 100] * len(layers)}
+            run.append_event({**event, "layers": list(layers)} if it == every else event)
+    run.close()
+
+
+def write_analysis(run: RunDir, what: str, iteration: int, networks: dict, two_d: bool = False) -> None:
+    """An analysis result as ``resnet-explorer analyze`` writes it (``RUN_DIR/analysis/<what>-iter-N.json``)."""
+    import json
+
+    from explorer.analysis.plan import result_path
+
+    path = result_path(run, what, iteration, two_d)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"what": what, "iteration": iteration, "images": 100, "device": "cpu", "seconds": 1,
+                                "networks": networks, "complete": True}))

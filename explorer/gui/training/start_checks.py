@@ -100,7 +100,7 @@ class StartChecks(QObject):
         self._conclude()
 
     def shutdown(self) -> None:
-        self._fetch.cancel()
+        self._fetch.shutdown()
         self._memory.shutdown()
 
     def _conclude(self) -> None:

@@ -43,6 +43,32 @@ class Legend(pg.LegendItem):
                       for s, label in self.items), default=1.0)
         self.setColumnCount(max(1, min(self._most, int(width // widest))))
 
+    def setColumnCount(self, columns: int) -> None:  # noqa: N802 (pyqtgraph)
+        """Entries laid out row by row in ``columns`` columns (pyqtgraph's own relayout placed two entries in
+        one cell once the count went down: the grid keeps its old column count)."""
+        if columns == self.columnCount:
+            return
+        self.columnCount = columns
+        self._relayout()
+
+    def addItem(self, item, name) -> None:  # noqa: N802 (pyqtgraph)
+        super().addItem(item, name)
+        self._relayout()
+
+    def removeItem(self, item) -> None:  # noqa: N802 (pyqtgraph)
+        super().removeItem(item)
+        self._relayout()
+
+    def _relayout(self) -> None:
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        for index, (sample, label) in enumerate(self.items):
+            row, col = divmod(index, self.columnCount)
+            self.layout.addItem(sample, row, 2 * col, alignment=Qt.AlignmentFlag.AlignVCenter)
+            self.layout.addItem(label, row, 2 * col + 1)
+        self.rowCount = max(1, -(-len(self.items) // self.columnCount))
+        self.updateSize()
+
     def mouseClickEvent(self, event) -> None:  # noqa: N802 (pyqtgraph)
         """A click on a name toggles its line, as a click on the line's sample does."""
         if event.button() == Qt.MouseButton.LeftButton:
