@@ -10,7 +10,8 @@ from explorer.runs.folder import RunDir
 
 
 def write_run(runs_dir: Path, depths=(20, 56), iterations: int = 400, state: str | None = "finished",
-              every: int = 50, name: str = "hand", seeds: int = 1, dataset: str = "synthetic") -> RunDir:
+              every: int = 50, name: str = "hand", seeds: int = 1, dataset: str = "synthetic",
+              epochs_per_iteration: float = 0.01) -> RunDir:
     """A run of plain and residual nets with train events every ``every`` iterations and an eval every 4th;
     its config trains in seconds if a test resumes it (400 synthetic images, batches of 16, fp32; another
     ``dataset`` only for what is drawn, never to be resumed). With
@@ -28,7 +29,7 @@ def write_run(runs_dir: Path, depths=(20, 56), iterations: int = 400, state: str
             tag = {} if seeds == 1 else {"seed": seed}
             for i, model in enumerate(models):
                 error = 0.9 - 0.5 * it / iterations - 0.01 * i + 0.03 * seed
-                run.append_event({"type": "train", "model": model, "iteration": it, "epoch": it / 100,
+                run.append_event({"type": "train", "model": model, "iteration": it, "epoch": it * epochs_per_iteration,
                                   "loss": 2 * error, "error": error, "lr": 0.1, "images_per_sec": 500.0,
                                   "time": 1000.0 + it, **tag})
                 if it % (4 * every) == 0:

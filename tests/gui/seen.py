@@ -128,3 +128,12 @@ def fill(form: QWidget, dataset: str, compare: str, depths, iterations: int, bat
     field(form, "batch-size").setText(str(batch))
     field(form, "seeds").setText(str(seeds))
     field(form, "name").setText(name)
+
+
+def pixels(image) -> "np.ndarray":
+    """A QImage as an array of RGB rows (height × width × 3, ints)."""
+    from PySide6.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, :3 * image.width()].reshape(image.height(), image.width(), 3).astype(int)

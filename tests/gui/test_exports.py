@@ -15,13 +15,7 @@ from PySide6.QtSvg import QSvgRenderer
 
 from flows import open_in_runs_tab
 from run_writer import write_run
-from seen import export
-
-
-def pixels(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    return np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())[
-        :, :3 * image.width()].reshape(image.height(), image.width(), 3).astype(int)
+from seen import export, pixels
 
 
 def ink(rgb: np.ndarray) -> int:

@@ -4,15 +4,19 @@ fix. Hand-written run folders stand in for trainings wherever the finding is abo
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QScrollArea, QStyle, QStyleOptionComboBox, QToolButton, QTreeView,
+    QCheckBox, QComboBox, QLabel, QScrollArea, QStyle, QStyleOptionComboBox, QToolButton, QTreeView,
 )
+
+from explorer.config.model import ModelConfig
 
 from dialogs import answer_next_dialog
 from flows import open_in_runs_tab, tiny_run
 from run_writer import fake_checkpoints, write_run
-from seen import curve, field, legend, network_labels, paper_lines, pick, shown_text
+from seen import curve, field, legend, network_labels, paper_lines, pick, readout, shown_text, ticked_depths
 from tests.folder_fixture import write_image_folder
 
 
@@ -212,3 +216,59 @@ def test_10_a_run_that_cannot_be_is_refused_before_any_question_and_every_wrong_
     assert shown_text(form, "formProblem") == ("Seeds 100 give 200 networks in one run (1 depth × plain and residual "
                                                "× 100 seeds), too many; use at most 64")
     assert field(form, "seeds").styleSheet() == INVALID_STYLE and not window.action("startRun").isEnabled()
+
+
+# 11 ------------------------------------------------------------------------------------------------------------
+def _arrow_points_down(header, section: int) -> bool:
+    """Whether the sort arrow drawn in ``section`` of ``header`` is wider at its top (▼) than at its bottom."""
+    from seen import pixels
+
+    image = pixels(header.grab().toImage())
+    right = header.sectionViewportPosition(section) + header.sectionSize(section)
+    part = image[:, right - 24:right - 3]  # the arrow's corner of the section, past its title
+    dark = (part.max(axis=2) < 140).sum(axis=1)
+    rows = [count for count in dark if count]
+    assert len(rows) >= 2, "no arrow drawn"
+    return rows[0] > rows[-1]
+
+
+def test_11_the_words_a_newcomer_meets(qtbot, window, runs_dir, tmp_path):
+    from explorer.gui.runs.table import COL_BEST, COL_DATE
+
+    form = window.training.form
+    window.tabs.setCurrentWidget(window.training)
+    pick(form, "dataset", "folder")  # the name a run would get follows the dataset
+    assert field(form, "name").placeholderText() == "automatic: folder-plain-vs-resnet-20-56"
+    window.architecture.set_config(ModelConfig(family="imagenet", depth=34))
+    window.architecture.set_config(ModelConfig())  # and back: the family's own pair, Figure 6's 20 and 56
+    assert ticked_depths(form) == {20, 56}
+    assert "do not fit these networks" in shown_text(form, "formBanner")
+    pick(form, "compare", "residual")  # the next edit is the person's: the note about the last change goes
+    assert shown_text(form, "formBanner") == "Networks from the Architecture tab: CIFAR basic, shortcut A."
+
+    seeded = write_run(runs_dir, depths=(20,), seeds=3, name="seeded", epochs_per_iteration=1e-5)
+    open_in_runs_tab(qtbot, window, seeded.path)
+    curves = window.training.view.curves
+    curves.x_axis.setCurrentIndex(1)  # 0.004 epochs at most: no "(x0.001)" beside ticks already scaled
+    qtbot.waitUntil(lambda: curves.residual_plot.vb.viewRange()[0][1] < 0.01, timeout=5000)
+    qtbot.wait(50)
+    assert all("x0.001" not in plot.getAxis("bottom").labelString() for plot in curves.plots)
+    curves.x_axis.setCurrentIndex(0)
+    view = curves.layout_widget
+    box = curves.residual_plot.vb.sceneBoundingRect()
+    qtbot.mouseMove(view.viewport(), view.mapFromScene(box.left() + box.width() * 0.37, box.center().y()))
+    qtbot.waitUntil(lambda: readout(curves) != "", timeout=2000)
+    assert re.match(r"<b>iteration \d+</b>", readout(curves)), readout(curves)  # never "iteration 24.3"
+
+    window.tabs.setCurrentWidget(window.runs)
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.select_path(seeded.path), timeout=5000)
+    table = window.runs.table
+    best = table.model().index(table.currentIndex().row(), COL_BEST).data()
+    assert re.fullmatch(r"ResNet-20 \d+\.\d\d ± \d+\.\d\d% over 3 seeds \(best seed \d+\.\d\d%\) · plain-20 .*", best)
+    assert _arrow_points_down(table.horizontalHeader(), COL_DATE)  # newest first: an arrow pointing down
+
+    message = "A long sentence for the status bar " * 8
+    window.training.status_message.emit(message)
+    assert window.statusBar().currentMessage() == message
+    assert not [w for w in window.statusBar().findChildren(QLabel) if w.isVisible()]  # nothing sits on top of it

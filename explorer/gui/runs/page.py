@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from explorer.gui.runs.table import COL_BEST, COL_DATE, ListJob, RunsModel
 from explorer.gui.widgets.actions import make_action
 from explorer.gui.widgets.live_runs import LiveRuns
+from explorer.gui.widgets.sort_arrows import sort_arrows_as_they_read
 from explorer.runs.listing import RunInfo
 from explorer.runs.state import RunState
 from explorer.runs.folder import RunDir
@@ -80,6 +81,7 @@ class RunsPage(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
+        sort_arrows_as_they_read(header)  # newest first: an arrow pointing down
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_BEST, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._on_open)
