@@ -44,7 +44,15 @@ residual networks side by side to watch Figure 6 appear.</p>
 <a href="https://arxiv.org/abs/1512.03385">arXiv:1512.03385</a></p>
 <p>Pre-activation units: Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun.
 <i>Identity Mappings in Deep Residual Networks.</i> ECCV 2016.
-<a href="https://arxiv.org/abs/1603.05027">arXiv:1603.05027</a></p>"""
+<a href="https://arxiv.org/abs/1603.05027">arXiv:1603.05027</a></p>
+<p>Lesions (the Analysis tab): Andreas Veit, Michael Wilber, Serge Belongie.
+<i>Residual Networks Behave Like Ensembles of Relatively Shallow Networks.</i> NeurIPS 2016.
+<a href="https://arxiv.org/abs/1605.06431">arXiv:1605.06431</a></p>
+<p>Loss landscapes: Hao Li, Zheng Xu, Gavin Taylor, Christoph Studer, Tom Goldstein.
+<i>Visualizing the Loss Landscape of Neural Nets.</i> NeurIPS 2018.
+<a href="https://arxiv.org/abs/1712.09913">arXiv:1712.09913</a></p>
+<p>Free software under the MIT licence: use, copy, change and share it, keeping the copyright notice; it comes
+without warranty of any kind (the LICENSE file has the whole text).</p>"""
 
 STOP, KEEP, CANCEL = "stop", "keep", "cancel"
 

@@ -88,6 +88,10 @@ def test_each_analysis_runs_from_its_button_and_is_drawn_and_exported(qtbot, win
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Wrote"), timeout=CHILD_MS)
     assert offered == [["plain-8", "resnet-8"]] and onnx_path.stat().st_size > 10_000
     assert "resnet-8 at iteration 30" in window.statusBar().currentMessage()
+    import onnx  # the app's ONNX export needs it (installed with the onnx extra)
+
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    assert json.loads(meta["class_names"])[:2] == ["disc", "ring"] and "input_std" in meta  # for whoever runs it
 
 
 def test_2_an_analysis_belongs_to_its_run_survives_ctrl_o_and_cancel_keeps_what_it_finished(

@@ -5,10 +5,11 @@ fix. Hand-written run folders stand in for trainings wherever the finding is abo
 from __future__ import annotations
 
 import re
+import signal
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QLabel, QScrollArea, QStyle, QStyleOptionComboBox, QToolButton, QTreeView,
+    QCheckBox, QComboBox, QLabel, QScrollArea, QStyle, QStyleOptionComboBox, QTextBrowser, QToolButton, QTreeView,
 )
 
 from explorer.config.model import ModelConfig
@@ -272,3 +273,46 @@ def test_11_the_words_a_newcomer_meets(qtbot, window, runs_dir, tmp_path):
     window.training.status_message.emit(message)
     assert window.statusBar().currentMessage() == message
     assert not [w for w in window.statusBar().findChildren(QLabel) if w.isVisible()]  # nothing sits on top of it
+
+
+# 13 ------------------------------------------------------------------------------------------------------------
+def test_13_stop_from_the_runs_tab_delete_into_the_trash_a_folder_summary_and_a_guide_and_about_that_say_more(
+        qtbot, window, runs_dir, tmp_path, live_run):
+    run, holder = live_run
+    done = write_run(runs_dir, name="done")
+    window.tabs.setCurrentWidget(window.runs)
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.select_path(run.path), timeout=5000)
+    stop = window.runs.action("stopSelected")
+    assert stop.isEnabled()  # a run training in another window (or the command line): stopped from here
+    stop.trigger()
+    assert holder.wait(10) == -signal.SIGTERM
+    assert window.statusBar().currentMessage().startswith(f"Stopping {run.path.name}")
+
+    qtbot.waitUntil(lambda: window.runs.select_path(done.path), timeout=5000)
+    answer_next_dialog("Yes")
+    window.runs.action("deleteRun").trigger()
+    trash = tmp_path / "data" / "Trash"  # the desktop's trash ($XDG_DATA_HOME/Trash): the file manager restores it
+    assert not done.path.exists() and (trash / "files" / done.path.name / "config.json").is_file()
+    assert f"Path={done.path}" in (trash / "info" / f"{done.path.name}.trashinfo").read_text()
+    assert window.statusBar().currentMessage().startswith(f"Moved {done.path.name} to the trash")
+
+    pictures = write_image_folder(tmp_path / "pets", per_class=3)
+    window.tabs.setCurrentWidget(window.training)
+    form = window.training.form
+    pick(form, "dataset", "folder")
+    field(form, "data-dir").setText(str(pictures))
+    qtbot.waitUntil(lambda: shown_text(form, "folderSummary").startswith("3 classes"), timeout=10_000)
+    assert shown_text(form, "folderSummary") == ("3 classes, 9 images: cat 3, dog 3, fox 3; one image in 5 of each "
+                                                 "class is held out for testing")
+
+    window.action("guide").trigger()
+    guide = window.findChild(QTextBrowser).toPlainText()
+    for section in ("The Analysis tab", "Your own images", "CIFAR without an internet connection"):
+        assert section in guide
+    seen = []
+    answer_next_dialog("OK", seen)
+    window.action("about").trigger()
+    for words in ("MIT licence", "Veit", "Residual Networks Behave Like Ensembles", "Li", "Visualizing the Loss "
+                  "Landscape"):
+        assert words in seen[0]
