@@ -21,15 +21,21 @@ from seen import curve, field, legend, network_labels, paper_lines, pick, readou
 from tests.folder_fixture import write_image_folder
 
 
+def choose_pictures(qtbot, window, folder):
+    """Choose "image folder" and type ``folder``, as a person does; returns the form once its summary shows."""
+    window.tabs.setCurrentWidget(window.training)
+    form = window.training.form
+    pick(form, "dataset", "folder")
+    field(form, "data-dir").setText(str(folder))
+    qtbot.waitUntil(lambda: shown_text(form, "folderSummary").startswith("3 classes"), timeout=10_000)
+    return form
+
+
 # 1 -------------------------------------------------------------------------------------------------------------
 def test_1_each_dataset_keeps_its_own_folder_and_nothing_is_downloaded_into_pictures(qtbot, window, runs_dir,
                                                                                     tmp_path):
     pictures = write_image_folder(tmp_path / "fashion-pictures", per_class=3)
-    window.tabs.setCurrentWidget(window.training)
-    form = window.training.form
-    pick(form, "dataset", "folder")
-    field(form, "data-dir").setText(str(pictures))
-    qtbot.waitUntil(lambda: shown_text(form, "folderSummary").startswith("3 classes"), timeout=10_000)
+    form = choose_pictures(qtbot, window, pictures)
     pick(form, "dataset", "cifar100")
     assert field(form, "data-dir").text() == ""  # CIFAR-100's own folder: none typed, the default cache
     seen = []
@@ -297,12 +303,7 @@ def test_13_stop_from_the_runs_tab_delete_into_the_trash_a_folder_summary_and_a_
     assert f"Path={done.path}" in (trash / "info" / f"{done.path.name}.trashinfo").read_text()
     assert window.statusBar().currentMessage().startswith(f"Moved {done.path.name} to the trash")
 
-    pictures = write_image_folder(tmp_path / "pets", per_class=3)
-    window.tabs.setCurrentWidget(window.training)
-    form = window.training.form
-    pick(form, "dataset", "folder")
-    field(form, "data-dir").setText(str(pictures))
-    qtbot.waitUntil(lambda: shown_text(form, "folderSummary").startswith("3 classes"), timeout=10_000)
+    form = choose_pictures(qtbot, window, write_image_folder(tmp_path / "pets", per_class=3))
     assert shown_text(form, "folderSummary") == ("3 classes, 9 images: cat 3, dog 3, fox 3; one image in 5 of each "
                                                  "class is held out for testing")
 
