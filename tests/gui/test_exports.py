@@ -4,6 +4,7 @@ installed, ImageMagick - with a title, the run's name and the line key; names th
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -51,8 +52,11 @@ def renders(svg, tmp_path, width: int, height: int) -> dict[str, np.ndarray]:
     magick = shutil.which("magick") or shutil.which("convert")
     if magick and subprocess.run([magick, "-version"], capture_output=True, text=True).stdout.startswith("Version"):
         out = tmp_path / "magick.png"
-        found["ImageMagick"] = tool_render([magick, "-background", "white", str(svg), "-resize",
-                                            f"{width}x{height}!", "-flatten", str(out)], out, width, height)
+        millimetres = float(re.search(r'width="([\d.]+)mm"', svg.read_text()).group(1))
+        density = width / (millimetres / 25.4)  # drawn at the PNG's size, not drawn small and enlarged
+        found["ImageMagick"] = tool_render([magick, "-density", f"{density:.3f}", "-background", "white", str(svg),
+                                            "-flatten", "-resize", f"{width}x{height}!", str(out)], out, width,
+                                           height)
     return found
 
 
@@ -67,8 +71,10 @@ def test_3_an_svg_export_draws_in_every_renderer_as_the_png_does(qtbot, window, 
     if "rsvg-convert" not in drawn:
         pytest.skip("rsvg-convert is not installed (apt librsvg2-bin): only Qt's renderer could be compared")
     ratios = {name: ink(rgb) / reference for name, rgb in drawn.items()}
-    # curves 5x too thick made 3-5x the coloured pixels in rsvg-convert; within a third of the PNG, line for line
-    assert all(0.67 < ratio < 1.5 for ratio in ratios.values()), ratios
+    # curves 5x too thick made 5x the coloured pixels in rsvg-convert and ImageMagick; now within a third of the
+    # PNG, line for line. ImageMagick's own renderer draws translucent strokes opaque (the faint raw curves and
+    # the grid count in full): 1.5x here, 4.9x before, so a bound of 2.
+    assert all(0.67 < ratio < (2.0 if name == "ImageMagick" else 1.5) for name, ratio in ratios.items()), ratios
 
 
 def test_13_exported_figures_say_what_they_are_of_which_run_with_their_key_under_the_run_s_name(
