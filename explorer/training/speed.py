@@ -46,8 +46,8 @@ class TimeEstimate:
     def source(self) -> str:
         if self.measured_runs:
             runs = "run" if self.measured_runs == 1 else "runs"
-            return f"from the speed of {self.measured_runs} earlier {runs} with these settings here"
-        return "modelled (no run with these settings here yet; the first one measures this machine)"
+            return f"from the speed of {self.measured_runs} earlier {runs} here (same device and precision)"
+        return "modelled (no run here yet with this device and precision; the first one measures this machine)"
 
 
 def test_images(config: RunConfig) -> int:

@@ -72,7 +72,7 @@ def test_6_the_time_a_run_will_take_is_said_before_start_and_the_guide_says_what
     pick(form, "recipe", "quick")  # the default draft: the Quick look on the synthetic set, offline
     pick(form, "precision", "fp32")
     qtbot.waitUntil(lambda: shown_text(form, "estimateNote").startswith("Time: about"), timeout=30_000)
-    assert "modelled (no run with these settings here yet" in shown_text(form, "estimateNote")
+    assert "modelled (no run here yet with this device and precision" in shown_text(form, "estimateNote")
     config = form.run_config()
     # an earlier run with these settings on this machine: the estimate is its speed, not the model's
     write_run(runs_dir, depths=(20, 56), iterations=400, name="earlier")
@@ -317,3 +317,17 @@ def test_13_stop_from_the_runs_tab_delete_into_the_trash_a_folder_summary_and_a_
     for words in ("MIT licence", "Veit", "Residual Networks Behave Like Ensembles", "Li", "Visualizing the Loss "
                   "Landscape"):
         assert words in seen[0]
+
+
+def test_5_the_run_overlaid_opened_as_the_run_shown_is_no_overlay_of_itself(qtbot, window, runs_dir):
+    """Found in the screenshots: opening the overlaid run kept it overlaid on itself (a chip, a second key)."""
+    from seen import overlay_chips
+
+    main = write_run(runs_dir, depths=(20,), name="main")
+    other = write_run(runs_dir, depths=(20,), name="other")
+    open_in_runs_tab(qtbot, window, main.path)
+    open_in_runs_tab(qtbot, window, other.path, "overlayRun")
+    open_in_runs_tab(qtbot, window, other.path)
+    curves = window.training.view.curves
+    assert overlay_chips(window.training.view) == [] and network_labels(curves) == ["plain-20", "ResNet-20"]
+    assert "overlaid:" not in shown_text(window.training.view, "runTitle")

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from explorer.config.run import RunConfig
+from explorer.config.run import DATASET_LABELS, RunConfig
 from explorer.system.formatting import networks
 from explorer.gui.training.curves import CurvesView
 from explorer.gui.widgets.run_follower import RunFollower
@@ -79,6 +79,7 @@ class RunView(QWidget):
         run = RunDir.open(path)
         config = run.config()
         self._stop_following()
+        self.remove_overlay(run.path)  # the run shown is no overlay of itself
         self._path, self._config = run.path, config
         self.curves.show_run(MAIN, run.path, config)
         self.progress.reset(config.train.iterations)
@@ -166,6 +167,7 @@ class RunView(QWidget):
             chip = self._chips.itemAt(i).widget()
             if chip is not None and chip.property("run_path") == str(path):
                 self._chips.removeWidget(chip)
+                chip.setParent(None)  # gone from the header at once, not when the event loop deletes it
                 chip.deleteLater()
         self._update_title()
         if not quiet:
@@ -181,8 +183,9 @@ class RunView(QWidget):
             self.title.setText("<b>No run shown</b> — set up a run on the left and Start (Ctrl+Return), or open "
                                "one from the Runs tab (Ctrl+O)")
             return
+        dataset = DATASET_LABELS.get(self._config.data.dataset, self._config.data.dataset)
         names = [f"<b>{html.escape(self._config.name)}</b> — {html.escape(networks_text(self._config))} — "
-                 f"{html.escape(self._config.data.dataset)}"]
+                 f"{html.escape(dataset)}"]
         if self._overlays:
             names.append("overlaid: " + ", ".join(html.escape(RunDir(p).path.name) for p in self._overlays))
         self.title.setText(" · ".join(names) + f"<br><span style='color:#666'>{html.escape(str(self._path))}</span>")
