@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QRect, QSettings, Qt
@@ -39,19 +38,12 @@ from explorer.gui.training.curves_export import CurvesExport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers read the window as a person
 from tests.folder_fixture import write_image_folder  # noqa: E402
+from scripts.diagram_screenshots import wait  # noqa: E402
 from tests.gui.seen import pick  # noqa: E402
 
 
 def settle(app: QApplication, condition=lambda: True, seconds: float = 120, what: str = "the window") -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what} did not settle within {seconds:.0f} s")
-        app.processEvents()
-        time.sleep(0.02)
-    for _ in range(15):
-        app.processEvents()
-        time.sleep(0.02)
+    wait(app, condition, seconds, f"{what} did not settle")
 
 
 def open_run(app, window: MainWindow, path: Path, action: str = "openRun") -> None:
