@@ -28,8 +28,8 @@ RECIPES: dict[str, Recipe] = {r.key: r for r in (
     Recipe("quick", "Quick look (300, CPU)", 300, 32, 0.05,
            "300 iterations of 32 images, lr 0.05 (the paper's 0.1 for 128, scaled) dropped at 50% and 75%: a few "
            "minutes on a laptop CPU for plain and residual 20 and 56 on the synthetic set. It shows degradation "
-           "(plain-56 well above plain-20) and its cure (ResNet-56 far below plain-56); a deeper ResNet beating a "
-           "shallower one takes the paper's recipe"),
+           "(plain-56 near chance, far above plain-20) and its cure (ResNet-56 learning, well below plain-56); a "
+           "deeper ResNet beating a shallower one takes the paper's recipe"),
 )}
 
 

@@ -35,6 +35,8 @@ GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 SPLITTER_KEY = "window/splitter"
 TAB_KEY = "window/tab"
+DEFAULT_SIZE = (1280, 800)
+FRAME_PX = 40
 
 ABOUT = f"""<h3>ResNet Explorer {__version__}</h3>
 <p>Build the networks of the paper by pointing and clicking, see every layer's size and cost, and train plain and
@@ -191,7 +193,10 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         geometry = self._settings.value(GEOMETRY_KEY)
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            # 1280 × 800 where the screen has room; on a 1366 × 768 laptop the window's bottom (the progress, the
+            # status bar) was off the screen. The frame's title bar takes some 40 px more.
+            room = self.screen().availableGeometry()
+            self.resize(min(DEFAULT_SIZE[0], room.width()), min(DEFAULT_SIZE[1], room.height() - FRAME_PX))
         state = self._settings.value(STATE_KEY)
         if state is not None:
             self.restoreState(state)
@@ -242,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def _on_guide(self) -> None:
         dialog = QDialog(self, objectName="guideDialog")
-        dialog.setWindowTitle("ResNet Explorer: guide")
+        dialog.setWindowTitle("Guide")  # Qt adds the app's name ("Guide — ResNet Explorer")
         text = QTextBrowser()
         text.setHtml(guide_html())
         text.setOpenExternalLinks(True)

@@ -331,3 +331,15 @@ def test_5_the_run_overlaid_opened_as_the_run_shown_is_no_overlay_of_itself(qtbo
     curves = window.training.view.curves
     assert overlay_chips(window.training.view) == [] and network_labels(curves) == ["plain-20", "ResNet-20"]
     assert "overlaid:" not in shown_text(window.training.view, "runTitle")
+
+
+def test_9_a_first_window_fits_the_screen_it_opens_on(qtbot, settings, runs_dir):
+    """Found in the click-through: on a 1366 × 768 screen the first window was 800 px tall, its progress and
+    status bar off the screen."""
+    from explorer.gui.main_window import MainWindow
+
+    window = MainWindow(settings, runs_dir)
+    qtbot.addWidget(window)
+    room = window.screen().availableGeometry()
+    assert window.width() <= room.width() and window.height() <= room.height() - 40
+    assert (window.width(), window.height()) == (min(1280, room.width()), min(800, room.height() - 40))
