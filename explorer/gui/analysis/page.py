@@ -87,7 +87,7 @@ class AnalysisPage(QWidget):
             button.clicked.connect(lambda _=False, w=what, t=two_d: self.run_analysis(w, t))
             self.buttons[(what, two_d)] = button
             row.addWidget(button)
-        row.addStretch(1)
+        row.addStretch(1)  # Export… and ONNX… at the end of the row (below)
         self.views = QTabWidget(objectName="analysisViews")
         self.gradients, self.responses, self.lesions, self.landscape = (GradientView(), ResponsesView(),
                                                                         LesionView(), LandscapeView())
@@ -101,18 +101,15 @@ class AnalysisPage(QWidget):
             self, "Export trained network as ONNX…", None, "Write a network of the run, as it was at the checkpoint "
             "chosen, as an ONNX file with the layer table's names (for Netron or any ONNX runtime)",
             self._on_export_network, name="exportTrainedOnnx")
-        tools = QHBoxLayout()
-        tools.addStretch(1)
         for text, action, name in (("Export…", self.export_action, "exportAnalysisButton"),
                                    ("ONNX…", self.export_network_action, "exportTrainedOnnxButton")):
             button = QPushButton(text, objectName=name)
             button.setToolTip(action.toolTip())
             button.clicked.connect(action.trigger)
-            tools.addWidget(button)
+            row.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(row)
-        layout.addLayout(tools)
         layout.addWidget(self.views, 1)
 
     # --- the run ----------------------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ class Legend(pg.LegendItem):
         """As many columns as entries of the widest kind fit across ``width``."""
         if width <= 0:
             return
-        widest = max((s.boundingRect().width() + label.boundingRect().width() + 2 * self.layout.horizontalSpacing()
+        # a label's text width is its minimum width as soon as it is set (its geometry comes later, from the layout)
+        widest = max((s.boundingRect().width() + label.minimumWidth() + 2 * self.layout.horizontalSpacing()
                       for s, label in self.items), default=1.0)
         self.setColumnCount(max(1, min(self._most, int(width // widest))))
 

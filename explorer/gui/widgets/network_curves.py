@@ -134,7 +134,7 @@ class NetworkCurves:
         self.raw.setData(x, data.train.y) if weight > 0 else self.raw.setData([], [])
         self.train.setData(x, data.train.smoothed(weight) if weight > 0 else data.train.y)
         self.test.setData(data.test.x * scale, data.test.y)
-        self.test.setSymbol("o" if data.test.n == 1 else None)  # one evaluation is a point, not yet a line
+        self._mark_alone(data.test.n == 1)
 
     def _draw_band(self, seeds: list[NetworkSeries], scale: float, weight: float, single_seeds: bool) -> None:
         train = band([(s.train.x, s.train.smoothed(weight) if weight > 0 else s.train.y) for s in seeds])
@@ -142,7 +142,7 @@ class NetworkCurves:
         self.raw.setData([], [])
         self.train.setData(train.x * scale, train.mean)
         self.test.setData(test.x * scale, test.mean)
-        self.test.setSymbol("o" if len(test.x) == 1 else None)
+        self._mark_alone(len(test.x) == 1)
         self.bands[0].set(train.x * scale, train if len(train.x) else None)
         self.bands[1].set(test.x * scale, test if len(test.x) else None)
         for data in seeds:
@@ -164,6 +164,15 @@ class NetworkCurves:
             else:
                 train_line.setData([], [])
                 test_line.setData([], [])
+
+    def _mark_alone(self, alone: bool) -> None:
+        """One evaluation is a point, not yet a line: drawn as a dot, and its legend sample too - until the
+        second one (the sample kept its dot once the line had many points)."""
+        symbol = "o" if alone else None
+        if self.test.opts["symbol"] != symbol:
+            self.test.setSymbol(symbol)
+            for sample, _label in getattr(self.plot.legend, "items", []):
+                sample.update()
 
     @staticmethod
     def test_band(seeds: list[NetworkSeries]) -> Band:
