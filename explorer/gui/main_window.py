@@ -25,6 +25,7 @@ from explorer.gui.widgets.actions import make_action
 from explorer.gui.widgets.latest_worker import SummaryWorker
 from explorer.gui.widgets.live_runs import LiveRuns
 from explorer.gui.widgets.model_export import ModelExport
+from explorer.gui.widgets.tips import tip
 from explorer.gui.architecture.layer_table import LayerTable
 from explorer.gui.runs.page import RunsPage
 from explorer.gui.training.page import TrainingPage
@@ -244,6 +245,7 @@ class MainWindow(QMainWindow):
 
     def _on_status_message(self, message: str) -> None:
         self.statusBar().showMessage(message)  # no timeout: that would leave a timer running
+        self.statusBar().setToolTip(tip(message))  # the whole sentence, where the window is narrower than it
 
     def _on_guide(self) -> None:
         dialog = QDialog(self, objectName="guideDialog")

@@ -279,6 +279,7 @@ def test_11_the_words_a_newcomer_meets(qtbot, window, runs_dir, tmp_path):
     window.training.status_message.emit(message)
     assert window.statusBar().currentMessage() == message
     assert not [w for w in window.statusBar().findChildren(QLabel) if w.isVisible()]  # nothing sits on top of it
+    assert message.strip() in window.statusBar().toolTip()  # and where the window is narrower, it is whole there
 
 
 # 13 ------------------------------------------------------------------------------------------------------------

@@ -145,9 +145,11 @@ class TrainingForm(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
-        layout.addWidget(self.estimate)  # beside Start, in view at any height: what Start will cost
-        layout.addLayout(form)
+        # Beside Start, in view at any height: what Start will cost, or what keeps it from starting (at the foot
+        # of the form it was scrolled out of view, and the fields jumped as the estimate came and went).
+        layout.addWidget(self.estimate)
         layout.addWidget(self.problem)
+        layout.addLayout(form)
         self._fields = (self.dataset, self.data_dir, self.browse, self.depths, self.compare, self.recipe,
                         self.device, self.precision, self.run_name, *self.numbers.values())
 
