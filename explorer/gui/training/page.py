@@ -338,10 +338,6 @@ class TrainingPage(QWidget):
         self._actions["new"].setEnabled(showing and not fetching)
         self._actions["export"].setEnabled(self.view.path is not None)
 
-    def export_to(self, path: Path) -> bool:
-        """PNG or SVG of the curves, or CSV of the shown runs' metrics, by the file's suffix; says how it went."""
-        return self._export.write(path)
-
     def _say(self, message: str) -> None:
         if message:
             self.status_message.emit(message[:1].upper() + message[1:])

@@ -58,10 +58,8 @@ class LiveRuns(QObject):
 
     def _on_tick(self) -> None:
         for change in self.controller.poll():
+            self.state_changed.emit(change.path, change.state)
             if change.ended:
-                self.state_changed.emit(change.path, change.state)
                 self.ended.emit(change.path, change.state, change.message)
-            else:
-                self.state_changed.emit(change.path, change.state)
         if not self.controller.live_runs():
             self._timer.stop()
