@@ -22,6 +22,9 @@ from explorer.gui.app import make_application
 from explorer.gui.main_window import MainWindow
 from explorer.config.recipes import RECIPES
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers read the window as a person
+from tests.gui.seen import fill, is_training, network_labels, pick, points  # noqa: E402
+
 TABS = ("architecture", "training", "runs")
 
 
@@ -50,30 +53,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def start_training(window: MainWindow, args: argparse.Namespace) -> None:
     """Fill the Training tab as a person would (synthetic data, a short recipe) and press Start."""
     form = window.training.form
-    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
-    form.synthetic_size.setText(str(args.images))
-    for depth, box in form.depth_checks.items():
-        box.setChecked(depth in args.depth_list)
-    form.compare.setCurrentIndex(form.compare.findData("both"))
+    fill(form, "synthetic", "both", args.depth_list, args.iterations, args.batch_size, name="screenshot",
+         images=args.images, seeds=args.seeds)
     preset = next((r.key for r in RECIPES.values() if (r.iterations, r.batch_size) == (args.iterations,
                                                                                        args.batch_size)), None)
     if preset is not None:  # the defaults are the "Quick look" recipe a person would pick
-        form.recipe.setCurrentIndex(form.recipe.findData(preset))
-    else:
-        form.recipe.setCurrentIndex(form.recipe.findData("custom"))
-        form.iterations.setText(str(args.iterations))
-        form.batch_size.setText(str(args.batch_size))
-    form.seeds.setText(str(args.seeds))
-    form.run_name.setText("screenshot")
+        pick(form, "recipe", preset)
     window.action("startRun").trigger()
 
 
 def enough_points(window: MainWindow, evals: int) -> bool:
     curves = window.training.view.curves
-    if "main" not in curves.keys():
-        return False
-    networks = curves.series().networks
-    return len(networks) >= 2 and all(n.test.n >= evals for n in networks.values())
+    labels = network_labels(curves)
+    return len(labels) >= 2 and all(len(points(curves, label)[0]) >= evals for label in labels)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
         def poll() -> None:
             timed_out = time.monotonic() - started > args.timeout
-            if window.training.is_training():
+            if is_training(window):
                 began.append(True)  # Start's checks (data, memory) come first: until then nothing trains
-            ended = bool(began) and not window.training.is_training()
+            ended = bool(began) and not is_training(window)
             if not (enough_points(window, args.evals) or timed_out or ended):
                 return
             timer.stop()

@@ -104,7 +104,7 @@ def test_recipes_are_named_once_and_options_override_them():
     from explorer.config.recipes import RECIPES, recipe_train_config
 
     quick = recipe_train_config("quick", depths=(8,))
-    assert (quick.iterations, quick.batch_size, quick.lr, quick.milestones) == (500, 64, 0.1, (250, 375))
+    assert (quick.iterations, quick.batch_size, quick.lr, quick.milestones) == (300, 32, 0.05, (150, 225))
     assert recipe_train_config("quick", iterations=1000).milestones == (500, 750)
     assert recipe_train_config("paper").iterations == RECIPES["paper"].iterations == 64000
     with pytest.raises(ValueError, match="recipe 'fast' is not known"):

@@ -91,7 +91,7 @@ def _garbage(path: Path) -> None:
     (lambda r: (r / "a").mkdir(parents=True) or write_image_folder(r, 3, ("b", "c")),
      r"class folder .*/a has no images"),
     (lambda r: write_image_folder(r, 3) and _garbage(r / "dog" / "broken.jpg"),
-     r"image .*/dog/broken.jpg cannot be read \(cannot identify image file"),
+     r"image .*/dog/broken.jpg cannot be read \(it is not an image, or it is damaged\); replace it or remove it$"),
     (lambda r: write_image_folder(r, 3) and (r / "cat" / "000.png").write_bytes(
         (r / "cat" / "000.png").read_bytes()[:60]), r"image .*/cat/000.png cannot be read"),
     (lambda r: write_image_folder(r, 3, ("only",)), r"has one class \(only\); a classifier needs at least two"),

@@ -78,6 +78,18 @@ def test_a_trained_network_is_exported_from_its_run(tmp_path: Path, capsys) -> N
     ours, theirs = run_both(tmp_path / "r8.onnx", trained, x)
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
     assert not np.allclose(ours, fresh(x).detach().numpy(), atol=1e-3)  # the trained weights, not fresh ones
+    # what it answers and expects travels with it: class names in output order, the input's normalisation
+    from explorer.data.batches import pixel_stats
+    from explorer.data.loading import load_dataset
+    from explorer.data.synthetic import CLASSES
+
+    meta = {p.key: p.value for p in onnx.load(str(tmp_path / "r8.onnx")).metadata_props}
+    assert json.loads(meta["class_names"]) == list(CLASSES) and meta["dataset"] == "synthetic"
+    config = RunDir.open(run.path).config()
+    mean, std = pixel_stats(load_dataset(config.data, seed=config.train.seed).train_images)
+    assert np.allclose(json.loads(meta["input_mean"]), mean.numpy(), atol=1e-3)
+    assert np.allclose(json.loads(meta["input_std"]), std.numpy(), atol=1e-3)
+    assert "(RGB pixels 0-255 - input_mean) / input_std" in meta["input"]
 
 
 def test_without_the_packages_a_sentence_says_what_to_install(tmp_path: Path, monkeypatch) -> None:

@@ -173,6 +173,6 @@ def test_the_seeds_mean_and_std_are_those_of_the_per_seed_curves_everywhere_they
                     and e["seed"] == s) for s in (0, 1, 2)}
     assert info.seed_best_test_error["resnet-8"] == [tests[0], tests[1], tests[2]]
     values = 100 * np.asarray(list(tests.values()))
-    assert info.best_text("resnet-8") == (f"{values.min():.2f}% ({values.mean():.2f} ± {values.std(ddof=1):.2f} "
-                                          "over 3 seeds)")
+    assert info.best_text("resnet-8") == (f"{values.mean():.2f} ± {values.std(ddof=1):.2f}% over 3 seeds (best seed "
+                                          f"{values.min():.2f}%)")
     assert sorted(gradient_flow(events)) == sorted(key for key, _, _ in run.config().networks())

@@ -43,19 +43,38 @@ def analyze(run: RunDir, what: str, *, iteration: int | None = None, subset: int
     nets = networks(run, at, device)
     x, y = images(run, "train" if what == "landscape" else "test", count, device)
     results = {}
-    for index, network in enumerate(nets):
-        def tick(done, total, index=index, name=network.key):
-            progress(index * total + done, len(nets) * total, name)
-
-        if what == "responses":
-            results[network.key] = layer_responses(network, x)
-            tick(1, 1)
-        elif what == "lesion":
-            results[network.key] = lesion_study(network, x, y, seed=seed, progress=tick)
-        else:
-            results[network.key] = landscape(network, x, y, points=points or default_points, two_d=two_d, seed=seed,
-                                             progress=tick)
     path = result_path(run, what, at, two_d)
-    atomic_write(path, json.dumps({"what": what, "iteration": at, "images": len(y), "device": device.type,
-                                   "seconds": round(time.time() - started, 2), "networks": results}))
+
+    def write() -> None:
+        atomic_write(path, json.dumps({"what": what, "iteration": at, "images": len(y), "device": device.type,
+                                       "seconds": round(time.time() - started, 2), "networks": results,
+                                       "complete": len(results) == len(nets)}))
+
+    try:
+        for index, network in enumerate(nets):
+            def tick(done, total, index=index, name=network.key):
+                progress(index * total + done, len(nets) * total, name)
+
+            if what == "responses":
+                results[network.key] = layer_responses(network, x)
+                tick(1, 1)
+            elif what == "lesion":
+                results[network.key] = lesion_study(network, x, y, seed=seed, progress=tick)
+            else:
+                results[network.key] = landscape(network, x, y, points=points or default_points, two_d=two_d,
+                                                 seed=seed, progress=tick)
+    except KeyboardInterrupt:
+        # Stopped (Ctrl-C, or the app's Cancel): each network done is a whole result of its own, kept as such.
+        if results:
+            write()
+        raise AnalysisStopped(path if results else None, list(results), len(nets)) from None
+    write()
     return path
+
+
+class AnalysisStopped(Exception):
+    """An analysis stopped before its end: ``path`` holds the networks it had finished (``kept``), if any."""
+
+    def __init__(self, path: Path | None, kept: list[str], total: int) -> None:
+        super().__init__(f"stopped after {len(kept)} of {total} networks")
+        self.path, self.kept, self.total = path, kept, total

@@ -62,3 +62,23 @@ def error_and_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bat
         wrong += int((logits.argmax(1) != y[start:start + batch]).sum())
         loss += float(torch.nn.functional.cross_entropy(logits, y[start:start + batch], reduction="sum"))
     return wrong / len(y), loss / len(y)
+
+
+def input_description(run: RunDir) -> dict[str, str]:
+    """What a trained network of ``run`` expects and answers, for whoever runs it outside this app (the ONNX
+    file's metadata): its class names in output order, and how its input was prepared - the mean and std, in
+    pixel units (0-255), the trainer normalised with (the training set's per pixel, or the pretrained weights' per
+    channel), and the size it was resized to, if any."""
+    import json
+
+    config = run.config()
+    dataset = load_dataset(config.data, seed=config.train.seed)
+    mean, std = normalisation(config.data, dataset.train_images)
+    resize = f", then resized to {config.data.resize}x{config.data.resize}" if config.data.resize else ""
+    return {
+        "class_names": json.dumps(list(dataset.classes)),
+        "input": f"images: float32 [batch, 3, H, W] = (RGB pixels 0-255 - input_mean) / input_std, per pixel{resize}",
+        "input_mean": json.dumps([[[round(v, 3) for v in row] for row in plane] for plane in mean.tolist()]),
+        "input_std": json.dumps([[[round(v, 3) for v in row] for row in plane] for plane in std.tolist()]),
+        "dataset": config.data.dataset,
+    }

@@ -4,13 +4,14 @@ a run's own networks at one of its kept checkpoints, written into ``RUN_DIR/anal
 from __future__ import annotations
 
 import argparse
+import signal
 
 from explorer.analysis.plan import WHAT, check_options
 from explorer.cli.progress import Progress, add_progress_option
 from explorer.config.run import DEVICES
 from explorer.runs.checkpoints import CheckpointError
 from explorer.runs.folder import ANALYSIS_DIR, os_reason
-from explorer.system.exits import Failed
+from explorer.system.exits import Exit, Failed
 from explorer.system.files import is_disk_full
 
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
                   iteration=args.checkpoint)  # before torch: a wrong number answers at once
     import torch
 
-    from explorer.analysis.analyze import analyze
+    from explorer.analysis.analyze import AnalysisStopped, analyze
     from explorer.data.errors import DatasetError
     from explorer.runs.folder import RunDir
 
@@ -46,12 +47,18 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     progress = Progress(args.progress)
     count = progress.counter("progress", args.what)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # the app's Cancel: stop as Ctrl-C does
     try:
         path = analyze(run_dir, args.what, iteration=args.checkpoint, subset=args.subset, device_name=args.device,
                        points=args.points, two_d=args.two_d, seed=args.seed,
                        progress=lambda done, total, network: count(done, total, network=network))
     except (CheckpointError, DatasetError) as exc:
         raise Failed(str(exc)) from None
+    except AnalysisStopped as stopped:
+        kept = f"kept {', '.join(stopped.kept)} in {stopped.path}" if stopped.path else "nothing was kept"
+        progress.outcome("stopped", f"stopped after {len(stopped.kept)} of {stopped.total} networks; {kept}",
+                         kept=stopped.kept, total=stopped.total, path=str(stopped.path) if stopped.path else None)
+        return Exit.INTERRUPTED
     except OSError as exc:  # the analysis folder refused the result: read-only, a full disk, a file in the way
         advice = "free some space" if is_disk_full(exc) else "fix the folder"
         raise Failed(f"cannot write the analysis into {run_dir.path / ANALYSIS_DIR}: {os_reason(exc)}; {advice}, "

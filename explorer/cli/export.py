@@ -34,10 +34,12 @@ def add_parser(sub) -> None:
 
 
 def _trained(args: argparse.Namespace):
-    """(ModelConfig, module, label) of the chosen network of ``--run``, restored on the CPU."""
+    """(ModelConfig, module, label, metadata) of the chosen network of ``--run``, restored on the CPU, with what
+    it expects and answers (class names, input normalisation) when the run's data can still be read."""
     import torch
 
-    from explorer.analysis.inputs import network_keys, networks
+    from explorer.analysis.inputs import input_description, network_keys, networks
+    from explorer.data.errors import DatasetError
     from explorer.runs.folder import RunDir
 
     run_dir = RunDir.open(args.run)
@@ -48,7 +50,12 @@ def _trained(args: argparse.Namespace):
         raise ConfigError("network", f"{args.network!r} is not in {run_dir.path.name}; choose one of {', '.join(keys)}")
     iteration = chosen_iteration(run_dir.checkpoint_dir, args.checkpoint, run_dir.path.name)
     (chosen,) = networks(run_dir, iteration, torch.device("cpu"), keys=[args.network or keys[0]])
-    return chosen.config, chosen.model, f"{chosen.key} at iteration {iteration:,} of {run_dir.path.name}"
+    try:
+        metadata = input_description(run_dir)
+    except DatasetError as exc:  # the data moved or was deleted: the network is still worth exporting
+        metadata = {"input": f"not recorded: the run's data could not be read ({exc})"}
+    return (chosen.config, chosen.model, f"{chosen.key} at iteration {iteration:,} of {run_dir.path.name}",
+            metadata)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
         if args.run is None:
             from explorer.models import build_model
 
-            model, label = build_model(config), f"{config.name} (freshly initialised)"
+            model, label, metadata = build_model(config), f"{config.name} (freshly initialised)", None
         else:
-            config, model, label = _trained(args)
-        path = export_onnx(model, config.input_size, output)
+            config, model, label, metadata = _trained(args)
+        path = export_onnx(model, config.input_size, output, metadata)
     except (ExportError, CheckpointError) as exc:
         raise Failed(str(exc)) from None
     size = path.stat().st_size

@@ -45,6 +45,15 @@ def depth_presets(family: str, block: str) -> tuple[int, ...]:
     return CIFAR_BASIC_PRESETS if block == "basic" else CIFAR_BOTTLENECK_PRESETS
 
 
+def comparison_depths(family: str, block: str) -> tuple[int, ...]:
+    """The depths a comparison starts from: Figure 6's 20 and 56 for CIFAR basic blocks, else the first two of
+    the presets (ImageNet 18 and 34, or 50 and 101), or 164 alone for CIFAR bottlenecks (1001 trains for days)."""
+    if (family, block) == ("cifar", "basic"):
+        return (20, 56)
+    presets = depth_presets(family, block)
+    return presets[:1] if (family, block) == ("cifar", "bottleneck") else presets[:2]
+
+
 def depth_rule(family: str, block: str) -> str:
     """The depths a family and block allow, in the paper's words: "6n+2", "9n+2", or ImageNet's list."""
     if family == "cifar":

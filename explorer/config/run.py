@@ -112,6 +112,16 @@ def network_key(model: str, seed: int | None) -> str:
     return model if seed is None else f"{model}-seed{seed}"
 
 
+def run_name(dataset: str, preact: bool, compare: str, depths: tuple[int, ...], start_from: str = "scratch") -> str:
+    """A run's name when it is given none (``synthetic-plain-vs-resnet-20-56``), also for a draft that does not
+    validate yet (the form's placeholder follows the dataset as it is switched)."""
+    residual = "preresnet" if preact else "resnet"
+    residual = {"pretrained": f"pretrained-{residual}", "both": f"scratch-vs-pretrained-{residual}"}.get(start_from,
+                                                                                                          residual)
+    kinds = {"both": f"plain-vs-{residual}", "plain": "plain", "residual": residual}.get(compare, compare)
+    return f"{dataset}-{kinds}-{'-'.join(map(str, depths))}" if depths else f"{dataset}-{kinds}"
+
+
 def default_milestones(iterations: int) -> tuple[int, ...]:
     """The lr drops at 50% and 75% of the run, as the paper's 32k and 48k of 64k."""
     return tuple(sorted({m for m in (iterations // 2, iterations * 3 // 4) if 1 <= m < iterations}))
@@ -308,8 +318,12 @@ class RunConfig:
             2 if self.train.start_from == "both" else 1)
         if networks > MAX_NETWORKS:
             kinds = "plain and residual" if self.train.compare == "both" else self.train.compare
-            raise ConfigError("depths", f"give {networks} networks in one run ({len(self.depths)} depths × {kinds} × "
-                              f"{self.train.seeds} seeds) is too many; use at most {MAX_NETWORKS}", others=("seeds",))
+            count = lambda n, word: f"{n} {word}{'s' if n != 1 else ''}"  # noqa: E731
+            says = (f"{networks} networks in one run ({count(len(self.depths), 'depth')} × {kinds} × "
+                    f"{count(self.train.seeds, 'seed')}), too many; use at most {MAX_NETWORKS}")
+            if self.train.seeds > 1:  # the seeds multiply what the depths alone allow: the seeds are named
+                raise ConfigError("seeds", f"{self.train.seeds} give {says}", others=("depths",))
+            raise ConfigError("depths", f"give {says}")
         try:
             self.model_configs()  # every network validated: its depth, and weights that fit it
         except ConfigError as exc:  # a depth of the list the person typed is said as that list's
@@ -351,11 +365,7 @@ class RunConfig:
     def default_name(self) -> str:
         """``synthetic-plain-vs-resnet-20-56``: the dataset, the kinds of network and their depths
         (``folder-scratch-vs-pretrained-resnet-18`` for a fine-tuning comparison)."""
-        residual = "preresnet" if self.model.preact else "resnet"
-        residual = {"scratch": residual, "pretrained": f"pretrained-{residual}",
-                    "both": f"scratch-vs-pretrained-{residual}"}[self.train.start_from]
-        kinds = {"both": f"plain-vs-{residual}", "plain": "plain", "residual": residual}[self.train.compare]
-        return f"{self.data.dataset}-{kinds}-{'-'.join(map(str, self.depths))}"
+        return run_name(self.data.dataset, self.model.preact, self.train.compare, self.depths, self.train.start_from)
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)

@@ -28,7 +28,7 @@ import torch
 from explorer.system.files import atomic_write, open_regular
 from explorer.data.archive import real_folder, safe_extract
 from explorer.data.cifar_spec import (
-    CIFAR10, STAMP, CifarSpec, check_folder, default_data_dir, identity, manifest, read_stamp,
+    CIFAR10, STAMP, CifarSpec, check_download_target, check_folder, default_data_dir, identity, manifest, read_stamp,
 )
 from explorer.data.dataset import Dataset
 from explorer.data.errors import DatasetError, reason, too_large
@@ -85,6 +85,7 @@ def _fetch(root: Path, spec: CifarSpec, checksums: Mapping[str, str], download: 
     if archive.is_file() and (expected is None or _md5(archive, spec) == expected):
         safe_extract(archive, root, spec.folder, limits, spec.title)
     elif download:
+        check_download_target(root, spec)
         _download(root, spec, expected, progress)
         safe_extract(archive, root, spec.folder, limits, spec.title)
     elif archive.is_file():

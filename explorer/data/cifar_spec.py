@@ -12,6 +12,7 @@ from typing import Mapping
 
 from explorer.data.archive import real_folder_or_absent
 from explorer.data.errors import DatasetError, reason
+from explorer.data.folder_layout import holds_images
 from explorer.system.files import read_text
 
 STAMP = ".verified"
@@ -166,6 +167,15 @@ def manifest(folder: Path, spec: CifarSpec) -> Mapping[str, str]:
         raise DatasetError(f"checksum list {path} has no md5 sum for {missing[0]}; add one for every file, or delete "
                            "the list to check against the published sums")
     return sums
+
+
+def check_download_target(root: Path, spec: CifarSpec) -> None:
+    """Raise DatasetError when ``root`` holds images: a download never goes into a folder of someone's pictures
+    (the app once offered to put CIFAR-100 into the folder of an image-folder run)."""
+    if holds_images(root):
+        raise DatasetError(f"the data folder {root} holds images (a folder of your own pictures?), not "
+                           f"{spec.title}; leave the data folder empty for the default cache, or choose an empty "
+                           f"folder for {spec.title}")
 
 
 def vouched(root: Path, spec: CifarSpec) -> bool:

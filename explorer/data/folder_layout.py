@@ -87,6 +87,26 @@ def check_root(root: Path) -> Path:
     return root
 
 
+def holds_images(folder: Path, look_at: int = 200) -> bool:
+    """Whether ``folder`` has images in it or in its subfolders (a folder of one's own pictures), looking at no
+    more than ``look_at`` entries of each: a CIFAR download must never go into such a folder."""
+    def images_in(path: Path, depth: int) -> bool:
+        try:
+            with os.scandir(path) as entries:
+                for n, entry in enumerate(entries):
+                    if n >= look_at:
+                        return False
+                    if entry.name.lower().endswith(EXTENSIONS) and entry.is_file(follow_symlinks=False):
+                        return True
+                    if depth and entry.is_dir(follow_symlinks=False) and images_in(Path(entry.path), depth - 1):
+                        return True
+        except OSError:
+            return False
+        return False
+
+    return images_in(Path(folder), 2)
+
+
 def count_classes(root: str | os.PathLike) -> int:
     """How many classes the folder has (its class subfolders, of ``train/`` in the split layout): a listing of
     one or two folders, cheap enough to do whenever a configuration is made."""

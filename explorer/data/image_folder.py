@@ -40,6 +40,9 @@ def decode(path: Path, size: int) -> np.ndarray:
             return np.asarray(_resize_and_crop(image, size), dtype=np.uint8).transpose(2, 0, 1)
     except DatasetError:
         raise
+    except Image.UnidentifiedImageError:  # its own words were "cannot identify image file <_io.BufferedReader …>"
+        raise DatasetError(f"image {path} cannot be read (it is not an image, or it is damaged); replace it or "
+                           "remove it") from None
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as exc:
         raise DatasetError(f"image {path} cannot be read ({reason(exc)}); replace it or remove it") from None

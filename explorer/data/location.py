@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from explorer.config.run import DataConfig, RunConfig
-from explorer.data.cifar_spec import SPECS, check_folder, default_data_dir, vouched
+from explorer.data.cifar_spec import SPECS, check_download_target, check_folder, default_data_dir, vouched
 from explorer.data.folder_layout import count_classes
 
 
@@ -35,7 +35,10 @@ def data_state(config: DataConfig) -> str:
     spec = SPECS[config.dataset]
     if check_folder(root, spec):
         return READY if vouched(root, spec) else VERIFY
-    return VERIFY if (root / spec.archive).is_file() else DOWNLOAD
+    if (root / spec.archive).is_file():
+        return VERIFY
+    check_download_target(root, spec)
+    return DOWNLOAD
 
 
 def counted(config: RunConfig) -> RunConfig:

@@ -13,20 +13,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QTextBrowser, QVBoxLayout, \
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QTabWidget, QTextBrowser, QVBoxLayout, \
     QDialog, QWidget
 
 from explorer import __version__
-from explorer.config.model import ModelConfig, describe
+from explorer.config.model import ModelConfig
 from explorer.gui.analysis.page import AnalysisPage
 from explorer.gui.architecture.panel import ArchitecturePanel
 from explorer.gui.architecture.diagram_panel import DiagramPanel, share_selection
 from explorer.gui.widgets.actions import make_action
 from explorer.gui.widgets.latest_worker import SummaryWorker
+from explorer.gui.widgets.live_runs import LiveRuns
 from explorer.gui.widgets.model_export import ModelExport
+from explorer.gui.widgets.tips import tip
 from explorer.gui.architecture.layer_table import LayerTable
 from explorer.gui.runs.page import RunsPage
-from explorer.gui.widgets.tips import tip
 from explorer.gui.widgets.theme import THEME_KEY, THEMES, apply_theme, saved_theme
 from explorer.gui.training.page import TrainingPage
 
@@ -36,6 +37,8 @@ GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 SPLITTER_KEY = "window/splitter"
 TAB_KEY = "window/tab"
+DEFAULT_SIZE = (1280, 800)
+FRAME_PX = 40
 
 ABOUT = f"""<h3>ResNet Explorer {__version__}</h3>
 <p>Build the networks of the paper by pointing and clicking, see every layer's size and cost, and train plain and
@@ -45,7 +48,15 @@ residual networks side by side to watch Figure 6 appear.</p>
 <a href="https://arxiv.org/abs/1512.03385">arXiv:1512.03385</a></p>
 <p>Pre-activation units: Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun.
 <i>Identity Mappings in Deep Residual Networks.</i> ECCV 2016.
-<a href="https://arxiv.org/abs/1603.05027">arXiv:1603.05027</a></p>"""
+<a href="https://arxiv.org/abs/1603.05027">arXiv:1603.05027</a></p>
+<p>Lesions (the Analysis tab): Andreas Veit, Michael Wilber, Serge Belongie.
+<i>Residual Networks Behave Like Ensembles of Relatively Shallow Networks.</i> NeurIPS 2016.
+<a href="https://arxiv.org/abs/1605.06431">arXiv:1605.06431</a></p>
+<p>Loss landscapes: Hao Li, Zheng Xu, Gavin Taylor, Christoph Studer, Tom Goldstein.
+<i>Visualizing the Loss Landscape of Neural Nets.</i> NeurIPS 2018.
+<a href="https://arxiv.org/abs/1712.09913">arXiv:1712.09913</a></p>
+<p>Free software under the MIT licence: use, copy, change and share it, keeping the copyright notice; it comes
+without warranty of any kind (the LICENSE file has the whole text).</p>"""
 
 STOP, KEEP, CANCEL = "stop", "keep", "cancel"
 
@@ -93,8 +104,9 @@ class MainWindow(QMainWindow):
         self.layer_table = LayerTable(self.summaries, settings)
         self.diagram = DiagramPanel(self.summaries, settings)
         share_selection(self.diagram, self.layer_table)
-        self.training = TrainingPage(settings, runs_dir)
-        self.runs = RunsPage(runs_dir)
+        self.trainers = LiveRuns(self)  # the trainers this window started or adopted, for every tab
+        self.training = TrainingPage(settings, runs_dir, self.trainers)
+        self.runs = RunsPage(runs_dir, self.trainers)
         self.analysis = AnalysisPage(settings)
         self.model_export = ModelExport(settings, self)
         self.export_onnx_action = make_action(
@@ -106,22 +118,22 @@ class MainWindow(QMainWindow):
         self._splitter = QSplitter(Qt.Orientation.Horizontal, objectName="architectureSplitter")
         for pane in (self.architecture, self.diagram, self.layer_table):
             self._splitter.addWidget(pane)
-        self._splitter.setStretchFactor(2, 1)
+        self._splitter.setStretchFactor(1, 1)  # a wider window widens the diagram; the table keeps its columns
         self._splitter.setSizes([330, 470, 480])
+        self._panes_own = False  # the person set the pane widths (dragged, or saved from before): keep them
+        self._table_width = 0
         self.tabs = QTabWidget(objectName="tabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self._splitter, "Architecture")
         self.tabs.addTab(self.training, "Training")
         self.tabs.addTab(self.runs, "Runs")
         self.tabs.addTab(self.analysis, "Analysis")
+        self.tabs.setCornerWidget(self.analysis.strip, Qt.Corner.TopRightCorner)  # an analysis, seen from every tab
         self.setCentralWidget(self.tabs)
-        self._template_label = QLabel(objectName="templateLabel")
-        self._template_label.setToolTip(tip("The Training tab trains networks of the Architecture tab's kind "
-                                            "(family, block, units, shortcut); the depths and plain/residual are "
-                                            "chosen on the Training tab."))
-        self.statusBar().addPermanentWidget(self._template_label)
         self._build_menus()
 
+        self.layer_table.columns_fitted.connect(self._on_columns_fitted)
+        self._splitter.splitterMoved.connect(lambda *_: setattr(self, "_panes_own", True))
         self.architecture.config_changed.connect(self._on_config_changed)
         self.architecture.config_changed.connect(self.summaries.request)
         self.architecture.config_changed.connect(self.training.set_template)
@@ -201,17 +213,40 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         geometry = self._settings.value(GEOMETRY_KEY)
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            # 1280 × 800 where the screen has room; on a 1366 × 768 laptop the window's bottom (the progress, the
+            # status bar) was off the screen. The frame's title bar takes some 40 px more.
+            room = self.screen().availableGeometry()
+            self.resize(min(DEFAULT_SIZE[0], room.width()), min(DEFAULT_SIZE[1], room.height() - FRAME_PX))
         state = self._settings.value(STATE_KEY)
         if state is not None:
             self.restoreState(state)
         splitter = self._settings.value(SPLITTER_KEY)
         if splitter is not None:
-            self._splitter.restoreState(splitter)
+            self._panes_own = self._splitter.restoreState(splitter)  # the person's own widths win
         try:
             self.tabs.setCurrentIndex(int(self._settings.value(TAB_KEY, 0)))
         except (TypeError, ValueError):
             pass
+
+    def _on_columns_fitted(self, width: int) -> None:
+        self._table_width = width
+        self._fit_panes()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(event)
+        self._fit_panes()
+
+    def _fit_panes(self) -> None:
+        """Until the person sets the pane widths: the layer table as wide as its columns, the panel as its
+        content, the diagram the rest (at 1024 px every column of the table shows only if the diagram gives way)."""
+        if self._panes_own or not self._table_width:
+            return
+        total = sum(self._splitter.sizes())
+        smallest = self.diagram.minimumSizeHint().width()
+        panel = max(self.architecture.minimumSizeHint().width(),
+                    min(self.architecture.sizeHint().width(), total - smallest - self._table_width))
+        diagram = max(smallest, total - panel - self._table_width)
+        self._splitter.setSizes([panel, diagram, max(0, total - panel - diagram)])
 
     def _save_layout(self) -> None:
         self._settings.setValue(GEOMETRY_KEY, self.saveGeometry())
@@ -221,7 +256,6 @@ class MainWindow(QMainWindow):
         self._settings.sync()
 
     def _on_config_changed(self, config: ModelConfig) -> None:
-        self._template_label.setText(f"Training template: {describe(config)}")
         self._settings.setValue(CONFIG_KEY, json.dumps(config.to_dict()))
 
     def _on_runs_dir_changed(self, folder: Path) -> None:
@@ -230,10 +264,11 @@ class MainWindow(QMainWindow):
 
     def _on_status_message(self, message: str) -> None:
         self.statusBar().showMessage(message)  # no timeout: that would leave a timer running
+        self.statusBar().setToolTip(tip(message))  # the whole sentence, where the window is narrower than it
 
     def _on_guide(self) -> None:
         dialog = QDialog(self, objectName="guideDialog")
-        dialog.setWindowTitle("ResNet Explorer: guide")
+        dialog.setWindowTitle("Guide")  # Qt adds the app's name ("Guide — ResNet Explorer")
         text = QTextBrowser()
         text.setHtml(guide_html())
         text.setOpenExternalLinks(True)
@@ -246,14 +281,15 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt)
         keep_running = False
-        live = self.training.live_runs()
+        live = self.trainers.controller.live_runs()
         if live:
             choice = ask_close_during_training(self, [p.name for p in live])
             if choice == CANCEL:
                 event.ignore()
                 return
             keep_running = choice == KEEP
-        self.training.shutdown(keep_running=keep_running)
+        self.training.shutdown()
+        self.trainers.shutdown(keep_running=keep_running)
         self.analysis.shutdown()
         self.model_export.shutdown()
         self.summaries.shutdown()

@@ -71,9 +71,11 @@ def name_nodes(graph) -> None:
         node.name = module if count == 1 else f"{module}:{count}"
 
 
-def export_onnx(model: torch.nn.Module, input_size: int, destination: str | os.PathLike) -> Path:
-    """Write ``model`` (fp32, eval mode, on the CPU) to ``destination`` as ONNX; returns the path. Raises
-    ExportError (packages missing, the folder not writable, the exporter failing) with one sentence."""
+def export_onnx(model: torch.nn.Module, input_size: int, destination: str | os.PathLike,
+                metadata: dict[str, str] | None = None) -> Path:
+    """Write ``model`` (fp32, eval mode, on the CPU) to ``destination`` as ONNX, with ``metadata`` (the class
+    names and input normalisation of a trained network) as the model's metadata properties; returns the path.
+    Raises ExportError (packages missing, the folder not writable, the exporter failing) with one sentence."""
     missing = missing_packages()
     if missing:
         raise ExportError(f"ONNX export needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
@@ -94,6 +96,7 @@ def export_onnx(model: torch.nn.Module, input_size: int, destination: str | os.P
         raise ExportError(f"torch could not export the network to ONNX ({first})") from None
     simplify(program.model)
     name_nodes(program.model.graph)
+    program.model.metadata_props.update(metadata or {})
     try:
         atomic_write(destination, program.model_proto.SerializeToString())
     except (OSError, RuntimeError, ValueError) as exc:

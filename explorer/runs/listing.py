@@ -44,13 +44,14 @@ class RunInfo:
     model_configs: tuple = field(default=(), compare=False, repr=False)
 
     def best_text(self, model: str) -> str:
-        """"6.43%", or for several seeds the paper's form: the best, then the mean ± std of the seeds' bests,
-        "6.43% (6.61 ± 0.16 over 5 seeds)"."""
+        """"6.43%", or for several seeds the mean ± std of the seeds' best errors first, then the best seed's,
+        each said for what it is: "6.61 ± 0.16% over 5 seeds (best seed 6.43%)" (the paper's "6.43 (6.61±0.16)"
+        read as one number with a typo)."""
         best = percent(self.best_test_error.get(model))
         found = spread(self.seed_best_test_error.get(model, []))
         if found is None or found.count < 2:
             return best
-        return f"{best} ({100 * found.mean:.2f} ± {100 * found.std:.2f} over {found.count} seeds)"
+        return f"{100 * found.mean:.2f} ± {100 * found.std:.2f}% over {found.count} seeds (best seed {best})"
 
     def to_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "model_configs"}

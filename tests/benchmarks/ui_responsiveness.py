@@ -36,6 +36,7 @@ from explorer.config.run import RunConfig
 from explorer.gui.app import make_application
 from explorer.gui.main_window import MainWindow
 from explorer.runs.folder import RunDir
+from tests.gui.seen import fill, is_training, shown_text
 
 PROBE_MS = 10
 REPORT_MS = 30
@@ -108,21 +109,14 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
     window.tabs.setCurrentWidget(window.training)
     page = window.training
     form = page.form
-    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
-    for depth, box in form.depth_checks.items():
-        box.setChecked(depth in args.depth_list)
-    form.compare.setCurrentIndex(form.compare.findData("both"))
-    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
-    form.iterations.setText(str(args.iterations))
-    form.batch_size.setText(str(args.batch_size))
-    form.run_name.setText("responsiveness")
+    fill(form, "synthetic", "both", args.depth_list, args.iterations, args.batch_size, name="responsiveness")
     window.action("startRun").trigger()
     deadline = time.monotonic() + 60  # Start's checks (data, memory estimate) come before the child
-    while not page.is_training() and time.monotonic() < deadline and not form.problem.text():
+    while not is_training(window) and time.monotonic() < deadline and not shown_text(form, "formProblem"):
         QApplication.processEvents()
         time.sleep(0.02)
-    if not page.is_training():
-        raise SystemExit(f"the run did not start: {form.problem.text() or 'no answer from the checks in 60 s'}")
+    if not is_training(window):
+        raise SystemExit(f"the run did not start: {shown_text(form, 'formProblem') or 'no answer in 60 s'}")
     curves = page.view.curves
     watchdog = Watchdog()
 
@@ -159,9 +153,9 @@ def measure_gui(args: argparse.Namespace, tmp: Path) -> dict:
     print("measured; stopping the run", file=sys.stderr, flush=True)
     frames = curves.frames - state["frames0"]
     run_path = page.view.path
-    control = page.control()
+    trainer = window.trainers.controller.trainer(run_path)
     window.action("stopRun").trigger()
-    control.wait(120)
+    trainer.wait(120)
     window.close()
     gaps.sort()
     return {

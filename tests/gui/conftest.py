@@ -13,10 +13,11 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt creates the QApplication
 
 import pytest
-from PySide6.QtCore import QSettings, QStandardPaths, QThread, QThreadPool, QTimer
+from PySide6.QtCore import QEvent, QSettings, QStandardPaths, QThread, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
-from dialogs import answer_next_dialog
+from dialogs import answer_next_dialog, dismiss_dialogs
+from seen import is_training
 
 GRACE_S = 0.5  # a pool task that is returning as the test ends gets this long before it counts as left behind
 
@@ -74,6 +75,8 @@ def isolated_settings(tmp_path, monkeypatch, qapp):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("RESNET_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the default CIFAR folder is the test's own
+    monkeypatch.delenv("RESNET_EXPLORER_DATA", raising=False)
     yield
 
 
@@ -118,6 +121,7 @@ def nothing_left_behind(qapp):
     for widget in QApplication.topLevelWidgets():  # the next test starts without this one's windows
         widget.close()
         widget.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # deleted now, not in the next test
     if problems:
         pytest.fail("left behind by the test: " + "; ".join(problems), pytrace=False)
 
@@ -134,6 +138,46 @@ def window(qtbot, settings, runs_dir):
     win.show()
     yield win
     if win.isVisible():
-        if win.training.is_training():
+        if is_training(win):
             answer_next_dialog("Stop and quit")
+        else:
+            dismiss_dialogs()  # a question a failed test left open would hold the teardown for ever
         win.close()
+
+
+@pytest.fixture
+def live_run(runs_dir):
+    """A run folder held by a live "trainer" (a process holding its lock, as a trainer does; no torch)."""
+    from run_writer import hold, write_run
+
+    run = write_run(runs_dir, state="running", name="live")
+    holder = hold(run)
+    yield run, holder
+    if holder.poll() is None:
+        holder.kill()
+    holder.wait()
+
+
+@pytest.fixture(scope="session")
+def trained_once(tmp_path_factory) -> Path:
+    """One tiny finished run, trained once for the whole session by the real trainer (``python -m explorer
+    train``, as the app starts it): plain-8 and ResNet-8, 30 iterations on 400 synthetic images, checkpoints at
+    0, 15, 22 and 30. Tests that need a trained run copy it (:func:`trained_run`) instead of training their own."""
+    import subprocess
+    import sys
+
+    runs = tmp_path_factory.mktemp("trained-once")
+    subprocess.run([sys.executable, "-m", "explorer", "train", "--dataset", "synthetic", "--synthetic-size", "400",
+                    "--depths", "8", "--compare", "both", "--iterations", "30", "--batch-size", "16",
+                    "--precision", "fp32", "--runs-dir", str(runs), "--name", "tiny"],
+                   check=True, capture_output=True, timeout=600)
+    [run] = list(runs.iterdir())
+    return run
+
+
+@pytest.fixture
+def trained_run(trained_once, runs_dir) -> Path:
+    """This test's own copy of the session's trained run, in its runs folder."""
+    import shutil
+
+    return Path(shutil.copytree(trained_once, runs_dir / trained_once.name))

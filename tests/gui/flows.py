@@ -5,34 +5,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seen import fill, is_training, pick
+
 CHILD_MS = 120_000
 
 
 def tiny_run(window, compare="both", iterations=40, depths="8"):
     window.tabs.setCurrentWidget(window.training)
-    if window.training.form.showing_run():
+    if window.action("newRun").isEnabled():
         window.action("newRun").trigger()
     fill_tiny_form(window.training.form, compare, iterations, depths, images=400, batch=16)
 
 
 def fill_tiny_form(form, compare="both", iterations=40, depths="8", images=400, batch=16) -> None:
     """Type a tiny synthetic run into the Training form: no paper depths, ``depths`` typed, fp32, custom recipe."""
-    form.dataset.setCurrentIndex(form.dataset.findData("synthetic"))
-    form.synthetic_size.setText(str(images))
-    for box in form.depth_checks.values():
-        box.setChecked(False)
-    form.other_depths.setText(depths)
-    form.compare.setCurrentIndex(form.compare.findData(compare))
-    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
-    form.iterations.setText(str(iterations))
-    form.batch_size.setText(str(batch))
-    form.precision.setCurrentIndex(form.precision.findData("fp32"))
+    fill(form, "synthetic", compare, [int(d) for d in depths.split(",")], iterations, batch, images=images)
+    pick(form, "precision", "fp32")
 
 
 def start(qtbot, window) -> None:
     """Press Start and wait until the run's trainer is started (the checks before it take a moment)."""
     window.action("startRun").trigger()
-    qtbot.waitUntil(lambda: window.training.is_training(), timeout=30_000)
+    qtbot.waitUntil(lambda: is_training(window), timeout=30_000)
 
 
 def open_in_runs_tab(qtbot, window, path: Path, action: str = "openRun") -> None:

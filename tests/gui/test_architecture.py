@@ -14,6 +14,7 @@ from explorer.gui.architecture.panel import ArchitecturePanel
 from explorer.gui.architecture.layer_table import COL_LAYER, COL_MACS, COL_OUTPUT, COL_PARAMS, LayerTable
 from explorer.gui.widgets.latest_worker import SummaryWorker
 from explorer.models.summary import summarize
+from seen import shown_text
 
 WAIT_MS = 30_000  # ResNet-1202 takes a few seconds on a busy 2-core machine
 
@@ -75,6 +76,7 @@ def type_depth(qtbot, panel: ArchitecturePanel, text: str) -> None:
     qtbot.keyClick(edit, Qt.Key.Key_Backspace)
     if text:
         qtbot.keyClicks(edit, text)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)  # a typed depth is applied on Enter (or after a pause)
 
 
 def assert_table_matches(widget: Explorer, config: ModelConfig) -> None:
@@ -87,15 +89,15 @@ def assert_table_matches(widget: Explorer, config: ModelConfig) -> None:
     top = [model.row_of(model.index(r, 0)) for r in range(model.rowCount())]
     assert sum(r.params for r in top) == expected.total_params  # the tree holds every row once
     assert len(model.all_rows()) == len(expected.rows)
-    totals = widget.table.totals_text
+    totals = shown_text(widget.table, 'summaryTotals')
     assert "MACs" in totals and "FLOPs" in totals and "parameters" in totals
 
 
 def test_default_is_resnet20_with_the_paper_figures(explorer):
     assert_table_matches(explorer, ModelConfig())
-    assert "0.27 M" in explorer.table.totals_text
-    assert "40.6 M</b> MACs" in explorer.table.totals_text and "81.1 M</b> FLOPs" in explorer.table.totals_text
-    assert explorer.table.paper_text.startswith("paper: 0.27M params, 8.75% test error")
+    assert "0.27 M" in shown_text(explorer.table, 'summaryTotals')
+    assert "40.6 M</b> MACs" in shown_text(explorer.table, 'summaryTotals') and "81.1 M</b> FLOPs" in shown_text(explorer.table, 'summaryTotals')
+    assert shown_text(explorer.table, 'paperNote').startswith("paper: 0.27M params, 8.75% test error")
     model = explorer.table.model
     layer1 = model.index(3, 0)
     assert model.data(layer1) == "layer1" and model.rowCount(layer1) == 3
@@ -120,7 +122,7 @@ def test_changing_options_updates_the_table_to_the_exact_totals(qtbot, explorer)
     choose(panel, "block", "bottleneck")  # 56 = 9*6+2 fits bottleneck blocks too: it stays
     config = ModelConfig(depth=56, block="bottleneck", shortcut="B")
     wait_for(qtbot, explorer, config)
-    assert combo(panel, "depth").currentText() == "56" and panel.note == ""
+    assert combo(panel, "depth").currentText() == "56" and shown_text(panel, 'configNote') == ""
     assert combo(panel, "stride_on").isEnabled()
     assert_table_matches(explorer, config)
 
@@ -131,7 +133,7 @@ def test_changing_options_updates_the_table_to_the_exact_totals(qtbot, explorer)
     config = ModelConfig(depth=164, block="bottleneck", shortcut="B")
     wait_for(qtbot, explorer, config)
     assert combo(panel, "depth").currentText() == "164"
-    assert panel.note == "Depth 32 does not fit cifar bottleneck blocks (9n+2); showing depth 164 instead."
+    assert shown_text(panel, 'configNote') == "Depth 32 does not fit cifar bottleneck blocks (9n+2); showing depth 164 instead."
     assert_table_matches(explorer, config)
 
     choose(panel, "family", "imagenet")
@@ -139,10 +141,10 @@ def test_changing_options_updates_the_table_to_the_exact_totals(qtbot, explorer)
     wait_for(qtbot, explorer, config)
     assert not combo(panel, "stride_on").isEnabled()
     assert_table_matches(explorer, config)
-    assert explorer.table.paper_text.startswith("paper: 1.8 GFLOPs")
+    assert shown_text(explorer.table, 'paperNote').startswith("paper: 1.8 GFLOPs")
 
     choose(panel, "block", "bottleneck")  # the note lists what this block allows, not 18 it just refused
-    assert panel.note == "Depth 18 does not fit imagenet bottleneck blocks (50/101/152); showing depth 50 instead."
+    assert shown_text(panel, 'configNote') == "Depth 18 does not fit imagenet bottleneck blocks (50/101/152); showing depth 50 instead."
     choose(panel, "stride_on", "3x3")
     config = ModelConfig(family="imagenet", depth=50, stride_on="3x3")
     wait_for(qtbot, explorer, config)
@@ -171,7 +173,7 @@ def test_an_invalid_depth_is_marked_with_the_reason_and_nothing_raises(qtbot, ex
     emitted = []
     panel.config_changed.connect(emitted.append)
     type_depth(qtbot, panel, text)
-    assert reason in panel.problem
+    assert reason in shown_text(panel, 'configProblem')
     problem = panel.findChild(QLabel, "configProblem")
     assert problem.isVisible() and reason in problem.text()
     assert reason in combo(panel, "depth").toolTip()
@@ -180,7 +182,7 @@ def test_an_invalid_depth_is_marked_with_the_reason_and_nothing_raises(qtbot, ex
     assert panel.config == ModelConfig()  # the last valid one stays in force
 
     type_depth(qtbot, panel, "32")
-    assert panel.problem == ""
+    assert shown_text(panel, 'configProblem') == ""
     assert combo(panel, "depth").styleSheet() == ""
     wait_for(qtbot, explorer, ModelConfig(depth=32))
 
@@ -196,7 +198,7 @@ def test_presets_follow_family_and_block(explorer):
     assert combo(panel, "shortcut").currentData() == "B"  # the paper's choice for ImageNet
     choose(panel, "block", "bottleneck")
     assert [depth.itemText(i) for i in range(depth.count())] == ["50", "101", "152"]
-    assert panel.problem == ""
+    assert shown_text(panel, 'configProblem') == ""
     for widget in (combo(panel, n) for n in ("family", "depth", "block", "shortcut", "stride_on")):
         assert widget.toolTip()
     assert button(panel, 'preact').toolTip() and button(panel, 'plain').toolTip()
@@ -265,6 +267,6 @@ def test_a_failing_summary_is_shown_as_a_message(qtbot, explorer, monkeypatch):
 
     monkeypatch.setattr("explorer.models.summary.summarize", broken)
     type_depth(qtbot, explorer.panel, "32")
-    qtbot.waitUntil(lambda: bool(explorer.table.error_text), timeout=WAIT_MS)
-    assert "resnet-32" in explorer.table.error_text and "out of memory" in explorer.table.error_text
+    qtbot.waitUntil(lambda: bool(shown_text(explorer.table, 'summaryError')), timeout=WAIT_MS)
+    assert "resnet-32" in shown_text(explorer.table, 'summaryError') and "out of memory" in shown_text(explorer.table, 'summaryError')
     assert explorer.table.summary is None and explorer.table.model.rowCount() == 0

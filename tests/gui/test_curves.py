@@ -7,11 +7,23 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from explorer.config.run import DataConfig, RunConfig, TrainConfig
 from explorer.gui.training.curves import CurvesView
 from explorer.gui.widgets.network_curves import depth_colour
+from seen import curve, paper_lines, points, readout, text_items
+
+
+def bands(plot) -> list[pg.FillBetweenItem]:
+    """The ± std bands of a panel: training, then test, of each network."""
+    return [item for item in plot.items if isinstance(item, pg.FillBetweenItem)]
+
+
+def seed_lines(curves) -> dict[str, pg.PlotDataItem]:
+    return {item.objectName(): item for plot in curves.plots for item in plot.items
+            if isinstance(item, pg.PlotDataItem) and ": seed " in item.objectName()}
 
 
 @pytest.fixture
@@ -24,8 +36,8 @@ def curves(qtbot):
     return view
 
 
-def run_config(depths=(20,), compare="both", name="run") -> RunConfig:
-    return RunConfig(data=DataConfig(dataset="synthetic"), name=name,
+def run_config(depths=(20,), compare="both", name="run", dataset="synthetic") -> RunConfig:
+    return RunConfig(data=DataConfig(dataset=dataset), name=name,
                      train=TrainConfig(compare=compare, depths=depths, iterations=400, milestones=(200, 300)))
 
 
@@ -42,28 +54,26 @@ def evaluation(model, it, error):
     return {"type": "eval", "model": model, "iteration": it, "test_loss": 1.0, "test_error": error}
 
 
-def data(curves, name, kind, key="main"):
-    item = curves.curve_item(name, kind, key)
-    x, y = item.xData, item.yData  # all the data (getData() is clipped to the view)
-    return (np.asarray([]), np.asarray([])) if x is None else (np.asarray(x), np.asarray(y))
+def data(curves, label, kind):
+    return points(curves, label, kind)  # all the data (getData() is clipped to the view)
 
 
 def test_plain_left_residual_right_in_percent_same_colour_per_depth(curves, qtbot):
     show(curves)
     curves.add_events("main", [train(m, it, 0.5) for it in (10, 20, 30) for m in ("plain-20", "resnet-20")]
                       + [evaluation("resnet-20", 30, 0.25)])
-    qtbot.waitUntil(lambda: len(data(curves, "resnet-20", "test")[0]) == 1, timeout=2000)
-    assert curves.curve_item("plain-20", "test") in curves.plain_plot.listDataItems()
-    assert curves.curve_item("resnet-20", "test") in curves.residual_plot.listDataItems()
-    assert list(data(curves, "resnet-20", "test")[1]) == [25.0]
-    assert curves.curve_item("plain-20", "test").opts["pen"].color() == \
-        curves.curve_item("resnet-20", "test").opts["pen"].color()
+    qtbot.waitUntil(lambda: len(data(curves, "ResNet-20", "test")[0]) == 1, timeout=2000)
+    assert curve(curves, "plain-20", "test") in curves.plain_plot.listDataItems()
+    assert curve(curves, "ResNet-20", "test") in curves.residual_plot.listDataItems()
+    assert list(data(curves, "ResNet-20", "test")[1]) == [25.0]
+    assert curve(curves, "plain-20", "test").opts["pen"].color() == \
+        curve(curves, "ResNet-20", "test").opts["pen"].color()
     assert [label.text for _, label in curves.residual_plot.legend.items] == ["ResNet-20"]
     # The first evaluation is one point: drawn as a dot until a second one makes a line.
-    assert curves.curve_item("resnet-20", "test").opts["symbol"] == "o"
+    assert curve(curves, "ResNet-20", "test").opts["symbol"] == "o"
     curves.add_events("main", [evaluation("resnet-20", 60, 0.2)])
     curves.flush()
-    assert curves.curve_item("resnet-20", "test").opts["symbol"] is None
+    assert curve(curves, "ResNet-20", "test").opts["symbol"] is None
 
 
 def test_nan_none_and_infinite_errors_are_skipped_and_divergence_is_labelled(curves):
@@ -75,8 +85,8 @@ def test_nan_none_and_infinite_errors_are_skipped_and_divergence_is_labelled(cur
     curves.flush()
     x, y = data(curves, "plain-56", "raw")
     assert list(x) == [10.0] and list(y) == [80.0]
-    assert curves.divergence_label("plain-56") == "plain-56 diverged at 1,234"
-    assert curves.series().networks["plain-56"].test.n == 0
+    assert text_items(curves.plain_plot) == ["plain-56 diverged at 1,234"]
+    assert len(data(curves, "plain-56", "test")[0]) == 0
 
 
 def test_resume_drops_points_logged_after_the_checkpoint(curves):
@@ -84,8 +94,8 @@ def test_resume_drops_points_logged_after_the_checkpoint(curves):
     curves.add_events("main", [train("resnet-20", it, 0.5) for it in (10, 20, 30, 40)])
     curves.add_events("main", [{"type": "resume", "iteration": 20}, train("resnet-20", 30, 0.4)])
     curves.flush()
-    assert list(data(curves, "resnet-20", "raw")[0]) == [10.0, 20.0, 30.0]
-    assert list(data(curves, "resnet-20", "raw")[1]) == [50.0, 50.0, 40.0]
+    assert list(data(curves, "ResNet-20", "raw")[0]) == [10.0, 20.0, 30.0]
+    assert list(data(curves, "ResNet-20", "raw")[1]) == [50.0, 50.0, 40.0]
 
 
 def test_smoothing_keeps_the_raw_curve_faint(curves):
@@ -93,14 +103,14 @@ def test_smoothing_keeps_the_raw_curve_faint(curves):
     curves.add_events("main", [train("resnet-20", it, 0.2 if it % 20 else 0.8) for it in range(10, 410, 10)])
     curves.smoothing.setValue(90)
     curves.flush()
-    raw_y = data(curves, "resnet-20", "raw")[1]
-    smooth_y = data(curves, "resnet-20", "train")[1]
+    raw_y = data(curves, "ResNet-20", "raw")[1]
+    smooth_y = data(curves, "ResNet-20", "train")[1]
     assert len(raw_y) == len(smooth_y) == 40
     assert np.ptp(smooth_y[10:]) < np.ptp(raw_y[10:]) / 2
-    assert curves.curve_item("resnet-20", "raw").opts["pen"].color().alpha() < 100
+    assert curve(curves, "ResNet-20", "raw").opts["pen"].color().alpha() < 100
     curves.smoothing.setValue(0)
-    assert len(data(curves, "resnet-20", "raw")[0]) == 0
-    assert list(data(curves, "resnet-20", "train")[1]) == list(raw_y)
+    assert len(data(curves, "ResNet-20", "raw")[0]) == 0
+    assert list(data(curves, "ResNet-20", "train")[1]) == list(raw_y)
 
 
 def _x_range(plot):
@@ -118,7 +128,7 @@ def test_a_residual_only_run_gives_both_panels_its_extent(curves, qtbot):
     curves.x_axis.setCurrentIndex(1)  # a short run on the epoch axis: 0 to 3 epochs, not 0..1
     qtbot.waitUntil(lambda: 2.9 <= _x_range(curves.residual_plot)[1] < 3.3, timeout=3000)
     assert curves.plain_plot.getAxis("bottom").labelText == "epochs"
-    assert list(data(curves, "resnet-20", "train")[0][:2]) == [0.1, 0.2]
+    assert list(data(curves, "ResNet-20", "train")[0][:2]) == [0.1, 0.2]
 
 
 def test_shared_y_range_shows_every_curve_of_both_panels(curves, qtbot):
@@ -134,17 +144,17 @@ def test_shared_y_range_shows_every_curve_of_both_panels(curves, qtbot):
     qtbot.waitUntil(covers, timeout=3000)
 
 
-def test_paper_lines_only_for_the_resnets_shown_with_their_values_in_the_legend(curves):
-    show(curves, depths=(20, 56))
+def test_paper_lines_only_for_the_resnets_of_cifar10_runs_with_their_values_in_the_legend(curves):
+    show(curves, depths=(20, 56), dataset="cifar10")
     curves.reference.setChecked(True)
-    assert curves.paper.values() == [(8.75, "paper ResNet-20: 8.75 %"), (6.97, "paper ResNet-56: 6.97 %")]
-    legend = [label.text for _, label in curves.residual_plot.legend.items]
-    assert "paper ResNet-56: 6.97 %" in legend
-    show(curves, depths=(8,))  # the paper has no ResNet-8: no line at all
-    assert curves.paper.values() == []
+    assert paper_lines(curves) == ["paper ResNet-20 on CIFAR-10: 8.75 %", "paper ResNet-56 on CIFAR-10: 6.97 %"]
+    show(curves, depths=(8,), dataset="cifar10")  # the paper has no ResNet-8: no line at all
+    assert paper_lines(curves) == []
+    show(curves, depths=(20, 56))  # synthetic: the paper's numbers are no target for it
+    assert paper_lines(curves) == [] and not curves.reference.isEnabled()
     curves.reference.setChecked(False)
-    show(curves, depths=(110,))
-    assert curves.paper.values() == []
+    show(curves, depths=(110,), dataset="cifar10")
+    assert paper_lines(curves) == []
 
 
 def test_a_legend_click_hides_every_line_of_that_network(curves, qtbot):
@@ -156,10 +166,10 @@ def test_a_legend_click_hides_every_line_of_that_network(curves, qtbot):
     at = view.mapFromScene(sample.sceneBoundingRect().center())
     qtbot.mouseClick(view.viewport(), Qt_left(), pos=at)
     for kind in ("raw", "train", "test"):
-        assert not curves.curve_item("resnet-56", kind).isVisible()
-        assert curves.curve_item("resnet-20", kind).isVisible()
+        assert not curve(curves, "ResNet-56", kind).isVisible()
+        assert curve(curves, "ResNet-20", kind).isVisible()
     qtbot.mouseClick(view.viewport(), Qt_left(), pos=at)
-    assert all(curves.curve_item("resnet-56", kind).isVisible() for kind in ("raw", "train", "test"))
+    assert all(curve(curves, "ResNet-56", kind).isVisible() for kind in ("raw", "train", "test"))
 
 
 def Qt_left():
@@ -173,9 +183,9 @@ def test_an_overlay_has_its_own_style_and_legend_entries_and_goes_away(curves):
     show(curves, key="other", overlay=True, compare="residual", depths=(56,), name="other")
     curves.add_events("other", [train("resnet-56", 10, 0.5), evaluation("resnet-56", 10, 0.5)])
     curves.flush()
-    main, overlay = curves.curve_item("resnet-56"), curves.curve_item("resnet-56", "test", "other")
+    main, overlay = curve(curves, "ResNet-56"), curve(curves, "ResNet-56 · other", "test")
     assert overlay.opts["pen"].style() != main.opts["pen"].style()
-    assert overlay.opts["pen"].color().alpha() < 255 and overlay.opts["pen"].color().rgb() == main.opts["pen"].color().rgb()
+    assert overlay.opts["pen"].color().rgb() != main.opts["pen"].color().rgb()  # its own colour, not the depth's
     legend = [label.text for _, label in curves.residual_plot.legend.items]
     assert legend == ["ResNet-56", "ResNet-56 · other"]
     curves.remove_run("other")
@@ -197,7 +207,7 @@ def test_the_hover_readout_is_legible_inside_the_panel_and_leaves_with_the_point
     right_edge = curves.residual_plot.vb.sceneBoundingRect()
     at = view.mapFromScene(right_edge.right() - 3, right_edge.center().y())
     qtbot.mouseMove(view.viewport(), at)
-    qtbot.waitUntil(lambda: curves.readout.text() != "", timeout=2000)
+    qtbot.waitUntil(lambda: readout(curves) != "", timeout=2000)
     label = curves.readout.label
     assert "ResNet-56" in label.text() and "test 10.00%" in label.text()
     assert view.rect().contains(label.geometry())  # flipped to the pointer's left: never cut off
@@ -230,20 +240,20 @@ def test_several_seeds_show_their_mean_with_a_std_band_and_each_seed_on_demand(c
     curves.smoothing.setValue(0)
     curves.flush()
     per_seed = 100 * np.asarray(list(errors.values())) + 10  # seeds × iterations, test error in percent
-    x, mean = data(curves, "resnet-56", "test")
+    x, mean = data(curves, "ResNet-56", "test")
     assert list(x) == [100, 200, 300] and np.allclose(mean, per_seed.mean(axis=0))
-    band = curves.network_curves("resnet-56").bands[1]
-    assert np.allclose(band.upper.yData, per_seed.mean(axis=0) + per_seed.std(axis=0, ddof=1))
-    assert np.allclose(band.lower.yData, per_seed.mean(axis=0) - per_seed.std(axis=0, ddof=1))
+    test_band = bands(curves.residual_plot)[1]
+    assert np.allclose(test_band.curves[0].yData, per_seed.mean(axis=0) + per_seed.std(axis=0, ddof=1))
+    assert np.allclose(test_band.curves[1].yData, per_seed.mean(axis=0) - per_seed.std(axis=0, ddof=1))
     legend = [label.text for _, label in curves.residual_plot.legend.items]
     assert legend == ["ResNet-56 (mean ± std over 3 seeds)"]
-    lines = curves.network_curves("resnet-56").seed_lines
-    assert lines == {}
+    assert seed_lines(curves) == {}
     curves.single_seeds.setChecked(True)
-    assert sorted(lines) == [0, 1, 2]
-    assert np.allclose(lines[1][1].yData, per_seed[1])
+    lines = seed_lines(curves)
+    assert sorted(lines) == [f"ResNet-56: seed {s} {kind}" for s in (0, 1, 2) for kind in ("test", "train")]
+    assert np.allclose(lines["ResNet-56: seed 1 test"].yData, per_seed[1])
     curves.single_seeds.setChecked(False)
-    assert all(line.xData is None or len(line.xData) == 0 for pair in lines.values() for line in pair)
+    assert all(line.xData is None or len(line.xData) == 0 for line in lines.values())
     assert "(3 seeds)" in " ".join(curves.values_at(False, 200))
 
 
@@ -276,7 +286,7 @@ def test_the_bands_of_both_panels_cover_the_whole_run_once_its_range_settles(cur
     curves.add_events("main", events)
     curves.flush()
     qtbot.wait(200)  # the views take their range from the extent
-    for name in ("plain-20", "resnet-20"):
-        for part in curves.network_curves(name).bands:
-            covered = part.fill.path().boundingRect()
-            assert covered.left() <= 50 and covered.right() >= 400, (name, covered)
+    for plot in curves.plots:
+        for part in bands(plot):
+            covered = part.path().boundingRect()
+            assert covered.left() <= 50 and covered.right() >= 400, (plot.titleLabel.text, covered)

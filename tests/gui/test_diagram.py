@@ -55,10 +55,11 @@ def selected_rows(window) -> list[str]:
     return [model.row_of(i).name for i in tree.selectionModel().selectedRows(0)]
 
 
-def choose_depth(window, depth: str) -> None:
+def choose_depth(qtbot, window, depth: str) -> None:
     edit = window.architecture.findChild(QComboBox, "depth").lineEdit()
     edit.selectAll()
-    edit.insert(depth)
+    qtbot.keyClicks(edit, depth)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
 
 
 def test_a_click_on_a_box_selects_its_row_and_a_selected_row_lights_its_box(qtbot, window):
@@ -121,7 +122,7 @@ def test_the_twin_and_vgg19_columns_on_demand(qtbot, window):
 
 def test_resnet1202_folds_and_opens_on_click(qtbot, window):
     drawn(qtbot, window, ModelConfig())
-    choose_depth(window, "1202")
+    choose_depth(qtbot, window, "1202")
     config = ModelConfig(depth=1202)
     layout = drawn(qtbot, window, config)
     assert layout.folded == ("layer1", "layer2", "layer3") and len(layout.boxes) == 12

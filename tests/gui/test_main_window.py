@@ -4,14 +4,14 @@ trains (the real dialog answered)."""
 
 from __future__ import annotations
 
-import pytest
-from PySide6.QtWidgets import QWidget
+
+from PySide6.QtWidgets import QComboBox, QWidget
 
 from explorer.config.model import ModelConfig
 from explorer.gui import main_window
 from explorer.gui.main_window import MainWindow
 from dialogs import answer_next_dialog
-from run_writer import hold, write_run
+from seen import depth_boxes, field, is_training, pick, shown_text
 
 WAIT_MS = 30_000
 
@@ -68,14 +68,14 @@ def test_every_long_tooltip_wraps(qtbot, settings, runs_dir):
     assert long_plain == []
 
 
-def test_the_architecture_template_reaches_the_training_form_and_the_status_bar(qtbot, settings, runs_dir):
+def test_the_architecture_template_reaches_the_training_form(qtbot, settings, runs_dir):
     window = open_window(qtbot, settings, runs_dir)
     form = window.training.form
     window.architecture.set_config(ModelConfig(family="imagenet", depth=34))
-    assert sorted(form.depth_checks) == [18, 34]
-    assert "ImageNet basic" in window.statusBar().findChild(QWidget, "templateLabel").text()
+    assert depth_boxes(form) == [18, 34]
+    assert shown_text(form, "formBanner").startswith("Networks from the Architecture tab: ImageNet basic")
     window.architecture.set_config(ModelConfig(depth=110, block="bottleneck", preact=True))
-    assert sorted(form.depth_checks) == [164, 1001]
+    assert depth_boxes(form) == [164, 1001]
     wait_for_summary(qtbot, window, ModelConfig(depth=110, block="bottleneck", preact=True))
 
 
@@ -90,15 +90,15 @@ def test_settings_persist_across_a_restart(qtbot, settings, runs_dir):
     curves.x_axis.setCurrentIndex(1)
     curves.reference.setChecked(True)
     form = window.training.form
-    form.recipe.setCurrentIndex(form.recipe.findData("custom"))
-    form.iterations.setText("777")
+    pick(form, "recipe", "custom")
+    field(form, "iterations").setText("777")
     window.close()
 
     again = open_window(qtbot, settings, runs_dir)
     assert again.architecture.config == config
     assert again.tabs.currentIndex() == 2 and again.height() == 560
     assert again.training.view.curves.x_axis.currentIndex() == 1 and again.training.view.curves.reference.isChecked()
-    assert again.training.form.iterations.text() == "777"
+    assert field(again.training.form, "iterations").text() == "777"
     wait_for_summary(qtbot, again, config)
 
 
@@ -109,23 +109,13 @@ def test_a_saved_config_that_no_longer_validates_falls_back_to_the_default(qtbot
     wait_for_summary(qtbot, window, ModelConfig())
 
 
-@pytest.fixture
-def live_run(runs_dir):
-    run = write_run(runs_dir, state="running", name="live")
-    holder = hold(run)
-    yield run, holder
-    if holder.poll() is None:
-        holder.kill()
-    holder.wait()
-
-
 def test_closing_while_a_run_trains_asks_and_cancel_keeps_the_window(qtbot, settings, runs_dir, live_run):
     run, holder = live_run
     window = open_window(qtbot, settings, runs_dir)
     window.runs.refresh()
     qtbot.waitUntil(lambda: window.runs.select_path(run.path), timeout=5000)
     window.runs.action("openRun").trigger()
-    assert window.training.is_training()  # the run's trainer was adopted
+    assert is_training(window)  # the run's trainer was adopted
     seen = []
     answer_next_dialog("Cancel", seen)
     window.close()
@@ -157,7 +147,7 @@ def test_the_device_list_offers_what_this_machine_has(qtbot, window):
     a child (seconds on every start of the app)."""
     from explorer.gui.training.devices import no_gpu_possible
 
-    device = window.training.form.device
+    device = window.training.form.findChild(QComboBox, "device")
     window.tabs.setCurrentWidget(window.training)  # asked once the Training tab shows
     qtbot.waitUntil(lambda: device.count() > 1, timeout=60_000)
     labels = [device.itemText(i) for i in range(device.count())]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QPushButton
+from PySide6.QtWidgets import QAbstractButton, QFileDialog
 
 onnx = pytest.importorskip("onnx", reason="the onnx extra: pip install 'resnet-explorer[onnx]'")
 
@@ -18,7 +18,7 @@ def test_the_architecture_tabs_network_is_written_with_the_tables_names(qtbot, w
     summary = window.layer_table.summary
     chosen = tmp_path / "mine"  # no suffix typed: .onnx is added
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(chosen), ""))
-    button = window.layer_table.findChild(QPushButton, "exportOnnxButton")
+    button = window.layer_table.findChild(QAbstractButton, "exportOnnxButton")
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Wrote"), timeout=CHILD_MS)
     message = window.statusBar().currentMessage()
@@ -47,7 +47,7 @@ def test_every_export_starts_in_the_home_folder_then_in_the_last_one_used(qtbot,
     chosen.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _p, _t, where, *a: offered.append(where) or
                         (str(chosen), ""))
-    qtbot.mouseClick(window.layer_table.findChild(QPushButton, "exportLayersButton"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.layer_table.findChild(QAbstractButton, "exportLayersButton"), Qt.MouseButton.LeftButton)
     assert Path(offered[0]).parent == Path.home() and offered[0].endswith("-layers.csv")
     assert chosen.read_text().startswith("layer,type") and window.statusBar().currentMessage().startswith("Wrote")
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _p, _t, where, *a: offered.append(where) or ("", ""))

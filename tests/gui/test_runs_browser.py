@@ -9,13 +9,15 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from explorer.gui.runs import page as runs_browser
-from explorer.gui.runs.page import COL_BEST, COL_DATASET, COL_ITERATIONS, COL_MODELS, COL_STATE, RunsPage
+from explorer.gui.runs.page import RunsPage
+from explorer.gui.runs.table import COL_BEST, COL_DATASET, COL_ITERATIONS, COL_MODELS, COL_STATE
+from explorer.gui.widgets.live_runs import LiveRuns
 from run_writer import write_run
 
 
 @pytest.fixture
 def page(qtbot, runs_dir):
-    widget = RunsPage(runs_dir)
+    widget = RunsPage(runs_dir, LiveRuns())
     qtbot.addWidget(widget)
     widget.resize(1100, 400)
     widget.show()
@@ -52,7 +54,7 @@ def test_a_new_run_appears_without_a_click(qtbot, page, runs_dir):
 
 def test_a_runs_folder_made_after_the_page_is_watched(qtbot, tmp_path):
     later = tmp_path / "made-later" / "runs"
-    page = RunsPage(later)
+    page = RunsPage(later, LiveRuns())
     qtbot.addWidget(page)
     page.show()
     write_run(later)

@@ -61,7 +61,8 @@ def themed(qapp):
 
 def test_curve_colours_read_on_light_and_dark_plots_and_stay_apart():
     backgrounds = [palette_of(t).color(Role.Base) for t in ("light", "dark")] + [QColor("#2d2d2d")]
-    colours = [QColor(c) for c in {*DEPTH_COLOURS.values(), *EXTRA_COLOURS, theme.GUIDE, theme.ERROR_LINE}]
+    colours = [QColor(c) for c in {*DEPTH_COLOURS.values(), *EXTRA_COLOURS, *theme.OVERLAY_COLOURS, theme.GUIDE,
+                                   theme.ERROR_LINE}]
     for colour, background in itertools.product(colours, backgrounds):
         assert contrast(colour, background) >= 3.0, (colour.name(), background.name())  # WCAG 1.4.11 (graphics)
     curves = {QColor(c).name() for c in (*DEPTH_COLOURS.values(), *EXTRA_COLOURS)}

@@ -9,15 +9,18 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from explorer.gui.widgets.theme import GUIDE, caption, depth_colour, legend_brush
+from explorer.gui.widgets.theme import GUIDE, caption
 from explorer.config.model import ModelConfig
+from explorer.gui.widgets.legend import legend_under
+from explorer.gui.widgets.network_curves import network_colour
 
 
 def _pen(model: ModelConfig, width: float = 2.0, style=Qt.PenStyle.SolidLine):
-    return pg.mkPen(depth_colour(model.depth), width=width, style=style)
+    """Plain and residual nets of one depth share a panel here: each its own colour (the plain one darker)."""
+    return pg.mkPen(network_colour(model), width=width, style=style)
 
 
 class _View(QWidget):
@@ -63,8 +66,14 @@ class _View(QWidget):
         for side in ("left", "bottom"):
             plot.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" beside ticks already in powers of ten
         plot.setLogMode(y=log_y)
-        plot.addLegend(offset=(-10, 10), labelTextSize="9pt", brush=legend_brush())
+        legend_under(plot)  # under the axes: it hides no line
         return plot
+
+    def placeholder(self, text: str) -> None:
+        """A word where the plots will be (computing, or nothing computed yet), instead of an empty frame."""
+        self.layout_widget.clear()
+        self._rows = []
+        self.layout_widget.addLabel(text, row=0, col=0, color=GUIDE, size="11pt")
 
     def _panels(self, title: str, left: str, bottom: str, log_y: bool = False) -> tuple[pg.PlotItem, pg.PlotItem]:
         self.layout_widget.clear()
@@ -92,6 +101,9 @@ def integer_ticks(plot: pg.PlotItem, last: int) -> None:
     plot.getAxis("bottom").setTicks([[(i, str(i)) for i in range(0, last + 1, step)]])
 
 
+SMALLER = 0.8  # ResNets' responses this much smaller than the plain nets' count as showing Figure 7's effect
+
+
 class ResponsesView(_View):
     caption = ("Standard deviation of each 3×3 layer's output after BN, before the ReLU (for ResNets: the residual "
                "branch before the addition), over test images - the paper's Figure 7. Smaller in ResNets: each "
@@ -106,12 +118,18 @@ class ResponsesView(_View):
         self.controls.addStretch(1)
         self._data: dict = {}
         self._models: dict = {}
+        self._iteration = None
 
-    def show(self, data: dict, models: dict) -> None:  # noqa: A003 (a view's "show these numbers")
-        self._data, self._models = data, models
+    def show(self, data: dict, models: dict, iteration=None) -> None:  # noqa: A003 (a view's "show these numbers")
+        self._data, self._models, self._iteration = data, models, iteration
         self._redraw()
 
     def _redraw(self) -> None:
+        if not self._data:
+            self.placeholder("No layer responses at this checkpoint yet: press Layer responses above")
+            self.note.setText(self.caption)
+            return
+        self.note.setText(self.caption + self._not_yet())
         order = "sorted by magnitude" if self.sorted.isChecked() else "in layer order"
         plain, residual = self._panels(f"layer responses, {order}", "std", "layer index")
         self._rows = []
@@ -125,16 +143,35 @@ class ResponsesView(_View):
             values += list(std)
             last = max(last, len(std))
             self._rows += [(model.name, seed, i + 1, name, s) for i, (name, s) in enumerate(zip(result["layers"], std))]
-        share_range((plain, residual), (1, last), values, headroom=1.3)  # the legend sits above the lines
+        share_range((plain, residual), (1, last), values)
+
+    def _not_yet(self) -> str:
+        """When this run does not (yet) show the figure's effect, say so and why, rather than promise it."""
+        means = {plain: [float(np.mean(r["std"])) for k, r in self._data.items() if self._models[k][0].plain == plain]
+                 for plain in (True, False)}
+        if not means[True] or not means[False]:
+            return ""
+        plain, residual = float(np.mean(means[True])), float(np.mean(means[False]))
+        if residual < SMALLER * plain:
+            return ""
+        at = f" at iteration {self._iteration:,}" if self._iteration is not None else ""
+        return (f"\nHere the ResNets' responses are not (yet) smaller: mean std {residual:.2f} against the plain "
+                f"nets' {plain:.2f}{at}. The networks are still near where they started; the paper's Figure 7 is "
+                "of networks trained for 64,000 iterations (the Paper recipe), and a short run shows it only once "
+                "the plain nets' responses have grown.")
 
 
 class LesionView(_View):
     caption = ("Test error with residual blocks removed at test time (Veit et al. 2016; a removed block passes "
                "its input through its shortcut). ResNets degrade gently, as ensembles of shorter paths; a plain "
-               "net falls to chance (dotted) when any block is removed.")
+               "net falls to chance (grey dots) when any block is removed. Each network's own error intact, no block "
+               "removed, is its dotted line on the left: what a removal is measured against.")
     header = ("network", "seed", "removed", "block", "error_percent")
 
-    def show(self, data: dict, models: dict) -> None:  # noqa: A003
+    def show(self, data: dict, models: dict, iteration=None) -> None:  # noqa: A003
+        if not data:
+            self.placeholder("No lesions at this checkpoint yet: press Lesions above")
+            return
         self.layout_widget.clear()
         single = self._plot(0, 0, "One block removed", "test error (%)", "block removed (index)")
         count = self._plot(0, 1, "Several blocks removed (mean of random draws)", "test error (%)",
@@ -147,7 +184,11 @@ class LesionView(_View):
             errors = 100 * np.asarray(result["single_errors"])
             style = Qt.PenStyle.DashLine if model.plain else Qt.PenStyle.SolidLine
             single.plot(np.arange(1, len(errors) + 1), errors, pen=_pen(model, style=style), symbol="o",
-                        symbolSize=4, symbolBrush=depth_colour(model.depth), name=_label(model, seed))
+                        symbolSize=4, symbolBrush=network_colour(model), name=_label(model, seed))
+            intact = pg.InfiniteLine(pos=100 * result["baseline_error"], angle=0,
+                                     pen=_pen(model, width=1.2, style=Qt.PenStyle.DotLine))
+            single.addItem(intact)
+            single.legend.addItem(pg.PlotDataItem(pen=intact.pen), f"{_label(model, seed)}: intact")
             ks = [0] + [c["removed"] for c in result["by_count"]]
             means = [100 * result["baseline_error"]] + [100 * c["mean"] for c in result["by_count"]]
             count.plot(ks, means, pen=_pen(model, style=style), name=_label(model, seed))
@@ -205,6 +246,9 @@ class LandscapeView(_View):
     def _redraw(self) -> None:
         self.layout_widget.clear()
         self._rows = []
+        if not self._data and not self._plane:
+            self.placeholder("No loss landscape at this checkpoint yet: press Landscape, 1D or 2D above")
+            return
         if self._data:
             panels = self._panels("loss along one direction", "training loss", "step along the direction",
                                   log_y=True)
@@ -255,10 +299,11 @@ class LandscapeView(_View):
 
 
 class GradientView(_View):
-    caption = ("Mean gradient norm of each weighted layer per logging interval, from the training events. The "
-               "paper: with BN, plain nets' gradients do not vanish. They lurch: a deep plain net's first layer "
-               "gets far more gradient than its last at the start, far less soon after; a ResNet's identity paths "
-               "keep the ratio steady.")
+    caption = ("Mean gradient norm of each weighted layer over each logging interval, from the training events. "
+               "He et al. argue that with batch normalisation the plain nets' gradients do not vanish. What this run "
+               "shows beyond that is this app's observation, not the paper's: in a deep plain net the first "
+               "layer's share lurches (far more gradient than the last layer's at the start, far less soon after), "
+               "while a ResNet's identity paths keep it steadier.")
     header = ("network", "seed", "iteration", "layer_index", "layer", "gradient_norm")
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -282,17 +327,21 @@ class GradientView(_View):
         self.layout_widget.clear()
         self._rows = []
         if not self._flows:
-            self.note.setText("No gradient norms yet: they are logged by the trainer at each logging interval.")
+            self.placeholder("No gradient norms yet: the trainer logs them at each logging interval")
             return
         self.note.setText(self.caption)
         key = self.network.currentData() or next(iter(self._flows))
         flow = self._flows[key]
         model, seed = self._models[key]
         heat = self._plot(0, 0, f"{_label(model, seed)}: log10 gradient norm", "layer (input → output)",
-                          "logging interval")
+                          "iteration")
         grid = np.log10(np.clip(np.asarray([[n if n else 1e-12 for n in row] for row in flow.norms]), 1e-12, None))
         image = pg.ImageItem(grid)
         image.setColorMap(pg.colormap.get("viridis"))
+        # In iterations, as the plot beside it: each interval's column spans the iterations it averages.
+        its = [float(i) for i in flow.iterations]
+        step = its[1] - its[0] if len(its) > 1 else max(1.0, its[0])
+        image.setRect(QRectF(its[0] - step, 0, its[-1] - its[0] + step, grid.shape[1]))
         heat.addItem(image)
         heat.addColorBar(image, colorMap=pg.colormap.get("viridis"), values=(float(grid.min()), float(grid.max())))
         first = self._plot(0, 1, "First layer's gradient norm", "gradient norm", "iteration", log_y=True)

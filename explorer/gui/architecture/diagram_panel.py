@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from explorer.gui.widgets.actions import make_action
 from explorer.gui.architecture.diagram_export import FORMATS, export
@@ -67,6 +67,7 @@ class DiagramPanel(QWidget):
 
     def __init__(self, summaries: SummaryWorker, settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setMinimumWidth(150)  # a narrow pane at 1024 px: the picture scrolls and zooms, the table needs the room
         self._settings = settings
         self._summary: Summary | None = None
         self._opened: frozenset[str] = frozenset()
@@ -87,11 +88,13 @@ class DiagramPanel(QWidget):
         mark(self._error, "error")
         self._error.hide()
 
+        choices = QHBoxLayout()  # the columns on one row, zoom and export on the next: a narrow pane at 1024 px
+        choices.addWidget(self.twin)
+        choices.addWidget(self.vgg)
+        choices.addStretch(1)
         head = QHBoxLayout()
-        head.addWidget(self.twin)
-        head.addWidget(self.vgg)
-        head.addStretch(1)
         head.addWidget(self._busy)
+        head.addStretch(1)
         for text, tip, factor in (("−", "Zoom out (Ctrl+wheel)", 1 / ZOOM_STEP), ("+", "Zoom in (Ctrl+wheel)",
                                                                                   ZOOM_STEP)):
             button = QPushButton(text, objectName=f"diagramZoom{'In' if factor > 1 else 'Out'}")
@@ -99,12 +102,14 @@ class DiagramPanel(QWidget):
             button.setFixedWidth(button.sizeHint().height() + 4)
             button.clicked.connect(lambda _=False, f=factor: self.view.zoom(f))
             head.addWidget(button)
-        export_button = QPushButton("Export…", objectName="exportDiagramButton")
+        export_button = QToolButton(objectName="exportDiagramButton")
+        export_button.setText("Export…")
         export_button.setToolTip(self.export_action.toolTip())
         export_button.clicked.connect(self.export_action.trigger)
         head.addWidget(export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(choices)
         layout.addLayout(head)
         layout.addWidget(self._error)
         layout.addWidget(self.view, 1)

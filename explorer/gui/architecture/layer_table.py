@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QProgressBar,
-    QPushButton,
+    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -38,11 +38,15 @@ if TYPE_CHECKING:  # the summary module imports torch; the GUI thread must not
     from explorer.models.summary import LayerRow, Summary
 
 COL_LAYER, COL_TYPE, COL_OUTPUT, COL_PARAMS, COL_MACS, COL_SHARE = range(6)
-HEADERS = ("Layer", "Type", "Output (C × H × W)", "Parameters", "MACs", "Share of MACs")
+# Short headers (each says more in its tooltip): all six columns fit beside the panel and the diagram at 1024 px.
+HEADERS = ("Layer", "Type", "Output", "Params", "MACs", "% MACs")
+HEADER_TIPS = ("The module's name, as torchvision names it", "The module's class",
+               "Output of one image: channels × height × width", "Parameters (weights and biases)", None,
+               "This layer's share of the network's MACs")
 EXPORT_HEADERS = ("layer", "type", "depth", "output", "params", "macs", "mac_share_percent")
 NUMERIC_COLUMNS = (COL_PARAMS, COL_MACS, COL_SHARE)
 _ROOT = -1
-COLUMN_GAP = 16  # pixels
+COLUMN_GAP = 6  # pixels
 
 MACS_TIP = (
     "MACs: multiply-accumulates of the convolutions and the fc layer for one image, what the paper calls "
@@ -140,8 +144,8 @@ class LayerTreeModel(QAbstractItemModel):
             return HEADERS[section]
         if role == Qt.ItemDataRole.TextAlignmentRole and section in NUMERIC_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and section in (COL_MACS, COL_SHARE):
-            return tip(MACS_TIP)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tip(MACS_TIP if section == COL_MACS else HEADER_TIPS[section])
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -176,6 +180,7 @@ class LayerTable(QWidget):
     """The layer tree of the latest summary, its totals line and the paper's figures beside them."""
 
     status_message = Signal(str)
+    columns_fitted = Signal(int)  # the width every column needs, after each new summary
 
     def __init__(self, worker: SummaryWorker, settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -212,6 +217,7 @@ class LayerTable(QWidget):
         self._tree = QTreeView()
         self._tree.setModel(self.model)
         self._tree.setUniformRowHeights(True)  # ResNet-1202 has thousands of rows
+        self._tree.setIndentation(12)
         self._tree.setAlternatingRowColors(True)
         self._tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self._tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -228,23 +234,24 @@ class LayerTable(QWidget):
         self.export_action = QAction("Export layer table as CSV…", self)
         self.export_action.setToolTip("Write every row of the layer table to a CSV file")
 
-        expand = QPushButton("Expand all")
-        collapse = QPushButton("Collapse")
-        copy = QPushButton("Copy")
+        expand, collapse, copy = (_button(text) for text in ("Expand", "Collapse", "Copy"))
+        expand.setToolTip("Open every stage and block")
         copy.setToolTip(self.copy_action.toolTip() + " (Ctrl+C)")
-        export = QPushButton("Export CSV…", objectName="exportLayersButton")
+        export = _button("CSV…", "exportLayersButton")
         export.setToolTip(self.export_action.toolTip())
 
+        title = QHBoxLayout()  # the title on its own row: the buttons below it keep the pane narrow (1024 px)
+        title.addWidget(self._title, 1)
+        title.addWidget(self._busy_label)
+        title.addWidget(self._busy)
         head = QHBoxLayout()
-        head.addWidget(self._title)
-        head.addStretch(1)
-        head.addWidget(self._busy_label)
-        head.addWidget(self._busy)
         for button in (expand, collapse, copy, export):
             head.addWidget(button)
+        head.addStretch(1)
         self._head = head
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(title)
         layout.addLayout(head)
         layout.addWidget(self._totals)
         layout.addWidget(self._paper)
@@ -263,27 +270,15 @@ class LayerTable(QWidget):
 
     def add_button(self, text: str, action: QAction) -> None:
         """A button at the end of the table's header row that triggers ``action`` (an export the window owns)."""
-        button = QPushButton(text, objectName=f"{action.objectName()}Button")
+        button = _button(text, f"{action.objectName()}Button")
         button.setToolTip(action.toolTip())
         button.clicked.connect(action.trigger)
-        self._head.addWidget(button)
+        self._head.insertWidget(self._head.count() - 1, button)  # before the stretch
 
     @property
     def summary(self) -> "Summary | None":
         """The summary on screen; None until the first one arrives or after an error."""
         return self._summary
-
-    @property
-    def totals_text(self) -> str:
-        return self._totals.text()
-
-    @property
-    def paper_text(self) -> str:
-        return self._paper.text()
-
-    @property
-    def error_text(self) -> str:
-        return self._error.text() if self._error.isVisibleTo(self) else ""
 
     @property
     def tree(self) -> QTreeView:
@@ -331,6 +326,7 @@ class LayerTable(QWidget):
         self.model.set_summary(summary)
         self._tree.expandToDepth(0)
         self._fit_columns(summary)
+        self.columns_fitted.emit(self.natural_width())
         config = summary.config
         self._title.setText(f"<b>{config.name}</b> · input {shape(summary.input_shape)}")
         self._totals.setText(
@@ -355,6 +351,13 @@ class LayerTable(QWidget):
             # Room between a right-aligned number and the next column's text.
             self._tree.setColumnWidth(column, self._tree.columnWidth(column) + COLUMN_GAP)
 
+    def natural_width(self) -> int:
+        """The width at which every column shows whole, with room for the vertical scroll bar ("Share of MACs"
+        was cut when one appeared)."""
+        tree = self._tree
+        columns = sum(tree.columnWidth(c) for c in range(len(HEADERS)))
+        return columns + tree.verticalScrollBar().sizeHint().width() + 2 * tree.frameWidth() + 4
+
     def _on_failed(self, message: str) -> None:
         self._summary = None
         self.model.set_summary(None)
@@ -369,3 +372,10 @@ class LayerTable(QWidget):
     def _on_busy_changed(self, busy: bool) -> None:
         self._busy.setVisible(busy)
         self._busy_label.setVisible(busy)
+
+
+def _button(text: str, name: str = "") -> QToolButton:
+    """A compact button of the table's head (tool buttons: the pane fits a window of 1024 px)."""
+    button = QToolButton(objectName=name)
+    button.setText(text)
+    return button

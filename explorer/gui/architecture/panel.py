@@ -7,7 +7,7 @@ config, so whatever listens never sees an invalid network.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -47,7 +47,7 @@ TIPS = {
     "Table 6), 9n+2 for CIFAR bottlenecks (164, 1001), or 18/34/50/101/152 for ImageNet (Table 1).",
     "block": "A basic block stacks two 3×3 convs; a bottleneck block (Figure 5) stacks 1×1, 3×3 and 1×1 "
     "convs so that much deeper nets cost about as much.",
-    "preact": "Pre-activation units put BN and ReLU before each conv (He et al. 2016, \"Identity Mappings\"), "
+    "preact": "Pre-activation units (BN → ReLU → conv) put BN and ReLU before each conv (He et al. 2016, \"Identity Mappings\"), "
     "which keeps the shortcut a pure identity and lets 1001-layer nets train well.",
     "shortcut": "How a shortcut crosses a change of shape (Table 3): A pads new channels with zeros and adds "
     "no parameters (CIFAR), B projects with a 1×1 conv only there (ImageNet), C projects on every shortcut.",
@@ -55,6 +55,7 @@ TIPS = {
     "conv as torchvision's ResNet v1.5 does (more MACs, slightly better accuracy).",
 }
 
+DEPTH_PAUSE_MS = 900  # a typed depth is applied when the typing pauses this long
 INVALID_STYLE = f"QComboBox {{ border: 2px solid {ERROR_LINE}; border-radius: 3px; padding: 1px 4px; }}"
 
 
@@ -72,18 +73,25 @@ class ArchitecturePanel(QWidget):
         self._family = QComboBox()
         for family in FAMILIES:
             self._family.addItem(FAMILY_LABELS[family], family)
-        self._residual = QRadioButton("Residual (ResNet)")
-        self._plain = QRadioButton("Plain (no shortcuts)")
+        self._residual = QRadioButton("Residual")
+        self._plain = QRadioButton("Plain")
         self._network = QButtonGroup(self)
         self._network.addButton(self._residual)
         self._network.addButton(self._plain)
         self._depth = QComboBox()
         self._depth.setEditable(True)
         self._depth.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        # A depth typed is applied on Enter, on leaving the field or after a pause, never at every keystroke, and
+        # never completed inline: typing "1" showed ResNet-110, "21" ResNet-20, networks nobody picked.
+        self._depth.setCompleter(None)
+        self._depth_pause = QTimer(self)
+        self._depth_pause.setSingleShot(True)
+        self._depth_pause.setInterval(DEPTH_PAUSE_MS)
+        self._depth_pause.timeout.connect(self._on_option_changed)
         self._block = QComboBox()
         for block in BLOCKS:
             self._block.addItem(BLOCK_LABELS[block], block)
-        self._preact = QCheckBox("Pre-activation (BN → ReLU → conv)")
+        self._preact = QCheckBox("Pre-activation")
         self._shortcut = QComboBox()
         for shortcut in SHORTCUTS:
             self._shortcut.addItem(SHORTCUT_LABELS[shortcut], shortcut)
@@ -98,6 +106,7 @@ class ArchitecturePanel(QWidget):
         self._shape = QLabel()
         self._shape.setObjectName("configShape")
         self._shape.setWordWrap(True)
+        self._shape.setMinimumWidth(150)  # its table may be cut in a narrow pane, never widen the window
         self._note = QLabel(objectName="configNote")
         self._note.setWordWrap(True)
         mark(self._note, "note")
@@ -109,6 +118,11 @@ class ArchitecturePanel(QWidget):
         network_row.addStretch(1)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow window: the field under its label
+        for combo in (self._family, self._block, self._shortcut, self._stride_on):
+            # as narrow as a window of 1024 px needs; the list that opens shows each choice whole
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         rows = (
             ("Dataset family", self._family, "family"),
             ("Network", network_row, "network"),
@@ -142,7 +156,9 @@ class ArchitecturePanel(QWidget):
         self._describe(self._config)
         self._family.currentIndexChanged.connect(self._on_family_changed)
         self._block.currentIndexChanged.connect(self._on_block_changed)
-        self._depth.currentTextChanged.connect(self._on_option_changed)
+        self._depth.lineEdit().textEdited.connect(lambda _text: self._depth_pause.start())
+        self._depth.lineEdit().editingFinished.connect(self._on_depth_done)  # Enter, or leaving the field
+        self._depth.activated.connect(self._on_depth_done)  # picked from the list
         self._network.buttonToggled.connect(self._on_network_toggled)
         for combo in (self._shortcut, self._stride_on):
             combo.currentIndexChanged.connect(self._on_option_changed)
@@ -152,11 +168,6 @@ class ArchitecturePanel(QWidget):
     def config(self) -> ModelConfig:
         """The last valid config (what ``config_changed`` last carried)."""
         return self._config
-
-    @property
-    def problem(self) -> str:
-        """Why the options on screen are not a valid network; empty when they are."""
-        return self._problem.text()
 
     def set_config(self, config: ModelConfig) -> None:
         """Show ``config`` and announce it."""
@@ -231,9 +242,9 @@ class ArchitecturePanel(QWidget):
         self._note.setText(note)
         self._note.setVisible(bool(note))
 
-    @property
-    def note(self) -> str:
-        return self._note.text() if self._note.isVisibleTo(self) else ""
+    def _on_depth_done(self, *_) -> None:
+        self._depth_pause.stop()
+        self._on_option_changed()
 
     def _on_network_toggled(self, _button: QRadioButton, checked: bool) -> None:
         if checked:

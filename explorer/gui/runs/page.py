@@ -10,128 +10,31 @@ run folder is a row that says what is wrong, never a failed list. Refreshed when
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QAbstractTableModel, QFileSystemWatcher, QModelIndex, QObject, QRunnable, QSortFilterProxyModel, Qt,
-    QThreadPool, QTimer, QUrl, Signal,
-)
+from PySide6.QtCore import QFileSystemWatcher, QSortFilterProxyModel, Qt, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QTableView, QToolButton,
     QVBoxLayout, QWidget,
 )
 
-from explorer.config.run import DATASET_LABELS
-from explorer.system.formatting import networks, size
+from explorer.gui.runs.table import COL_BEST, COL_DATE, ListJob, RunsModel
 from explorer.gui.widgets.actions import make_action
-from explorer.gui.widgets.theme import text_colour
-from explorer.runs.listing import RunInfo, list_runs
+from explorer.gui.widgets.live_runs import LiveRuns
+from explorer.gui.widgets.sort_arrows import sort_arrows_as_they_read
+from explorer.runs.listing import RunInfo
 from explorer.runs.state import RunState
 from explorer.runs.folder import RunDir
+from explorer.system.trash import move_to_trash
 
-(COL_STATE, COL_DATE, COL_NAME, COL_DATASET, COL_MODELS, COL_ITERATIONS, COL_BEST, COL_DEVICE,
- COL_DISK) = range(9)
-HEADERS = ("State", "Date", "Name", "Dataset", "Networks", "Iterations", "Best test error", "Device", "Checkpoints")
 REFRESH_MS = 3000  # only while the page is shown; each listing runs on the worker thread
 
 
-def _best(info: RunInfo) -> list[tuple[str, str]]:
-    """(label, best test error as text) per network, the best first."""
-    labels = {m.name: m.label for m in info.model_configs}
-    return [(labels.get(name, name), info.best_text(name))
-            for name, _ in sorted(info.best_test_error.items(), key=lambda kv: kv[1])]
-
-
-class RunsModel(QAbstractTableModel):
-    """Plain rows of :class:`RunInfo`; ``Qt.UserRole`` of any cell is the run's folder."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[RunInfo] = []
-
-    def set_rows(self, rows: list[RunInfo]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def info(self, row: int) -> RunInfo:
-        return self._rows[row]
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt)
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        info, col = self._rows[index.row()], index.column()
-        if role == Qt.ItemDataRole.UserRole:
-            return str(info.path)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_BEST and info.best_test_error:
-                return "\n".join(f"{label}: {text}" for label, text in _best(info))
-            return f"{info.path}\n{info.message}" if info.message else str(info.path)
-        if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATE:
-            return text_colour(info.state.value)
-        if role == Qt.ItemDataRole.EditRole and col == COL_DATE:
-            return info.created  # sorts by time, not by the text
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return None
-        return self._text(info, col)
-
-    @staticmethod
-    def _text(info: RunInfo, col: int) -> str:
-        if col == COL_STATE:
-            return f"{info.state} (pid {info.pid})" if info.busy and info.pid else info.state
-        if col == COL_DATE:
-            return time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created)) if info.created else ""
-        if col == COL_NAME:
-            return info.name
-        if info.state is RunState.UNREADABLE:
-            return info.message if col == COL_MODELS else ""
-        if col == COL_DATASET:
-            return DATASET_LABELS.get(info.dataset, info.dataset)
-        if col == COL_MODELS:
-            return networks(info.model_configs)
-        if col == COL_ITERATIONS:
-            return f"{info.iteration:,} / {info.iterations:,}"
-        if col == COL_BEST:
-            return " · ".join(f"{label} {text}" for label, text in _best(info)) or "–"
-        if col == COL_DEVICE:
-            return f"{info.device} / {info.precision}"
-        if col == COL_DISK:
-            return size(info.checkpoint_bytes) if info.checkpoint_bytes else "–"
-        return ""
-
-
-class _ListJob(QRunnable):
-    """``list_runs`` off the GUI thread; the result crosses back through a queued signal."""
-
-    class Signals(QObject):
-        done = Signal(object, list, str)  # runs folder, rows, what went wrong reading it
-
-    def __init__(self, runs_dir: Path) -> None:
-        super().__init__()
-        self.runs_dir = runs_dir
-        self.signals = _ListJob.Signals()
-
-    def run(self) -> None:
-        rows, problem = [], ""
-        try:
-            rows = list_runs(self.runs_dir)
-        except Exception as exc:  # noqa: BLE001 - the answer must come, or the page never lists again
-            problem = str(exc)
-        self.signals.done.emit(self.runs_dir, rows, problem)
-
+def ask_delete(parent: QWidget, question: str) -> bool:
+    answer = QMessageBox.question(parent, "Delete run", question, QMessageBox.StandardButton.Yes |
+                                  QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 class RunsPage(QWidget):
     shown_requested = Signal()  # Open with nothing selected: show this page, to pick a run
@@ -142,15 +45,16 @@ class RunsPage(QWidget):
     runs_dir_changed = Signal(Path)
     status_message = Signal(str)
 
-    def __init__(self, runs_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, runs_dir: Path, trainers: LiveRuns, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._runs_dir = Path(runs_dir)
+        self._trainers = trainers
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._listing = False
         self._again = False
         self._problem = ""
-        self._job: _ListJob | None = None
+        self._job: ListJob | None = None
         self.model = RunsModel(self)
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self.model)
@@ -162,6 +66,7 @@ class RunsPage(QWidget):
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self.set_runs_dir(self._runs_dir)
+        trainers.state_changed.connect(self.refresh)  # a run stopped from here (or anywhere) changes its row
 
     def _build(self) -> None:
         self.table = QTableView(objectName="runsTable")
@@ -176,6 +81,7 @@ class RunsPage(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
+        sort_arrows_as_they_read(header)  # newest first: an arrow pointing down
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_BEST, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._on_open)
@@ -186,10 +92,12 @@ class RunsPage(QWidget):
              self._on_overlay),
             ("resumeSelected", "Resume", None, "Continue the selected run from its last checkpoint",
              self._on_resume),
+            ("stopSelected", "Stop", None, "Stop the selected run, whoever started it: its trainer saves a "
+             "checkpoint and exits (Resume continues)", self._on_stop),
             ("revealRun", "Reveal in file manager", None, "Open the run's folder in the file manager",
              self._on_reveal),
-            ("deleteRun", "Delete…", "Delete", "Delete the run's folder (asks first; not while it trains)",
-             self._on_delete),
+            ("deleteRun", "Delete…", "Delete", "Move the run's folder to the trash (asks first; not while it "
+             "trains)", self._on_delete),
             ("chooseRunsFolder", "Choose runs folder…", None, "Look for runs in another folder (new runs go there "
              "too)", self._on_choose_folder),
             ("refreshRuns", "Refresh", "F5", "Read the runs folder again", self.refresh),
@@ -239,7 +147,7 @@ class RunsPage(QWidget):
             self._again = True
             return
         self._listing = True
-        self._job = _ListJob(self._runs_dir)  # kept until its answer arrives, with its signals object
+        self._job = ListJob(self._runs_dir)  # kept until its answer arrives, with its signals object
         self._job.signals.done.connect(self._on_listed)
         self._pool.start(self._job)
 
@@ -314,6 +222,9 @@ class RunsPage(QWidget):
         for name in ("revealRun", "deleteRun"):
             self._actions[name].setEnabled(info is not None)
         self._actions["resumeSelected"].setEnabled(readable and info.state.resumable and not info.busy)
+        stopping = info is not None and (trainer := self._trainers.controller.trainer(info.path)) is not None \
+            and trainer.state == "stopping"
+        self._actions["stopSelected"].setEnabled(info is not None and info.busy and not stopping)
 
     def _on_open(self) -> None:
         info = self._selected_info()
@@ -335,6 +246,14 @@ class RunsPage(QWidget):
         if path is not None:
             self.resume_requested.emit(path)
 
+    def _on_stop(self) -> None:
+        path = self.selected_path()
+        if path is not None and self._trainers.stop(path):
+            self.status_message.emit(f"Stopping {path.name}: its trainer saves a checkpoint and exits")
+        elif path is not None:
+            self.status_message.emit(f"{path.name} is not training")
+        self._update_actions()
+
     def _on_reveal(self) -> None:
         path = self.selected_path()
         if path is None:
@@ -350,6 +269,8 @@ class RunsPage(QWidget):
                 self.status_message.emit(f"Copied {path}")
 
     def _on_delete(self) -> None:
+        """Into the trash where there is one (the file manager restores it); only where there is none is the
+        folder deleted for good, after saying so."""
         info = self._selected_info()
         if info is None:
             return
@@ -357,23 +278,26 @@ class RunsPage(QWidget):
         if info.busy or RunDir(info.path).trainer_pid() is not None:  # asked now: the list may be seconds old
             QMessageBox.information(self, "Run is training", training)
             return
-        answer = QMessageBox.question(
-            self, "Delete run", f"Delete the run folder {info.path} with its metrics and checkpoints?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not ask_delete(self, f"Move the run folder {info.path} with its metrics and checkpoints to the trash?"):
             return
         if RunDir(info.path).trainer_pid() is not None:
             QMessageBox.information(self, "Run is training", training)
             return
         self.deleted.emit(info.path)  # whatever shows it lets it go first
         try:
-            shutil.rmtree(info.path)
+            where = move_to_trash(info.path)
+            if where is None and ask_delete(self, f"There is no trash for {info.path} on this system. Delete it "
+                                            "for good? This cannot be undone."):
+                shutil.rmtree(info.path)
         except OSError as exc:
             message = f"Could not delete {info.path}: {(exc.strerror or str(exc)).lower()}; check its permissions"
             QMessageBox.warning(self, "Could not delete", message)
             self.status_message.emit(message)
         else:
-            self.status_message.emit(f"Deleted {info.path.name}")
+            gone = not info.path.exists()
+            self.status_message.emit(f"Moved {info.path.name} to the trash (restore it from the file manager)"
+                                     if where is not None else f"Deleted {info.path.name}" if gone else
+                                     f"Kept {info.path.name}")
         self.refresh()
 
     def _on_choose_folder(self) -> None:

@@ -18,15 +18,18 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from explorer.config.paper import PAPER_DATASET
 from explorer.config.run import RunConfig
 from explorer.gui.training.hover_readout import HoverReadout
 from explorer.gui.training.paper_lines import PaperLines
 from explorer.gui.widgets.tips import tip
-from explorer.gui.widgets.network_curves import NetworkCurves
-from explorer.gui.widgets.theme import GUIDE, caption, configure_plots, legend_brush
+from explorer.gui.widgets.legend import legend_under
+from explorer.gui.widgets.network_curves import NetworkCurves, overlay_colour
+from explorer.gui.widgets.theme import GUIDE, caption, configure_plots
 from explorer.runs.series import RunSeries
 
 REDRAW_MS = 66  # ~15 Hz: smooth to the eye, negligible next to a training step
+PAPER_TIP = "Dotted lines at the paper's CIFAR-10 test errors (Table 6) of the ResNets shown."
 SETTINGS_KEYS = ("curves/x_axis", "curves/paper_lines", "curves/smoothing", "curves/single_seeds")
 
 
@@ -104,7 +107,7 @@ class CurvesView(QWidget):
                                          "band; this adds each seed's own curves"))
         self.single_seeds.setVisible(False)
         self.reference = QCheckBox("Paper test errors", objectName="paperLines")
-        self.reference.setToolTip("Dotted lines at the paper's CIFAR-10 test errors (Table 6) of the ResNets shown")
+        self.reference.setToolTip(tip(PAPER_TIP))
         self.caption = QLabel("dashed: training error · bold: test error · dotted verticals: lr ÷10 · "
                               "click a legend entry to hide a network")
         caption(self.caption)
@@ -132,10 +135,10 @@ class CurvesView(QWidget):
                 # every repaint (the event-loop stalls while training); the major ones take 3.
                 plot.getAxis(side).setStyle(maxTickLevel=0)
             plot.setLabel("left", "error (%)")
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)  # "epochs (x0.001)" said nothing a person could use
             plot.setLimits(yMin=0, yMax=100)
-            # Bottom left: where Figure 6 stays empty (nothing has a low error at the first iterations).
-            plot.addLegend(offset=(10, -10), labelTextSize="9pt", brush=legend_brush())
-            plot.legend.sigSampleClicked.connect(self._on_legend_clicked)
+            legend_under(plot).sigSampleClicked.connect(self._on_legend_clicked)  # covers no curve
             # An invisible item carrying both panels' common extent (see _share_extent).
             plot.extent = Extent()
             plot.addItem(plot.extent)
@@ -160,6 +163,7 @@ class CurvesView(QWidget):
         self.reference.toggled.connect(self._update_paper_lines)
         self.single_seeds.toggled.connect(lambda: self._on_redraw(everything=True))
         self._on_smoothing_changed()
+        self._update_paper_lines()
 
     @property
     def plots(self) -> tuple[pg.PlotItem, pg.PlotItem]:
@@ -169,12 +173,13 @@ class CurvesView(QWidget):
     def show_run(self, key: str, path: Path, config: RunConfig, overlay: bool = False) -> None:
         """Start showing a run (replacing whatever ``key`` showed); its events come through :meth:`add_events`."""
         self.remove_run(key)
+        taken = sum(len(s.networks) for s in self._shown.values() if s.overlay)
         shown = self._shown[key] = _Shown(key, Path(path), config, overlay)
         shown.series.milestones = config.train.milestones
-        for model in config.model_configs():
+        for i, model in enumerate(config.model_configs()):
             shown.networks[model.name] = NetworkCurves(
                 model, self.plain_plot if model.plain else self.residual_plot, overlay=overlay,
-                run_name=config.name, seeds=config.train.seeds)
+                run_name=config.name, seeds=config.train.seeds, colour=overlay_colour(taken + i) if overlay else None)
         self._runs_changed()
 
     def add_events(self, key: str, events: list[dict]) -> None:
@@ -204,15 +209,6 @@ class CurvesView(QWidget):
         for key in list(self._shown):
             self.remove_run(key)
 
-    def keys(self) -> list[str]:
-        return list(self._shown)
-
-    def shown_path(self, key: str) -> Path | None:
-        return self._shown[key].path if key in self._shown else None
-
-    def shown_paths(self) -> list[Path]:
-        return [shown.path for shown in self._shown.values()]
-
     def save_settings(self, settings) -> None:
         for key, value in zip(SETTINGS_KEYS, (self.x_axis.currentIndex(), self.reference.isChecked(),
                                               self.smoothing.value(), self.single_seeds.isChecked())):
@@ -227,23 +223,6 @@ class CurvesView(QWidget):
             self.smoothing.setValue(int(settings.value(SETTINGS_KEYS[2], 60)))
         except (TypeError, ValueError):
             pass
-
-    # --- what tests and exports read ---------------------------------------------------------------------
-    def network_names(self, key: str = "main") -> list[str]:
-        return list(self._shown[key].networks) if key in self._shown else []
-
-    def series(self, key: str = "main") -> RunSeries:
-        return self._shown[key].series
-
-    def network_curves(self, name: str, key: str = "main") -> NetworkCurves:
-        return self._shown[key].networks[name]
-
-    def curve_item(self, name: str, kind: str = "test", key: str = "main") -> pg.PlotDataItem:
-        return getattr(self._shown[key].networks[name], kind)
-
-    def divergence_label(self, name: str, key: str = "main") -> str:
-        item = self._shown[key].networks[name].diverged
-        return item.toPlainText() if item is not None else ""
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt)
         super().showEvent(event)
@@ -368,5 +347,11 @@ class CurvesView(QWidget):
             plot.setTitle(title if plain in kinds or not kinds else f"{title}: none in the runs shown")
 
     def _update_paper_lines(self) -> None:
-        models = [m for shown in self._shown.values() for m in (n.model for n in shown.networks.values())]
+        """The paper's numbers are CIFAR-10's: drawn for the ResNets of CIFAR-10 runs only, never as a target
+        for a synthetic set or someone's own images; the box says so while no CIFAR-10 run is shown."""
+        models = [n.model for shown in self._shown.values() if shown.config.data.dataset == PAPER_DATASET
+                  for n in shown.networks.values()]
+        self.reference.setEnabled(bool(models))
+        self.reference.setToolTip(tip(PAPER_TIP if models else f"{PAPER_TIP} Only for runs on CIFAR-10: the paper's "
+                                      "numbers are about that dataset, not the one shown."))
         self.paper.show(models if self.reference.isChecked() else [])

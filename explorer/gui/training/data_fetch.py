@@ -38,8 +38,8 @@ class DataFetch(QObject):
             arguments += ["--data-dir", str(Path(data.data_dir).expanduser().absolute())]
         self._job.start(arguments)
 
-    def cancel(self) -> None:
-        self._job.cancel()
+    def shutdown(self) -> None:
+        self._job.shutdown()
 
     def _on_line(self, event: dict) -> None:
         kind = event.get("type")

@@ -1,38 +1,58 @@
-"""What to train, as a form: widgets <-> RunConfig. The core validates (one owner of every rule); the form only
-says, next to the field, what the core said, in the words of the field's label.
+"""What to train, as a form: the widgets of a :class:`~explorer.gui.training.draft.Draft`. The draft holds the
+values and the core holds the rules; the form only shows them, and says next to the field, in the words of its
+label, what the core said about it.
 
 Two modes. Editing: the draft of the next run, made from the Architecture tab's network (the template: family,
 block, pre-activation, shortcut) and the depths and networks chosen here; it survives a restart. Showing a run:
 the fields hold that run's own settings, read-only, so the form never disagrees with the curves beside it.
+The Training page talks to the form through its methods only.
 """
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-    QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget,
 )
 
 from explorer.config.errors import ConfigError
-from explorer.config.run import DATASET_LABELS, DataConfig, RunConfig, TrainConfig
-from explorer.config.model import ModelConfig, depth_fits, depth_presets, describe
-from explorer.gui.widgets.number_field import NumberField
+from explorer.config.model import ModelConfig, describe
+from explorer.config.recipes import RECIPES
+from explorer.config.run import DATASET_LABELS, RunConfig
+from explorer.gui.training.depth_choice import DepthChoice
+from explorer.gui.training.draft import CUSTOM, NUMBERS, Draft
+from explorer.gui.training.folder_summary import FolderSummary
+from explorer.gui.widgets.number_field import INVALID_STYLE, NumberField
 from explorer.gui.widgets.tips import tip
 from explorer.gui.widgets.theme import mark
-from explorer.config.recipes import RECIPES
 
 COMPARES = (("Plain and residual (Figure 6)", "both"), ("Residual only", "residual"), ("Plain only", "plain"))
 PRECISIONS = (("Auto (bf16 where fast)", "auto"), ("fp32", "fp32"), ("bf16", "bf16"), ("fp16", "fp16"))
-CUSTOM = "custom"
 DRAFT_KEY = "training/draft"
-DEFAULT_DEPTHS = (20, 56)
+FIELD_WORDS = {"iterations": "Iterations", "batch-size": "Batch size", "lr": "Learning rate",
+               "synthetic-size": "Synthetic images", "data-dir": "Data folder", "classes": "Classes", "name": "Run name",
+               "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop", "seeds": "Seeds"}
+NUMBER_TIPS = {
+    "synthetic-size": "Images in the offline synthetic set; a fifth as many more are drawn for testing.",
+    "iterations": "Training steps (mini-batches); the paper trains 64,000.",
+    "batch-size": "Images per step (the paper: 128).",
+    "lr": "The starting learning rate (the paper: 0.1), divided by 10 at 50% and 75% of the iterations.",
+    "seeds": "Train every network this many times, from seeds 0, 1, …: each seed its own initialisation and data "
+             "order, plain and residual on the same batches within a seed. The curves show the mean ± std.",
+}
+
+
+def in_form_words(exc: ConfigError) -> str:
+    """The core names an option as the command line does ("batch-size"); the form by its field's label."""
+    return exc.worded(lambda option: FIELD_WORDS.get(option, option))
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 class TrainingForm(QWidget):
-    """``changed`` fires whenever the draft changes; :meth:`run_config` builds it (ValueError: one sentence)."""
+    """``changed`` fires whenever the draft changes; :meth:`run_config` builds it (ConfigError: what is wrong)."""
 
     changed = Signal()
 
@@ -40,13 +60,13 @@ class TrainingForm(QWidget):
         super().__init__(parent)
         self._settings = settings
         self._template = ModelConfig()
-        self._draft: dict | None = None  # the draft while a run is shown
+        self._draft = Draft.from_json(str(settings.value(DRAFT_KEY, "")))
+        self._editing: Draft | None = None  # the draft, kept while the fields show a run
         self._filling = False
-        self.template_note = ""  # what became of depths that do not fit the template, when it changed
+        self._note = ""  # what became of the depths when the template last changed, until the next edit
         self._depths_for: tuple[str, str] | None = None  # the family and block the draft's depths were for
         self._build()
-        self._write(self._saved_draft())
-        self._show_template()
+        self._write(self._draft, self._template)
 
     # --- building -----------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -57,20 +77,20 @@ class TrainingForm(QWidget):
                                     "an image folder is your own images, one subfolder per class (or train/ and "
                                     "test/ subfolders), resized once to the network's input size; the synthetic "
                                     "set is drawn offline from the seed, for trying things out."))
-        self.data_dir = QLineEdit(objectName="dataFolder")
-        self.data_dir.setPlaceholderText("default cache folder")
-        self.data_dir.setToolTip(tip("Where the dataset is kept (downloaded there on first use, after asking)."))
-        self.browse = QPushButton("Browse…")
+        self.data_dir = QLineEdit(objectName="data-dir")
+        self.data_dir.setToolTip(tip("Each dataset keeps its own folder. CIFAR: where its archive is kept "
+                                     "(downloaded there on first use, after asking); empty: the default cache. "
+                                     "Image folder: your images."))
+        self.browse = QPushButton("Browse…", objectName="browseData")
         self.browse.clicked.connect(self._on_browse)
-        self.synthetic_size = NumberField("synthetic-size", int, tip("Images in the offline synthetic set; a "
-                                          "fifth as many more are drawn for testing."))
-        self.depth_box = QGroupBox("Depths to compare", objectName="depths")
-        self.depth_grid = QGridLayout(self.depth_box)
-        self.depth_checks: dict[int, QCheckBox] = {}
-        self.other_depths = QLineEdit(objectName="otherDepths")
-        self.other_depths.setPlaceholderText("other depths, e.g. 8, 14")
-        self.other_depths.setToolTip(tip("More depths, comma-separated; each must fit the Architecture tab's "
-                                         "family and block (6n+2 for CIFAR basic blocks, 9n+2 for bottlenecks)."))
+        self.folder_summary = QLabel(objectName="folderSummary")
+        self.folder_summary.setWordWrap(True)
+        self.folder_summary.hide()
+        self._summary = FolderSummary(self)
+        self._summary.computed.connect(self._on_folder_summary)
+        self._summary.failed.connect(self._on_folder_summary)
+        self.numbers = {option: NumberField(option, tip(NUMBER_TIPS[option])) for option in NUMBERS}
+        self.depths = DepthChoice()
         self.compare = QComboBox(objectName="compare")
         for label, value in COMPARES:
             self.compare.addItem(label, value)
@@ -82,14 +102,7 @@ class TrainingForm(QWidget):
         self.recipe.addItem("Custom", CUSTOM)
         self.recipe.setToolTip(tip("A named recipe fills iterations, batch size and learning rate; the lr drops "
                                    "and the logging follow from the iterations either way."))
-        self.iterations = NumberField("iterations", int, tip("Training steps (mini-batches); the paper trains 64,000."))
-        self.batch_size = NumberField("batch-size", int, tip("Images per step (the paper: 128)."))
-        self.lr = NumberField("lr", float, tip("The starting learning rate (the paper: 0.1), divided by "
-                                                          "10 at 50% and 75% of the iterations."))
-        self.seeds = NumberField("seeds", int, tip("Train every network this many times, from seeds 0, 1, …: each seed "
-                                                   "its own initialisation and data order, plain and residual on the "
-                                                   "same batches within a seed. The curves show the mean ± std."))
-        self.milestones_label = QLabel(objectName="milestones")
+        self.milestones = QLabel(objectName="milestones")
         self.device = QComboBox(objectName="device")
         self.device.addItem("Auto (best available)", ("auto", None))
         self.device.setToolTip(tip("Looking for devices… (torch is asked in a separate process)"))
@@ -98,315 +111,233 @@ class TrainingForm(QWidget):
             self.precision.addItem(label, value)
         self.precision.setToolTip(tip("bf16 autocast is about 2x faster on CPUs and GPUs that have it, but changes "
                                       "gradients slightly; fp32 is exact."))
-        self.run_name = QLineEdit(objectName="runName")
+        self.run_name = QLineEdit(objectName="name")
         self.run_name.setToolTip(tip("Part of the run's folder name; empty: the dataset, networks and depths."))
         self.problem = QLabel(objectName="formProblem")
-        self.memory = QLabel(objectName="memoryNote")
+        self.estimate = QLabel(objectName="estimateNote")
         self.banner = QLabel(objectName="formBanner")
-        for label in (self.problem, self.memory, self.banner, self.milestones_label):
+        for label in (self.problem, self.estimate, self.banner, self.milestones):
             label.setWordWrap(True)
         mark(self.problem, "error")
         mark(self.banner, "note")
         self.problem.hide()
         self.banner.hide()
+        self._lay_out()
+        for combo in (self.dataset, self.compare, self.recipe, self.device, self.precision):
+            combo.currentIndexChanged.connect(self._on_edited)
+        for line in (self.data_dir, self.run_name, *self.numbers.values()):
+            line.textChanged.connect(self._on_edited)
+        self.depths.changed.connect(self._on_edited)
 
+    def _lay_out(self) -> None:
         data_row = QHBoxLayout()
         data_row.addWidget(self.data_dir, 1)
         data_row.addWidget(self.browse)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for label, field in (("Dataset:", self.dataset), ("Data folder:", data_row),
-                             ("Synthetic images:", self.synthetic_size), (None, self.depth_box),
-                             ("Networks:", self.compare), ("Recipe:", self.recipe), ("Iterations:", self.iterations),
-                             ("Batch size:", self.batch_size), ("Learning rate:", self.lr),
-                             ("", self.milestones_label), ("Seeds:", self.seeds), ("Device:", self.device),
-                             ("Precision:", self.precision),
+        n = self.numbers
+        for label, field in (("Dataset:", self.dataset), ("Data folder:", data_row), ("", self.folder_summary),
+                             ("Synthetic images:", n["synthetic-size"]), (None, self.depths),
+                             ("Networks:", self.compare), ("Recipe:", self.recipe), ("Iterations:", n["iterations"]),
+                             ("Batch size:", n["batch-size"]), ("Learning rate:", n["lr"]), ("", self.milestones),
+                             ("Seeds:", n["seeds"]), ("Device:", self.device), ("Precision:", self.precision),
                              ("Run name:", self.run_name)):
             form.addRow(field) if label is None else form.addRow(label, field)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
-        layout.addLayout(form)
+        # Beside Start, in view at any height: what Start will cost, or what keeps it from starting (at the foot
+        # of the form it was scrolled out of view, and the fields jumped as the estimate came and went).
+        layout.addWidget(self.estimate)
         layout.addWidget(self.problem)
-        layout.addWidget(self.memory)
-        self._fields = (self.dataset, self.data_dir, self.browse, self.synthetic_size, self.depth_box, self.compare,
-                        self.recipe, self.iterations, self.batch_size, self.lr, self.seeds, self.device,
-                        self.precision, self.run_name)
-        for combo in (self.dataset, self.compare, self.recipe, self.device, self.precision):
-            combo.currentIndexChanged.connect(self._on_edited)
-        for line in (self.data_dir, self.synthetic_size, self.other_depths, self.iterations, self.batch_size,
-                     self.lr, self.seeds, self.run_name):
-            line.textChanged.connect(self._on_edited)
+        layout.addLayout(form)
+        self._fields = (self.dataset, self.data_dir, self.browse, self.depths, self.compare, self.recipe,
+                        self.device, self.precision, self.run_name, *self.numbers.values())
 
     # --- the template and the two modes -------------------------------------------------------------------
     def set_template(self, model: ModelConfig) -> None:
         """The Architecture tab's network; a run that is shown keeps its own until the draft is back."""
         self._template = model
-        if self._draft is None:
-            self._write(self._read())
-            self._show_template()
+        if self._editing is None:
+            self._write(self._draft, model)
 
     def show_run(self, config: RunConfig | None, name: str = "") -> None:
         """Fill the fields with a run's settings, read-only; None: back to editing the draft."""
         if config is None:
-            if self._draft is not None:
-                draft, self._draft = self._draft, None
-                self._write(draft)
-            self._show_template()
+            if self._editing is not None:
+                self._draft, self._editing = self._editing, None
+            self._write(self._draft, self._template)
         else:
-            if self._draft is None:
-                self._draft = self._read()
-            self._write(state_of(config), template=config.model)
-            self.banner.setText(f"Showing the settings of {name or config.name}. New run (Ctrl+N) sets up another.")
-            self.banner.show()
+            if self._editing is None:
+                self._editing = self._draft
+            self._draft = Draft.of_run(config)
+            self._write(self._draft, config.model, shown=f"{name or config.name}")
         for widget in self._fields:
             widget.setEnabled(config is None)
-        self._update_recipe_fields()
+        self._update_enabled()
 
     def showing_run(self) -> bool:
-        return self._draft is not None
+        return self._editing is not None
 
-    # --- reading ------------------------------------------------------------------------------------------
+    # --- what the page asks -----------------------------------------------------------------------------------
     def run_config(self) -> RunConfig:
-        """The RunConfig of the draft; ValueError with the first problem, in the words of the form's labels."""
-        try:
-            depths = sorted({d for d, box in self.depth_checks.items() if box.isChecked()} | self._other_depths())
-            if not depths:
-                raise ConfigError("depths", "to compare: choose at least one")
-            device, _index = self.device.currentData()
-            options = {"compare": self.compare.currentData(), "depths": tuple(depths), "device": device,
-                       "precision": self.precision.currentData(), "iterations": self.iterations.value(),
-                       "batch_size": self.batch_size.value(), "lr": self.lr.value(), "seeds": self.seeds.value()}
-            data = DataConfig(dataset=self.dataset.currentData(), data_dir=self.data_dir.text().strip() or None,
-                              synthetic_size=self.synthetic_size.value())
-            return RunConfig(model=self._template.replace(depth=depths[0], stages=None), data=data,
-                             train=TrainConfig(**options), name=self.run_name.text().strip() or None)
-        except ConfigError as exc:
-            raise FormProblem(in_form_words(exc), exc.options) from None
+        """The RunConfig of the draft; ConfigError (about the option it names) when it is not a valid run."""
+        return self._draft.run_config(self._template, self.device_choice()[0])
+
+    def device_choice(self) -> tuple[str, int | None]:
+        """The device chosen: its kind ("auto", "cpu", "cuda", "mps") and, for one of several GPUs, its index."""
+        return self.device.currentData()
 
     def device_environment(self) -> dict[str, str] | None:
-        device, index = self.device.currentData()
+        device, index = self.device_choice()
         return {"CUDA_VISIBLE_DEVICES": str(index)} if device == "cuda" and index is not None else None
 
     def set_devices(self, devices: list[dict]) -> None:
-        current = self._saved_draft().get("device", "")
+        wanted = (self._editing or self._draft)["device"]
         for device in devices:
             self.device.addItem(device["label"], (device["device"], device.get("index")))
         self.device.setToolTip(tip("Where the networks train.") if devices else
                                tip("torch could not list the devices; Auto picks CUDA, then MPS, then the CPU."))
-        index = self.device.findText(current)
-        if index >= 0 and self._draft is None:
-            self.device.setCurrentIndex(index)
+        if self._editing is None:
+            self.device.setCurrentIndex(self._device_index(wanted))
 
-    def field_problems(self) -> dict[NumberField, str]:
-        """What is wrong with each number field on its own, by the core's rules (each field checked in a config
-        otherwise at its defaults), so that every wrong field is marked at once, not only the first one."""
-        found = {}
-        for field, make in ((self.iterations, lambda v: TrainConfig(iterations=v)),
-                            (self.batch_size, lambda v: TrainConfig(batch_size=v)),
-                            (self.lr, lambda v: TrainConfig(lr=v)), (self.seeds, lambda v: TrainConfig(seeds=v)),
-                            (self.synthetic_size, lambda v: DataConfig(dataset="synthetic", synthetic_size=v))):
-            try:
-                make(field.value())
-            except ConfigError as exc:
-                found[field] = in_form_words(exc)
-        return found
+    def set_problem(self, problem: ConfigError | str | None) -> None:
+        """What keeps the draft from being a run (a ConfigError, or the refusal of Start in a sentence), and
+        below it every other wrong field's own; each field a problem is about is outlined."""
+        problems = self._draft.field_problems() if problem else {}
+        first = in_form_words(problem) if isinstance(problem, ConfigError) else str(problem or "")
+        lines = [first, *(text for text in map(in_form_words, problems.values()) if text.lower() != first.lower())]
+        self.problem.setText("\n".join(_capital(line) for line in lines if line))
+        self.problem.setVisible(bool(first))
+        about = set(problems) | set(problem.options if isinstance(problem, ConfigError) else ())
+        for option, field in self.numbers.items():
+            field.mark(option in about)
+        self.depths.mark(bool(about & {"depths", "depth"}))
+        self.data_dir.setStyleSheet(INVALID_STYLE if "data-dir" in about else "")
 
-    def set_problem(self, message: str, options: tuple[str, ...] = ()) -> None:
-        """``message`` (the first problem, or the refusal of Start; about ``options``) and below it every other
-        wrong field's own."""
-        problems = self.field_problems() if message else {}
-        lines = [message, *(p for p in problems.values() if p.lower() != message.lower())]
-        self.problem.setText("\n".join(line[:1].upper() + line[1:] for line in lines if line))
-        self.problem.setVisible(bool(message))
-        for field in (self.synthetic_size, self.iterations, self.batch_size, self.lr, self.seeds):
-            field.mark(field in problems or field.option in options)
+    def set_estimate(self, text: str, fits: bool = True) -> None:
+        """What the draft will cost before Start: time and memory on the device chosen."""
+        self.estimate.setText(text)
+        mark(self.estimate, None if fits else "error")
 
-    # --- persistence --------------------------------------------------------------------------------------
     def save(self) -> None:
-        self._settings.setValue(DRAFT_KEY, json.dumps(self._draft or self._read()))
+        self._settings.setValue(DRAFT_KEY, (self._editing or self._draft).to_json())
 
-    def _saved_draft(self) -> dict:
-        try:
-            saved = json.loads(str(self._settings.value(DRAFT_KEY, "{}")))
-        except ValueError:
-            saved = {}
-        default = state_of(RunConfig(data=DataConfig(dataset="cifar10"), train=TrainConfig(depths=DEFAULT_DEPTHS)))
-        return {**default, "name": "", **(saved if isinstance(saved, dict) else {})}
+    def shutdown(self) -> None:
+        self.save()
+        self._summary.shutdown()
 
-    # --- widgets <-> state ----------------------------------------------------------------------------------
-    def _read(self) -> dict:
-        return {"dataset": self.dataset.currentData(), "data_dir": self.data_dir.text(),
-                "synthetic_size": self.synthetic_size.text(), "other_depths": self.other_depths.text(),
-                "depths": [d for d, b in self.depth_checks.items() if b.isChecked()],
-                "compare": self.compare.currentData(), "recipe": self.recipe.currentData(),
-                "iterations": self.iterations.text(), "batch_size": self.batch_size.text(), "lr": self.lr.text(),
-                "seeds": self.seeds.text(), "device": self.device.currentText(),
-                "precision": self.precision.currentData(),
-                "name": self.run_name.text()}
-
-    def _write(self, state: dict, template: ModelConfig | None = None) -> None:
-        """Fill the fields from ``state``: a run's (with its own ``template``) or the draft's. The draft's depths
-        of another family or block than the one they were chosen for (the Architecture tab changed, maybe while
-        a run was shown) are dropped, with a note."""
-        drop_unfit = False
-        if template is None:
-            family = (self._template.family, self._template.block)
-            drop_unfit, self._depths_for = self._depths_for not in (None, family), family
+    # --- widgets <-> draft ------------------------------------------------------------------------------------
+    def _write(self, draft: Draft, template: ModelConfig, shown: str = "") -> None:
+        """Fill the fields from ``draft``. In the draft (not a run shown), depths of another family or block
+        than the one they were chosen for (the Architecture tab changed, maybe while a run was shown) go, and
+        the banner says so until the next edit."""
+        if not shown:
+            family = (template.family, template.block)
+            if self._depths_for not in (None, family):
+                self._note = draft.refit(template)
+            self._depths_for = family
         self._filling = True
         try:
-            _pick(self.dataset, state.get("dataset"))
-            self.data_dir.setText(str(state.get("data_dir") or ""))
-            self.synthetic_size.setText(str(state.get("synthetic_size", "10,000")))
-            self._set_depths(template or self._template, [int(d) for d in state.get("depths", [])
-                                                           if str(d).isdigit()], str(state.get("other_depths", "")),
-                             drop_unfit)
-            _pick(self.compare, state.get("compare"))
-            _pick(self.recipe, state.get("recipe"))
-            for field in (self.iterations, self.batch_size, self.lr):
-                field.setText(str(state.get(field.option.replace("-", "_"), "")))
-            self.seeds.setText(str(state.get("seeds", "1")))
-            self.device.setCurrentIndex(_device_index(self.device, state))
-            _pick(self.precision, state.get("precision"))
-            self.run_name.setText(str(state.get("name") or ""))
+            _pick(self.dataset, draft["dataset"])
+            self.data_dir.setText(draft["data-dir"])
+            for option, field in self.numbers.items():
+                field.set_number(draft[option])
+            self.depths.set_depths(template, draft["depths"])
+            _pick(self.compare, draft["compare"])
+            _pick(self.recipe, draft["recipe"])
+            self.device.setCurrentIndex(self._device_index(draft["device"]))
+            _pick(self.precision, draft["precision"])
+            self.run_name.setText(draft["name"])
         finally:
             self._filling = False
-        self._on_edited()
-
-    def _set_depths(self, template: ModelConfig, checked: list[int], other: str, drop_unfit: bool = False) -> None:
-        """The presets of the template's family and block as check boxes; typed depths that are not presets
-        stay typed - a wrong one stays to be said in red - except, when the template has just changed family or
-        block (``drop_unfit``), the depths of the old one."""
-        for box in self.depth_checks.values():
-            self.depth_grid.removeWidget(box)
-            box.deleteLater()
-        self.depth_checks = {}
-        presets = depth_presets(template.family, template.block)
-        typed = [p.strip() for p in other.replace(";", ",").split(",") if p.strip()]
-        dropped: list[str] = []
-        if drop_unfit:
-            # Depths of another family (the Architecture tab moved from CIFAR to ImageNet, say) go, and say so;
-            # when none is left, the family's first two presets are ticked in their place.
-            fits = lambda depth: depth_fits(template, depth)  # noqa: E731
-            dropped = [str(d) for d in checked if not fits(d)] + [t for t in typed if t.isdigit() and not fits(int(t))]
-            checked = [d for d in checked if fits(d)]
-            typed = [t for t in typed if not t.isdigit() or fits(int(t))]
-        substituted = bool(dropped) and not checked and not typed
-        if substituted:
-            checked = list(presets[:2])
-        these = f"Depth{'s' if len(dropped) > 1 else ''} {', '.join(dict.fromkeys(dropped))}"
-        self.template_note = "" if not dropped else (
-            f"{these} {'do' if len(dropped) > 1 else 'does'} not fit these networks"
-            + (f"; ticked {', '.join(map(str, checked))} instead." if substituted else "; left out."))
-        extra = [d for d in checked if d not in presets]
-        for i, depth in enumerate(presets):
-            box = QCheckBox(str(depth))
-            box.setChecked(depth in checked)
-            box.setToolTip(f"Train the {depth}-layer networks")
-            box.toggled.connect(self._on_edited)
-            self.depth_grid.addWidget(box, i // 4, i % 4)
-            self.depth_checks[depth] = box
-        self.other_depths.setText(", ".join(dict.fromkeys([*typed, *map(str, extra)])))
-        self.depth_grid.addWidget(self.other_depths, (len(presets) + 3) // 4, 0, 1, 4)
-
-    def _show_template(self) -> None:
-        """Which networks a draft trains, said on the form itself (not only in the status bar)."""
-        if self._draft is not None:
-            return
-        words = f"Networks from the Architecture tab: {describe(self._template)}."
-        self.banner.setText(f"{words} {self.template_note}" if self.template_note else words)
+        if shown:
+            self.banner.setText(f"Showing the settings of {shown}. New run (Ctrl+N) sets up another.")
+        else:
+            words = f"Networks from the Architecture tab: {describe(template)}."
+            self.banner.setText(f"{words} {self._note}" if self._note else words)
         self.banner.show()
+        self._after_edit()
 
-    def _other_depths(self) -> set[int]:
-        depths = set()
-        for part in filter(None, (p.strip() for p in self.other_depths.text().replace(";", ",").split(","))):
-            if not part.isdigit():
-                raise ValueError(f"depth {part!r} is not a whole number; write depths like 8, 14")
-            depths.add(int(part))
-        return depths
-
-    def _update_recipe_fields(self) -> None:
-        key = self.recipe.currentData()
-        custom = key == CUSTOM
-        for field in (self.iterations, self.batch_size, self.lr):
-            field.setEnabled(custom and self._draft is None)
-        if not custom and key in RECIPES and not self._filling:
-            recipe = RECIPES[key]
-            self._filling = True
-            self.iterations.set_value(recipe.iterations)
-            self.batch_size.set_value(recipe.batch_size)
-            self.lr.set_value(recipe.lr)
-            self._filling = False
-        self.synthetic_size.setEnabled(self.dataset.currentData() == "synthetic" and self._draft is None)
-        for widget in (self.data_dir, self.browse):
-            widget.setEnabled(self.dataset.currentData() != "synthetic" and self._draft is None)
-        own = self.dataset.currentData() == "folder"
-        self.data_dir.setPlaceholderText("a folder with one subfolder of images per class" if own
-                                         else "default cache folder")
+    def _read(self) -> None:
+        draft = self._draft
+        draft["dataset"] = self.dataset.currentData()
+        draft["data-dir"] = self.data_dir.text()
+        for option, field in self.numbers.items():
+            draft[option] = field.text()
+        draft["depths"] = self.depths.text()
+        draft["compare"], draft["recipe"] = self.compare.currentData(), self.recipe.currentData()
+        draft["device"], draft["precision"] = self.device.currentText(), self.precision.currentData()
+        draft["name"] = self.run_name.text()
 
     def _on_edited(self) -> None:
-        if self._filling:
+        if self._filling or self._editing is not None:
             return
-        self._update_recipe_fields()
-        try:
-            milestones = TrainConfig(iterations=self.iterations.value()).milestones
-            self.milestones_label.setText("lr ÷10 after iterations " + ", ".join(f"{m:,}" for m in milestones)
-                                          if milestones else "no lr drop in so short a run")
-        except ValueError:
-            self.milestones_label.setText("")
-        try:
-            self.run_name.setPlaceholderText(f"automatic: {self.run_config().default_name()}")
-        except ValueError:
-            pass
+        if self.sender() is self.dataset:  # each dataset its own folder: never carried from one to another
+            self._draft["dataset"] = self.dataset.currentData()
+            self._filling = True
+            self.data_dir.setText(self._draft["data-dir"])
+            self._filling = False
+        elif self.sender() is self.recipe:
+            self._draft["recipe"] = self.recipe.currentData()
+            self._draft.apply_recipe()
+            self._filling = True
+            for option in ("iterations", "batch-size", "lr"):
+                self.numbers[option].set_number(self._draft[option])
+            self._filling = False
+        self._read()
+        if self._note:
+            self._note = ""  # the note said what the last template change did; this edit is the person's
+            self.banner.setText(f"Networks from the Architecture tab: {describe(self._template)}.")
+        self._after_edit()
+
+    def _after_edit(self) -> None:
+        self._update_enabled()
+        self.milestones.setText(self._draft.milestones_text())
+        self.run_name.setPlaceholderText(f"automatic: {self._draft.default_name(self._template)}")
+        if self._editing is None:
+            self._summarise_folder()
         self.changed.emit()
+
+    def _update_enabled(self) -> None:
+        editing = self._editing is None
+        dataset = self.dataset.currentData()
+        for option in ("iterations", "batch-size", "lr"):
+            self.numbers[option].setEnabled(editing and self.recipe.currentData() == CUSTOM)
+        self.numbers["synthetic-size"].setEnabled(editing and dataset == "synthetic")
+        for widget in (self.data_dir, self.browse):
+            widget.setEnabled(editing and dataset != "synthetic")
+        self.data_dir.setPlaceholderText({"folder": "a folder with one subfolder of images per class",
+                                          "synthetic": "not needed: drawn offline"}.get(dataset, "default cache "
+                                                                                          "folder"))
+
+    def _summarise_folder(self) -> None:
+        folder = self._draft["data-dir"].strip()
+        wanted = self._draft["dataset"] == "folder" and bool(folder)
+        self.folder_summary.setVisible(wanted)
+        if wanted:
+            self.folder_summary.setText("Counting the images…")
+            self._summary.request(folder)
+
+    def _on_folder_summary(self, text: str) -> None:
+        if self._draft["dataset"] == "folder" and self._editing is None:
+            self.folder_summary.setText(_capital(text))
+
+    def _device_index(self, wanted: str) -> int:
+        """The device the draft names: by its label (one of several GPUs), else the first of its kind (a run's
+        settings say "cpu"), else Auto."""
+        index = self.device.findText(wanted)
+        if index >= 0:
+            return index
+        for i in range(self.device.count()):
+            if self.device.itemData(i)[0] == wanted:
+                return i
+        return 0
 
     def _on_browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
         if folder:
             self.data_dir.setText(folder)
-
-
-def state_of(config: RunConfig) -> dict:
-    """The form's fields for ``config`` (what a shown run's settings look like in the form)."""
-    t = config.train
-    recipe = next((r.key for r in RECIPES.values() if (r.iterations, r.batch_size, r.lr) ==
-                   (t.iterations, t.batch_size, t.lr)), CUSTOM)
-    presets = depth_presets(config.model.family, config.model.block)
-    return {"dataset": config.data.dataset, "data_dir": config.data.data_dir or "",
-            "synthetic_size": f"{config.data.synthetic_size:,}", "depths": list(config.depths),
-            "other_depths": ", ".join(str(d) for d in config.depths if d not in presets), "compare": t.compare,
-            "recipe": recipe, "iterations": f"{t.iterations:,}", "batch_size": f"{t.batch_size:,}",
-            "lr": f"{t.lr:g}", "seeds": str(t.seeds), "device": "", "device_kind": t.device, "precision": t.precision,
-            "name": config.name}
-
-
-FIELD_WORDS = {"iterations": "Iterations", "batch-size": "Batch size", "lr": "Learning rate",
-               "synthetic-size": "Synthetic images", "data-dir": "Data folder", "classes": "Classes", "name": "Run name",
-               "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop", "seeds": "Seeds"}
-
-
-def in_form_words(exc: ConfigError) -> str:
-    """The core names an option as the command line does ("batch-size"); the form by its field's label."""
-    return exc.worded(lambda option: FIELD_WORDS.get(option, option))
-
-
-class FormProblem(ValueError):
-    """What keeps the form from making a run: the sentence in the form's words, and the options it is about."""
-
-    def __init__(self, sentence: str, options: tuple[str, ...] = ()) -> None:
-        super().__init__(sentence)
-        self.options = options
-
-
-def _device_index(combo: QComboBox, state: dict) -> int:
-    """The device the state names: by its label (one of several GPUs), else the first of its kind, else Auto."""
-    index = combo.findText(str(state.get("device", "")))
-    if index >= 0:
-        return index
-    for i in range(combo.count()):
-        if combo.itemData(i)[0] == state.get("device_kind"):
-            return i
-    return 0
 
 
 def _pick(combo: QComboBox, value) -> None:

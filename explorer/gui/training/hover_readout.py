@@ -30,9 +30,6 @@ class HoverReadout(QObject):
         widget.viewport().installEventFilter(self)
         widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
-    def text(self) -> str:
-        return self.label.text() if self.label.isVisible() else ""
-
     def hide(self) -> None:
         self.label.hide()
         for plot in self._view.plots:
@@ -54,8 +51,8 @@ class HoverReadout(QObject):
         x = plot.vb.mapSceneToView(pos).x()
         lines = self._view.values_at(plot is self._view.plain_plot, x)
         plot.hover_line.setPos(x)
-        unit = "epoch" if self._view.x_axis.currentIndex() else "iteration"
-        self.label.setText(f"<b>{unit} {x:,.4g}</b><br>" + ("<br>".join(lines) or "no data here"))
+        at = f"epoch {x:,.2f}" if self._view.x_axis.currentIndex() else f"iteration {round(x):,}"  # no "24.3"
+        self.label.setText(f"<b>{at}</b><br>" + ("<br>".join(lines) or "no data here"))
         self.label.adjustSize()
         self._place(self._view.layout_widget.mapFromScene(pos))
         self.label.show()

@@ -1,8 +1,8 @@
 """The paper's CIFAR-10 test errors (Table 6) as dotted lines in the ResNet panel, for the depths shown only.
 
-Each line's value goes into the legend ("paper ResNet-56: 6.97 %"), not onto the plot, so labels never pile up
-however close the errors are. Only the paper's own networks get a line: CIFAR, basic blocks, option A, 10
-classes, one of the depths of Table 6.
+Each line's value goes into the legend ("paper ResNet-56 on CIFAR-10: 6.97 %"), not onto the plot, so labels never
+pile up however close the errors are. Only the paper's own networks get a line: CIFAR, basic blocks, option A, 10
+classes, one of the depths of Table 6 - and only for runs on CIFAR-10 (the caller's choice of models).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class PaperLines:
             line = pg.InfiniteLine(pos=value, angle=0, pen=pen)
             spread = paper_seed_spread(depth)
             said = f" (best of {spread[2]}; {spread[0]:.2f} ± {spread[1]:.2f})" if spread else ""
-            entry = pg.PlotDataItem(pen=pen, name=f"paper ResNet-{depth}: {value:.2f} %{said}")
+            entry = pg.PlotDataItem(pen=pen, name=f"paper ResNet-{depth} on CIFAR-10: {value:.2f} %{said}")
             self._plot.addItem(line, ignoreBounds=True)
             self._plot.addItem(entry)
             self._lines.append((line, entry))
@@ -51,6 +51,3 @@ class PaperLines:
         for line, entry in self._lines:
             if entry is item:
                 line.setVisible(entry.isVisible())
-
-    def values(self) -> list[tuple[float, str]]:
-        return [(line.value(), entry.name()) for line, entry in self._lines if line.isVisible()]

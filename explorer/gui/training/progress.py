@@ -9,6 +9,7 @@ import time
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
 
+from explorer.gui.widgets.eta import Eta
 from explorer.system.formatting import duration
 from explorer.gui.widgets.theme import mark
 
@@ -60,7 +61,7 @@ class ProgressBox(QWidget):
         self._first: tuple[float, int] | None = None
         self._iteration = 0
         self._ips = 0.0
-        self._decode_from: tuple[float, int] | None = None
+        self._decode_eta = Eta()
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(0)
         self.bar.setFormat("iteration %v of %m" if total else "")  # no run: no "0 of 1"
@@ -122,11 +123,8 @@ class ProgressBox(QWidget):
 
     def on_decode(self, done: int, total: int, when: float | None = None) -> None:
         """An image folder being decoded (before the run, or as its trainer starts): images done and an ETA."""
-        now = time.time() if when is None else when
-        if self._decode_from is None or done < self._decode_from[1]:
-            self._decode_from = (now, done)
-        since, first = self._decode_from
-        eta = f", ETA {duration((now - since) / (done - first) * (total - done))}" if total > done > first else ""
+        left = self._decode_eta.seconds_left(done, total, time.time() if when is None else when)
+        eta = f", ETA {duration(left)}" if left is not None and total > done else ""
         self.download.setRange(0, max(1, total))
         self.download.setValue(min(done, max(1, total)))
         self.download.setFormat(f"decoding the images: {done:,} of {total:,}{eta}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from explorer.config.run import RunConfig
+from explorer.config.run import DATASET_LABELS, RunConfig
 from explorer.system.formatting import networks
 from explorer.gui.training.curves import CurvesView
 from explorer.gui.widgets.run_follower import RunFollower
@@ -80,6 +80,7 @@ class RunView(QWidget):
         run = RunDir.open(path)
         config = run.config()
         self._stop_following()
+        self.remove_overlay(run.path)  # the run shown is no overlay of itself
         self._path, self._config = run.path, config
         self.curves.show_run(MAIN, run.path, config)
         self.progress.reset(config.train.iterations)
@@ -167,14 +168,11 @@ class RunView(QWidget):
             chip = self._chips.itemAt(i).widget()
             if chip is not None and chip.property("run_path") == str(path):
                 self._chips.removeWidget(chip)
+                chip.setParent(None)  # gone from the header at once, not when the event loop deletes it
                 chip.deleteLater()
         self._update_title()
         if not quiet:
             self.overlays_changed.emit()
-
-    def overlay_chips(self) -> list[QToolButton]:
-        return [self._chips.itemAt(i).widget() for i in range(self._chips.count())
-                if self._chips.itemAt(i).widget() is not None]
 
     def stop(self) -> None:
         self._stop_following()
@@ -186,8 +184,9 @@ class RunView(QWidget):
             self.title.setText("<b>No run shown</b> — set up a run on the left and Start (Ctrl+Return), or open "
                                "one from the Runs tab (Ctrl+O)")
             return
+        dataset = DATASET_LABELS.get(self._config.data.dataset, self._config.data.dataset)
         names = [f"<b>{html.escape(self._config.name)}</b> — {html.escape(networks_text(self._config))} — "
-                 f"{html.escape(self._config.data.dataset)}"]
+                 f"{html.escape(dataset)}"]
         if self._overlays:
             names.append("overlaid: " + ", ".join(html.escape(RunDir(p).path.name) for p in self._overlays))
         self.title.setText(" · ".join(names) + f"<br><span style='color:{SECONDARY_TEXT}'>{html.escape(str(self._path))}</span>")

@@ -8,6 +8,8 @@ is one sentence in ``refused``, and nothing has been made on disk.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -15,8 +17,10 @@ from explorer.config.run import DATASET_LABELS, RunConfig
 from explorer.data.errors import DatasetError
 from explorer.data.location import DOWNLOAD, READY, counted, data_folder, data_state
 from explorer.gui.training.data_fetch import DataFetch
-from explorer.gui.widgets.latest_worker import MemoryCheck
+from explorer.gui.widgets.latest_worker import CostCheck
+from explorer.system.formatting import duration, size
 from explorer.training.memory import Estimate, refusal
+from explorer.training.speed import TimeEstimate
 
 
 def ask(parent: QWidget, title: str, text: str, default_yes: bool) -> bool:
@@ -24,13 +28,19 @@ def ask(parent: QWidget, title: str, text: str, default_yes: bool) -> bool:
     return QMessageBox.question(parent, title, text, yes | cancel, yes if default_yes else cancel) == yes
 
 
-class StartChecks(QObject):
-    """``estimated(config, Estimate)`` for the draft; ``ready(config)`` or ``refused(message)`` after
-    :meth:`check`; ``downloading(done, total)`` while a dataset is fetched, ``decoding(done, total)`` while an
-    image folder is decoded. A check waits for both its answers -
-    the memory estimate of that very config, and the data - before it says ready."""
+def estimate_words(estimate: Estimate, time: TimeEstimate) -> str:
+    free = f" of {size(estimate.available)} free on {estimate.where}" if estimate.available else ""
+    return (f"Time: about {duration(time.seconds)} on this machine, {time.source}.\n"
+            f"Memory: about {size(estimate.needed)}{free} for a training step.")
 
-    estimated = Signal(object, object)
+
+class StartChecks(QObject):
+    """``estimated(config, words, refusal)`` for the draft: its time and memory on this machine (``refusal`` ""
+    when it fits); ``ready(config)`` or ``refused(message)`` after :meth:`check`; ``downloading(done, total)``
+    while a dataset is fetched, ``decoding(done, total)`` while an image folder is decoded. A check waits for
+    both its answers - the estimate of that very config, and the data - before it says ready."""
+
+    estimated = Signal(object, str, str)
     ready = Signal(object)
     refused = Signal(str)
     downloading = Signal(int, int)
@@ -40,10 +50,10 @@ class StartChecks(QObject):
         super().__init__(parent)
         self._parent = parent
         self._estimate: tuple[RunConfig, Estimate] | None = None
-        self._requested: tuple[RunConfig, dict | None] | None = None
+        self._requested: tuple[RunConfig, dict | None, Path, bool] | None = None
         self._checking: RunConfig | None = None
         self._data_done = False
-        self._memory = MemoryCheck(self)
+        self._memory = CostCheck(self)
         self._fetch = DataFetch(self)
         self._memory.computed.connect(self._on_estimate)
         self._memory.failed.connect(self._on_estimate_failed)
@@ -57,11 +67,12 @@ class StartChecks(QObject):
     def busy(self) -> bool:
         return self._checking is not None
 
-    def estimate(self, config: RunConfig, device: dict | None) -> None:
-        """Estimate the memory of ``config`` on ``device`` (a CUDA device the probe found; None: the CPU)."""
-        self._requested = (config, device)
+    def estimate(self, config: RunConfig, device: dict | None, runs_dir: Path, gpu_found: bool = False) -> None:
+        """Estimate the memory and time of ``config`` on ``device`` (a CUDA device the probe found; None: the
+        CPU), its speed measured from the runs in ``runs_dir``."""
+        self._requested = (config, device, Path(runs_dir), gpu_found)
         self._memory.request((config, device.get("free") if device else None,
-                              device.get("name", "the GPU") if device else "the CPU"))
+                              device.get("name", "the GPU") if device else "the CPU", Path(runs_dir), gpu_found))
 
     def check(self, config: RunConfig) -> None:
         """Start's checks; the answer comes as ``ready`` or ``refused`` (at once, or after a check or download
@@ -83,12 +94,13 @@ class StartChecks(QObject):
         if not self._data_done:
             self._fetch.start(config.data)  # verifies what is there, downloads what is not
         if self._estimate is None or self._estimate[0] != config:
-            device = self._requested[1] if self._requested and self._requested[0] == config else None
-            self.estimate(config, device)
+            same = self._requested is not None and self._requested[0] == config
+            runs_dir = self._requested[2] if self._requested else Path()
+            self.estimate(*(self._requested if same else (config, None, runs_dir, False)))
         self._conclude()
 
     def shutdown(self) -> None:
-        self._fetch.cancel()
+        self._fetch.shutdown()
         self._memory.shutdown()
 
     def _conclude(self) -> None:
@@ -107,10 +119,12 @@ class StartChecks(QObject):
             return
         self.ready.emit(config)
 
-    def _on_estimate(self, estimate: Estimate) -> None:
+    def _on_estimate(self, cost: tuple[Estimate, TimeEstimate]) -> None:
         if self._requested is not None:
-            self._estimate = (self._requested[0], estimate)
-            self.estimated.emit(self._requested[0], estimate)
+            config, (estimate, time) = self._requested[0], cost
+            self._estimate = (config, estimate)
+            said = "" if estimate.fits else refusal(estimate, config.train.batch_size, len(config.model_configs()))
+            self.estimated.emit(config, estimate_words(estimate, time), said)
         self._conclude()
 
     def _on_estimate_failed(self, message: str) -> None:

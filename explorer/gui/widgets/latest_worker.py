@@ -1,6 +1,6 @@
 """Work off the GUI thread for the latest request only: requests debounced, computed on the thread pool,
 outdated results dropped. The layer tables (:class:`SummaryWorker`) and the memory estimate of the Training
-form (:class:`MemoryCheck`) are two such jobs.
+form (:class:`CostCheck`: memory and time) are two such jobs.
 
 A job may import torch (seconds, the first time), so it runs on ``QThreadPool.globalInstance()``; the task talks
 back only through a signal (docs/architecture.md, convention 5). torch is imported by the first task, never by the GUI thread,
@@ -170,16 +170,20 @@ class SummaryWorker(LatestWorker):
 
 
 def _estimate(request: tuple):
-    """(RunConfig, free bytes or None for the CPU's, the device's name) -> memory.Estimate."""
+    """(RunConfig, free bytes or None for the CPU's, the device's name, runs folder, a GPU found) -> (memory
+    Estimate, TimeEstimate): what the run will take, before it starts."""
     from explorer.training.memory import cpu_available_bytes, estimate_run
+    from explorer.training.speed import estimate_time, summary_macs
 
-    config, free, where = request
-    return estimate_run(config, _summarize, cpu_available_bytes() if free is None else free, where)
+    config, free, where, runs_dir, gpu = request
+    memory = estimate_run(config, _summarize, cpu_available_bytes() if free is None else free, where)
+    return memory, estimate_time(config, runs_dir, summary_macs, gpu_found=gpu)
 
 
-class MemoryCheck(LatestWorker):
-    """``request((RunConfig, free_bytes | None, where))`` and ``computed(Estimate)``: will the run fit?"""
+class CostCheck(LatestWorker):
+    """``request((RunConfig, free_bytes | None, where, runs_dir, gpu_found))`` and ``computed((Estimate,
+    TimeEstimate))``: will the run fit, and how long will it take?"""
 
     def __init__(self, parent: QObject | None = None, debounce_ms: int = 300) -> None:
-        super().__init__(_estimate, lambda request, exc: f"could not estimate the memory: {exc}", parent,
+        super().__init__(_estimate, lambda request, exc: f"could not estimate the run: {exc}", parent,
                          debounce_ms)

@@ -70,7 +70,7 @@ class ModelExport(QObject):
         self._job.start(["export-model", *flags, "-o", str(path)])
 
     def shutdown(self) -> None:
-        self._job.cancel()
+        self._job.shutdown()
 
     def _ask_path(self, name: str) -> Path | None:
         path = ask_save_path(self._parent, self._settings, "Export network as ONNX", name, FILTER)

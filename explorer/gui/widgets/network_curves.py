@@ -13,7 +13,18 @@ from PySide6.QtGui import QColor
 from explorer.config.model import ModelConfig
 from explorer.runs.seed_stats import Band, band
 from explorer.runs.series import NetworkSeries
-from explorer.gui.widgets.theme import depth_colour
+from explorer.gui.widgets.theme import OVERLAY_COLOURS, PLAIN_SHADE, depth_colour
+
+def overlay_colour(index: int) -> str:
+    """The colour of the ``index``-th network overlaid (counting every overlay's networks in order)."""
+    return OVERLAY_COLOURS[index % len(OVERLAY_COLOURS)]
+
+
+def network_colour(model: ModelConfig) -> str:
+    """A network's colour where plain and residual nets share a panel: its depth's, darker for a plain net."""
+    colour = QColor(depth_colour(model.depth))
+    return colour.darker(PLAIN_SHADE).name() if model.plain else colour.name()
+
 
 def _faint(colour: QColor, alpha: int) -> QColor:
     colour = QColor(colour)
@@ -50,10 +61,11 @@ class _Band:
 class NetworkCurves:
     """One network's items in its panel; ``test`` is its legend entry."""
 
-    def __init__(self, model: ModelConfig, plot: pg.PlotItem, *, overlay: bool, run_name: str, seeds: int = 1):
+    def __init__(self, model: ModelConfig, plot: pg.PlotItem, *, overlay: bool, run_name: str, seeds: int = 1,
+                 colour: str | None = None):
         seeded = seeds > 1
         self.model, self.plot, self.seeded = model, plot, seeded
-        self.colour = QColor(depth_colour(model.depth))
+        self.colour = QColor(colour or depth_colour(model.depth))
         colour = _faint(self.colour, 150) if overlay else self.colour
         self.label = f"{model.label} · {run_name}" if overlay else model.label
         test_style = Qt.PenStyle.DashDotLine if overlay else Qt.PenStyle.SolidLine
@@ -64,6 +76,8 @@ class NetworkCurves:
                               name=self.label + (f" (mean ± std over {seeds} seeds)" if seeded else ""),
                               symbolBrush=colour, symbolPen=None, symbolSize=6)
         self.test.setSymbol(None)
+        for kind in ("raw", "train", "test"):  # how a test of the window finds what a person sees
+            getattr(self, kind).setObjectName(f"{self.label}: {kind}")
         self.bands = (_Band(plot, self.colour, 28), _Band(plot, self.colour, 55)) if seeded else ()
         self.seed_lines: dict[int | None, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self.diverged: pg.TextItem | None = None
@@ -105,7 +119,7 @@ class NetworkCurves:
         self.raw.setData(x, data.train.y) if weight > 0 else self.raw.setData([], [])
         self.train.setData(x, data.train.smoothed(weight) if weight > 0 else data.train.y)
         self.test.setData(data.test.x * scale, data.test.y)
-        self.test.setSymbol("o" if data.test.n == 1 else None)  # one evaluation is a point, not yet a line
+        self._mark_alone(data.test.n == 1)
 
     def _draw_band(self, seeds: list[NetworkSeries], scale: float, weight: float, single_seeds: bool) -> None:
         train = band([(s.train.x, s.train.smoothed(weight) if weight > 0 else s.train.y) for s in seeds])
@@ -113,7 +127,7 @@ class NetworkCurves:
         self.raw.setData([], [])
         self.train.setData(train.x * scale, train.mean)
         self.test.setData(test.x * scale, test.mean)
-        self.test.setSymbol("o" if len(test.x) == 1 else None)
+        self._mark_alone(len(test.x) == 1)
         self.bands[0].set(train.x * scale, train if len(train.x) else None)
         self.bands[1].set(test.x * scale, test if len(test.x) else None)
         for data in seeds:
@@ -123,8 +137,9 @@ class NetworkCurves:
                 lines = self.seed_lines[data.seed] = (
                     self.plot.plot(pen=pg.mkPen(_faint(self.colour, 90), width=1, style=self._train_style)),
                     self.plot.plot(pen=pen))
-                for line in lines:
+                for line, kind in zip(lines, ("train", "test")):
                     line.setVisible(self.test.isVisible())
+                    line.setObjectName(f"{self.label}: seed {data.seed} {kind}")
             if lines is None:
                 continue
             train_line, test_line = lines
@@ -134,6 +149,15 @@ class NetworkCurves:
             else:
                 train_line.setData([], [])
                 test_line.setData([], [])
+
+    def _mark_alone(self, alone: bool) -> None:
+        """One evaluation is a point, not yet a line: drawn as a dot, and its legend sample too - until the
+        second one (the sample kept its dot once the line had many points)."""
+        symbol = "o" if alone else None
+        if self.test.opts["symbol"] != symbol:
+            self.test.setSymbol(symbol)
+            for sample, _label in getattr(self.plot.legend, "items", []):
+                sample.update()
 
     @staticmethod
     def test_band(seeds: list[NetworkSeries]) -> Band:
@@ -147,7 +171,7 @@ class NetworkCurves:
                 self.diverged = None
             return
         if self.diverged is None:
-            self.diverged = pg.TextItem(color=depth_colour(self.model.depth), anchor=(1, 1))
+            self.diverged = pg.TextItem(color=self.colour, anchor=(1, 1))
             self.plot.addItem(self.diverged)
         if self.seeded:
             which = ", ".join(f"seed {s.seed} at {s.diverged_at:,}" for s in gone)

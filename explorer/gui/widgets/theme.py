@@ -30,6 +30,12 @@ DEPTH_COLOURS = {20: "#2387cb", 32: "#d06100", 44: "#299429", 56: "#df5050", 110
                  8: "#118f9b", 164: "#d945ac", 1001: "#828282", 18: "#2387cb", 34: "#d06100", 50: "#299429",
                  101: "#df5050", 152: "#9a6fc0"}
 EXTRA_COLOURS = ("#858518", "#118f9b", "#d945ac", "#828282", "#ad7267")
+# Runs overlaid on the one shown: colours of their own, apart from the depth colours, in the order their networks
+# are added (an overlay of the same depths must not look like the run it is compared with); each reads at 3:1 or
+# more on the light and the dark plot background alike (tests/gui/test_theme.py).
+OVERLAY_COLOURS = ("#008a8a", "#b2820b", "#e71d9c", "#6c8f23", "#7b68ee", "#bf6236", "#6f8090", "#a359e8")
+# Plain and residual nets of one depth drawn in one panel (the Analysis tab): the plain one in this darker shade.
+PLAIN_SHADE = 160
 GUIDE = "#888888"  # reference lines (the pointer's, the lr drops, chance): 3.5:1 on white, 5:1 on dark
 SECONDARY_TEXT = GUIDE  # a secondary line inside rich text, which no palette role reaches
 ERROR_LINE = DEPTH_COLOURS[56]  # the frame of a field with a wrong value: a red at 3.9:1 on white, 4.2:1 on dark
