@@ -254,7 +254,7 @@ def test_several_seeds_show_their_mean_with_a_std_band_and_each_seed_on_demand(c
     assert np.allclose(lines["ResNet-56: seed 1 test"].yData, per_seed[1])
     curves.single_seeds.setChecked(False)
     assert all(line.xData is None or len(line.xData) == 0 for line in lines.values())
-    assert "(3 seeds)" in " ".join(curves.values_at(False, 200))
+    assert "(3 seeds)" in " ".join(curves.values_at(curves.residual_plot, 200))
 
 
 def test_the_extent_grows_in_steps_so_the_axes_are_not_laid_out_at_every_point(curves, qtbot):

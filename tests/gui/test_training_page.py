@@ -238,3 +238,46 @@ def test_resume_of_a_run_whose_checkpoints_are_gone_is_refused_in_a_sentence(qtb
         page.action("resume").trigger()
     assert "recorded training up to iteration 20, but its checkpoints are gone" in said.args[0]
     assert not trainers.controller.live_runs() and run.metrics_path.read_bytes() == before
+
+
+def test_resnets_from_scratch_and_from_a_weights_file_train_side_by_side(qtbot, page, trainers, runs_dir, tmp_path):
+    """Fine-tuning as a person sets it up: Start from "both" makes the comparison the ResNets alone (a plain twin
+    has no weights), a weights file that is not there is refused before any folder is made, and the run trains
+    each ResNet from scratch (left) and from the file (right) on the same batches, in ImageNet's preprocessing."""
+    import torch
+    import torchvision
+    from PySide6.QtWidgets import QComboBox
+
+    from explorer.config.model import ModelConfig
+    from explorer.config.run import IMAGENET_MEAN
+    from seen import pick
+
+    weights = tmp_path / "resnet18-mine.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), weights)  # torchvision's own format
+    page.set_template(ModelConfig(family="imagenet", depth=18, input_size=32))
+    fill_tiny_form(page.form, "both", 6, "18", images=64, batch=8)
+    pick(page.form, "start-from", "both")
+    assert "a plain twin has no pretrained weights" in shown_text(page.form, "formBanner")
+    assert page.form.findChild(QComboBox, "compare").currentData() == "residual"
+    missing = tmp_path / "not-there.pth"
+    field(page.form, "weights").setText(str(missing))
+    page.action("start").trigger()
+    qtbot.waitUntil(lambda: "does not exist" in shown_text(page.form, "formProblem"), timeout=10_000)
+    assert str(missing) in shown_text(page.form, "formProblem") and list(runs_dir.iterdir()) == []
+
+    field(page.form, "weights").setText(str(weights))
+    pick(page.form, "fine-tune", "lower-body")
+    start(qtbot, page, trainers)
+    assert ended(qtbot, page, trainers) == ["finished", ""]
+    [run_path] = list(runs_dir.iterdir())
+    config = RunDir(run_path).config()
+    assert (config.train.start_from, config.train.weights, config.train.fine_tune) == ("both", str(weights),
+                                                                                       "lower-body")
+    assert config.data.mean == IMAGENET_MEAN and run_path.name.endswith("scratch-vs-pretrained-resnet-18")
+    curves = page.view.curves
+    assert network_labels(curves) == ["ResNet-18", "ResNet-18 (pretrained)"]
+    assert curve(curves, "ResNet-18") in curves.plain_plot.listDataItems()
+    assert curve(curves, "ResNet-18 (pretrained)") in curves.residual_plot.listDataItems()
+    assert curves.plain_plot.titleLabel.text == "ResNets from scratch"
+    assert curves.residual_plot.titleLabel.text == "ResNets from pretrained weights"
+    assert len(points(curves, "ResNet-18 (pretrained)", "test")[0]) >= 1

@@ -1,4 +1,5 @@
-"""Figure 6, live: training and test error of the plain nets (left) and the ResNets (right), side by side.
+"""Figure 6, live: training and test error of the plain nets (left) and the ResNets (right), side by side (for a
+run of ResNets from scratch and from pretrained weights: scratch left, pretrained right).
 
 Each shown run (the main one and any overlays) is a :class:`explorer.runs.series.RunSeries` plus its curve items,
 created once per network and fed with ``setData`` on a ~15 Hz timer (pyqtgraph's ``scrollingPlots.py``
@@ -24,7 +25,7 @@ from explorer.gui.training.hover_readout import HoverReadout
 from explorer.gui.training.paper_lines import PaperLines
 from explorer.gui.widgets.tips import tip
 from explorer.gui.widgets.legend import legend_under
-from explorer.gui.widgets.network_curves import NetworkCurves, overlay_colour
+from explorer.gui.widgets.network_curves import NetworkCurves, on_left, overlay_colour, panel_title
 from explorer.gui.widgets.theme import GUIDE, caption, configure_plots
 from explorer.runs.series import RunSeries
 
@@ -178,7 +179,8 @@ class CurvesView(QWidget):
         shown.series.milestones = config.train.milestones
         for i, model in enumerate(config.model_configs()):
             shown.networks[model.name] = NetworkCurves(
-                model, self.plain_plot if model.plain else self.residual_plot, overlay=overlay,
+                model, self.plain_plot if on_left(model, config.train.start_from) else self.residual_plot,
+                overlay=overlay,
                 run_name=config.name, seeds=config.train.seeds, colour=overlay_colour(taken + i) if overlay else None)
         self._runs_changed()
 
@@ -322,8 +324,8 @@ class CurvesView(QWidget):
                 plot.addItem(line, ignoreBounds=True)
                 plot.markers.append(line)
 
-    def values_at(self, plain: bool, x: float) -> list[str]:
-        """What the hover readout lists at ``x`` in a panel: each visible network's nearest points."""
+    def values_at(self, plot: pg.PlotItem, x: float) -> list[str]:
+        """What the hover readout lists at ``x`` in panel ``plot``: each visible network's nearest points."""
         lines = []
         for shown in self._shown.values():
             scale = self._scale(shown)
@@ -331,7 +333,7 @@ class CurvesView(QWidget):
                 continue
             for name, network in shown.networks.items():
                 seeds = shown.series.seeds_of(name)
-                if network.model.plain != plain or not seeds or not network.test.isVisible():
+                if network.plot is not plot or not seeds or not network.test.isVisible():
                     continue
                 parts = network.readout(seeds, x / scale)
                 if parts:
@@ -341,10 +343,12 @@ class CurvesView(QWidget):
 
     def _update_titles(self) -> None:
         """A panel with none of its kind among the runs shown says so (a "Residual only" run, say)."""
-        kinds = {n.model.plain for shown in self._shown.values() for n in shown.networks.values()}
-        for plot, plain, title in ((self.plain_plot, True, "Plain networks"),
-                                   (self.residual_plot, False, "Residual networks (ResNets)")):
-            plot.setTitle(title if plain in kinds or not kinds else f"{title}: none in the runs shown")
+        networks = [n for shown in self._shown.values() for n in shown.networks.values()]
+        for plot, left, title in ((self.plain_plot, True, "Plain networks"),
+                                  (self.residual_plot, False, "Residual networks (ResNets)")):
+            models = [n.model for n in networks if n.plot is plot]
+            plot.setTitle(panel_title(models, left) if models else
+                          title if not networks else f"{title}: none in the runs shown")
 
     def _update_paper_lines(self) -> None:
         """The paper's numbers are CIFAR-10's: drawn for the ResNets of CIFAR-10 runs only, never as a target

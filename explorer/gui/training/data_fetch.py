@@ -1,4 +1,4 @@
-"""Getting a dataset onto the disk before a run is made: ``resnet-explorer data`` as a :class:`ChildJob`.
+"""Getting a dataset (and pretrained weights) onto the disk before a run is made: ``resnet-explorer data`` as a :class:`ChildJob`.
 
 The download is its own step, with its own progress and cancel, so that a download that fails (offline, a full
 disk, a corrupt archive) leaves no failed run folder behind: the run folder is made only once the data is
@@ -32,10 +32,13 @@ class DataFetch(QObject):
     def is_running(self) -> bool:
         return self._job.is_running()
 
-    def start(self, data: DataConfig) -> None:
+    def start(self, data: DataConfig, imagenet_depths: tuple[int, ...] = ()) -> None:
+        """Check (and fetch) ``data``, and first torchvision's ImageNet weights of ``imagenet_depths``."""
         arguments = ["data", "--dataset", data.dataset]
         if data.data_dir:
             arguments += ["--data-dir", str(Path(data.data_dir).expanduser().absolute())]
+        if imagenet_depths:
+            arguments += ["--imagenet-weights", *map(str, imagenet_depths)]
         self._job.start(arguments)
 
     def shutdown(self) -> None:

@@ -13,14 +13,14 @@ import json
 from dataclasses import dataclass, field
 
 from explorer.config.errors import ConfigError
-from explorer.config.model import ModelConfig, comparison_depths, depth_fits, depth_presets
+from explorer.config.model import IMAGENET_WEIGHTS, ModelConfig, comparison_depths, depth_fits, depth_presets
 from explorer.config.recipes import RECIPES
 from explorer.config.run import DataConfig, RunConfig, TrainConfig, run_name
 
 CUSTOM = "custom"
 NUMBERS = {"synthetic-size": int, "iterations": int, "batch-size": int, "lr": float, "seeds": int}
 TEXTS = ("dataset", "synthetic-size", "depths", "compare", "recipe", "iterations", "batch-size", "lr", "seeds",
-         "device", "precision", "name")
+         "device", "precision", "name", "start-from", "weights", "fine-tune")
 DEFAULT_RECIPE = "quick"
 
 
@@ -71,7 +71,8 @@ class Draft:
         defaults = {"dataset": "synthetic", "synthetic-size": "10,000", "depths": depth_text((20, 56)),
                     "compare": "both", "recipe": recipe.key, "iterations": f"{recipe.iterations:,}",
                     "batch-size": f"{recipe.batch_size:,}", "lr": f"{recipe.lr:g}", "seeds": "1", "device": "",
-                    "precision": "auto", "name": ""}
+                    "precision": "auto", "name": "", "start-from": "scratch", "weights": IMAGENET_WEIGHTS,
+                    "fine-tune": "all"}
         self.values = {**defaults, **{k: str(v) for k, v in self.values.items() if k in TEXTS}}
         self.folders = {str(k): str(v) for k, v in self.folders.items() if isinstance(v, str)}
 
@@ -123,7 +124,8 @@ class Draft:
         draft = cls({"dataset": config.data.dataset, "synthetic-size": f"{config.data.synthetic_size:,}",
                      "depths": depth_text(config.depths), "compare": t.compare, "recipe": recipe,
                      "iterations": f"{t.iterations:,}", "batch-size": f"{t.batch_size:,}", "lr": f"{t.lr:g}",
-                     "seeds": str(t.seeds), "device": t.device, "precision": t.precision, "name": config.name})
+                     "seeds": str(t.seeds), "device": t.device, "precision": t.precision, "name": config.name,
+                     "start-from": t.start_from, "weights": t.weights, "fine-tune": t.fine_tune})
         draft.folders[config.data.dataset] = config.data.data_dir or ""
         return draft
 
@@ -143,7 +145,9 @@ class Draft:
         depths = self.depths()
         options = {"compare": self["compare"], "depths": tuple(depths), "device": device,
                    "precision": self["precision"], "iterations": self.number("iterations"),
-                   "batch_size": self.number("batch-size"), "lr": self.number("lr"), "seeds": self.number("seeds")}
+                   "batch_size": self.number("batch-size"), "lr": self.number("lr"), "seeds": self.number("seeds"),
+                   "start_from": self["start-from"], "weights": self["weights"].strip(),
+                   "fine_tune": self["fine-tune"]}
         data = DataConfig(dataset=self["dataset"], data_dir=self["data-dir"].strip() or None,
                           synthetic_size=self.number("synthetic-size"))
         return RunConfig(model=template.replace(depth=depths[0], stages=None), data=data,
@@ -169,7 +173,7 @@ class Draft:
             depths = tuple(self.depths())
         except ConfigError:
             depths = ()
-        return run_name(self["dataset"], template.preact, self["compare"], depths)
+        return run_name(self["dataset"], template.preact, self["compare"], depths, self["start-from"])
 
     def milestones_text(self) -> str:
         try:
@@ -186,6 +190,17 @@ class Draft:
         if recipe is not None:
             self.values.update({"iterations": f"{recipe.iterations:,}", "batch-size": f"{recipe.batch_size:,}",
                                 "lr": f"{recipe.lr:g}"})
+
+    def choose_start(self, start_from: str) -> str:
+        """Where the residual networks start. From weights there is no plain twin to train (it would have none to
+        start from), so the comparison becomes the ResNets alone; returns the sentence that says so ("" else)."""
+        self["start-from"] = start_from
+        if start_from != "scratch" and self["compare"] != "residual":
+            self["compare"] = "residual"
+            return ("Networks: residual only - a plain twin has no pretrained weights"
+                    + ("; each ResNet is trained from scratch and from the weights, on the same batches."
+                       if start_from == "both" else "."))
+        return ""
 
     def refit(self, template: ModelConfig) -> str:
         """The Architecture tab changed family or block: depths that do not fit the new networks go, and when

@@ -22,7 +22,9 @@ from explorer.config.run import DATASET_LABELS, RunConfig
 from explorer.gui.training.depth_choice import DepthChoice
 from explorer.gui.training.draft import CUSTOM, NUMBERS, Draft
 from explorer.gui.training.folder_summary import FolderSummary
+from explorer.gui.training.start_choice import StartChoice
 from explorer.gui.widgets.number_field import INVALID_STYLE, NumberField
+from explorer.gui.widgets.combo import select_data
 from explorer.gui.widgets.tips import tip
 from explorer.gui.widgets.theme import mark
 
@@ -31,7 +33,8 @@ PRECISIONS = (("Auto (bf16 where fast)", "auto"), ("fp32", "fp32"), ("bf16", "bf
 DRAFT_KEY = "training/draft"
 FIELD_WORDS = {"iterations": "Iterations", "batch-size": "Batch size", "lr": "Learning rate",
                "synthetic-size": "Synthetic images", "data-dir": "Data folder", "classes": "Classes", "name": "Run name",
-               "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop", "seeds": "Seeds"}
+               "depths": "Depths to compare", "depth": "Depth", "milestones": "lr drop", "seeds": "Seeds",
+               "start-from": "Start from", "weights": "Weights", "fine-tune": "Fine-tune", "compare": "Networks"}
 NUMBER_TIPS = {
     "synthetic-size": "Images in the offline synthetic set; a fifth as many more are drawn for testing.",
     "iterations": "Training steps (mini-batches); the paper trains 64,000.",
@@ -95,6 +98,8 @@ class TrainingForm(QWidget):
         for label, value in COMPARES:
             self.compare.addItem(label, value)
         self.compare.setToolTip(tip("Train the plain nets, the ResNets, or both, on identical batches."))
+        self.start_choice = StartChoice(self)
+        self.start_choice.changed.connect(self._on_start_edited)
         self.recipe = QComboBox(objectName="recipe")
         for recipe in RECIPES.values():
             self.recipe.addItem(recipe.label, recipe.key)
@@ -138,11 +143,14 @@ class TrainingForm(QWidget):
         n = self.numbers
         for label, field in (("Dataset:", self.dataset), ("Data folder:", data_row), ("", self.folder_summary),
                              ("Synthetic images:", n["synthetic-size"]), (None, self.depths),
-                             ("Networks:", self.compare), ("Recipe:", self.recipe), ("Iterations:", n["iterations"]),
+                             ("Networks:", self.compare), ("start", None), ("Recipe:", self.recipe), ("Iterations:", n["iterations"]),
                              ("Batch size:", n["batch-size"]), ("Learning rate:", n["lr"]), ("", self.milestones),
                              ("Seeds:", n["seeds"]), ("Device:", self.device), ("Precision:", self.precision),
                              ("Run name:", self.run_name)):
-            form.addRow(field) if label is None else form.addRow(label, field)
+            if field is None:
+                self.start_choice.add_rows(form)
+            else:
+                form.addRow(field) if label is None else form.addRow(label, field)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
@@ -174,6 +182,7 @@ class TrainingForm(QWidget):
             self._write(self._draft, config.model, shown=f"{name or config.name}")
         for widget in self._fields:
             widget.setEnabled(config is None)
+        self.start_choice.set_editable(config is None)
         self._update_enabled()
 
     def showing_run(self) -> bool:
@@ -214,6 +223,7 @@ class TrainingForm(QWidget):
             field.mark(option in about)
         self.depths.mark(bool(about & {"depths", "depth"}))
         self.data_dir.setStyleSheet(INVALID_STYLE if "data-dir" in about else "")
+        self.start_choice.mark(about)
 
     def set_estimate(self, text: str, fits: bool = True) -> None:
         """What the draft will cost before Start: time and memory on the device chosen."""
@@ -239,16 +249,17 @@ class TrainingForm(QWidget):
             self._depths_for = family
         self._filling = True
         try:
-            _pick(self.dataset, draft["dataset"])
+            select_data(self.dataset, draft["dataset"])
             self.data_dir.setText(draft["data-dir"])
             for option, field in self.numbers.items():
                 field.set_number(draft[option])
             self.depths.set_depths(template, draft["depths"])
-            _pick(self.compare, draft["compare"])
-            _pick(self.recipe, draft["recipe"])
+            select_data(self.compare, draft["compare"])
+            select_data(self.recipe, draft["recipe"])
             self.device.setCurrentIndex(self._device_index(draft["device"]))
-            _pick(self.precision, draft["precision"])
+            select_data(self.precision, draft["precision"])
             self.run_name.setText(draft["name"])
+            self.start_choice.set_values(draft["start-from"], draft["weights"], draft["fine-tune"])
         finally:
             self._filling = False
         if shown:
@@ -269,6 +280,8 @@ class TrainingForm(QWidget):
         draft["compare"], draft["recipe"] = self.compare.currentData(), self.recipe.currentData()
         draft["device"], draft["precision"] = self.device.currentText(), self.precision.currentData()
         draft["name"] = self.run_name.text()
+        for option, text in self.start_choice.values().items():
+            draft[option] = text
 
     def _on_edited(self) -> None:
         if self._filling or self._editing is not None:
@@ -289,6 +302,22 @@ class TrainingForm(QWidget):
         if self._note:
             self._note = ""  # the note said what the last template change did; this edit is the person's
             self.banner.setText(f"Networks from the Architecture tab: {describe(self._template)}.")
+        self._after_edit()
+
+    def _on_start_edited(self) -> None:
+        """Starting from weights leaves the plain twins nothing to start from: the comparison follows, and the
+        banner says so until the next edit."""
+        if self._filling or self._editing is not None:
+            return
+        start = self.start_choice.values()["start-from"]
+        if start != self._draft["start-from"]:
+            self._note = self._draft.choose_start(start)
+            self._filling = True
+            select_data(self.compare, self._draft["compare"])
+            self._filling = False
+        self._read()
+        words = f"Networks from the Architecture tab: {describe(self._template)}."
+        self.banner.setText(f"{words} {self._note}" if self._note else words)
         self._after_edit()
 
     def _after_edit(self) -> None:
@@ -339,8 +368,3 @@ class TrainingForm(QWidget):
         if folder:
             self.data_dir.setText(folder)
 
-
-def _pick(combo: QComboBox, value) -> None:
-    index = combo.findData(value)
-    if index >= 0:
-        combo.setCurrentIndex(index)

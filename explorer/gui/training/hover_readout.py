@@ -49,7 +49,7 @@ class HoverReadout(QObject):
         for other in self._view.plots:
             other.hover_line.setVisible(other is plot)
         x = plot.vb.mapSceneToView(pos).x()
-        lines = self._view.values_at(plot is self._view.plain_plot, x)
+        lines = self._view.values_at(plot, x)
         plot.hover_line.setPos(x)
         at = f"epoch {x:,.2f}" if self._view.x_axis.currentIndex() else f"iteration {round(x):,}"  # no "24.3"
         self.label.setText(f"<b>{at}</b><br>" + ("<br>".join(lines) or "no data here"))

@@ -77,10 +77,19 @@ class StartChecks(QObject):
     def check(self, config: RunConfig) -> None:
         """Start's checks; the answer comes as ``ready`` or ``refused`` (at once, or after a check or download
         of the data and the memory estimate)."""
+        from explorer.models.pretrained import WeightsError  # torch: loaded by now, never before the window shows
+
         try:
+            missing = missing_imagenet_weights(config)
             state = data_state(config.data)
-        except DatasetError as exc:
+        except (DatasetError, WeightsError) as exc:
             self.refused.emit(str(exc))
+            return
+        if missing and not ask(self._parent, "Download the pretrained weights?", "torchvision's ImageNet weights of "
+                               f"{', '.join(f'ResNet-{d}' for d in missing)} are not in {hub_folder()} yet. "
+                               "Download them there now (45 to 230 MB each, checked against their hash)?",
+                               default_yes=True):
+            self.refused.emit("")
             return
         if state == DOWNLOAD:
             folder = data_folder(config.data)
@@ -90,9 +99,9 @@ class StartChecks(QObject):
                        "checksums)?", default_yes=True):
                 self.refused.emit("")
                 return
-        self._checking, self._data_done = config, state == READY
+        self._checking, self._data_done = config, state == READY and not missing
         if not self._data_done:
-            self._fetch.start(config.data)  # verifies what is there, downloads what is not
+            self._fetch.start(config.data, missing)  # verifies what is there, downloads what is not
         if self._estimate is None or self._estimate[0] != config:
             same = self._requested is not None and self._requested[0] == config
             runs_dir = self._requested[2] if self._requested else Path()
@@ -141,6 +150,24 @@ class StartChecks(QObject):
             return
         self._data_done = True
         self._conclude()
+
+
+def missing_imagenet_weights(config: RunConfig) -> tuple[int, ...]:
+    """The depths whose torchvision ImageNet weights the run starts from and the hub cache lacks; WeightsError
+    (one sentence) for a weights file that is not there."""
+    from explorer.models.pretrained import weights_path
+
+    missing = []
+    for model in config.model_configs():
+        if model.weights is not None and weights_path(model) is None:
+            missing.append(model.depth)
+    return tuple(sorted(set(missing)))
+
+
+def hub_folder() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def _exists(path) -> bool:

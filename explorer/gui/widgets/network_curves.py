@@ -15,6 +15,24 @@ from explorer.runs.seed_stats import Band, band
 from explorer.runs.series import NetworkSeries
 from explorer.gui.widgets.theme import OVERLAY_COLOURS, PLAIN_SHADE, depth_colour
 
+def on_left(model: ModelConfig, start_from: str) -> bool:
+    """Which of the two side-by-side panels draws ``model`` of a run whose ResNets start ``start_from``: plain nets
+    left, ResNets right (Figure 6); in a run that trains each ResNet both from scratch and from weights, the ones
+    from scratch left and the pretrained ones right."""
+    return model.plain or (start_from == "both" and model.weights is None)
+
+
+def panel_title(models: list[ModelConfig], left: bool) -> str:
+    """The title of a panel that draws ``models`` (every shown run's networks on that side)."""
+    if left:
+        kinds = ["Plain networks" if any(m.plain for m in models) else "",
+                 "ResNets from scratch" if any(not m.plain for m in models) else ""]
+    else:
+        kinds = ["Residual networks (ResNets)" if any(m.weights is None for m in models) else "",
+                 "ResNets from pretrained weights" if any(m.weights is not None for m in models) else ""]
+    return " · ".join(filter(None, kinds))
+
+
 def overlay_colour(index: int) -> str:
     """The colour of the ``index``-th network overlaid (counting every overlay's networks in order)."""
     return OVERLAY_COLOURS[index % len(OVERLAY_COLOURS)]
