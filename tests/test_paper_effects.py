@@ -48,6 +48,8 @@ from tests.paper_run import CPU, LR, train_paper_run
 ITERATIONS = 300
 TRAINED = ("plain-20", "plain-56", "resnet-56")  # what the claims need (the run's fourth network is not trained)
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # trains three networks for 300 steps
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

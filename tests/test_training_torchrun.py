@@ -25,8 +25,8 @@ pytestmark = pytest.mark.skipif(shutil.which("torchrun", path=str(TORCHRUN.paren
 
 def _job(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     runs = tmp_path / "runs"
-    job = subprocess.Popen([str(TORCHRUN), "--nproc_per_node", "2", "-m", "explorer", *ARGS, "--runs-dir",
-                            str(runs)], env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    job = subprocess.Popen([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "explorer", *ARGS,
+                            "--runs-dir", str(runs)], env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            text=True, cwd=tmp_path)
     run = wait_until(lambda: runs.exists() and any(runs.iterdir()) and only_run(runs), job)
     wait_until(lambda: RunDir(run).status().iteration >= 10, job)

@@ -39,8 +39,8 @@ def _ranks(torchrun: subprocess.Popen) -> dict[int, int]:
 def test_rank_0_killed_mid_run_is_recorded_by_the_rank_that_survives(tmp_path):
     killed = 0
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([str(TORCHRUN), "--nproc_per_node", "2", "-m", "explorer", "train", *ARGS, "--runs-dir",
-                             str(runs)], env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "explorer", "train",
+                             *ARGS, "--runs-dir", str(runs)], env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
         run = wait_until(lambda: runs.exists() and any(runs.iterdir()) and only_run(runs), proc)

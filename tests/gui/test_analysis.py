@@ -9,6 +9,8 @@ import csv
 import json
 import shutil
 
+import pytest
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QLabel, QPushButton, QToolButton
 
@@ -16,6 +18,8 @@ from explorer.gui.main_window import MainWindow
 from flows import CHILD_MS, open_in_runs_tab
 from run_writer import write_run
 from seen import export, shown_text
+
+pytestmark = pytest.mark.slow  # trains and analyses runs: the longest of the GUI tests
 
 
 def _analysis_tab(qtbot, window, run):
