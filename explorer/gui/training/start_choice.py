@@ -1,8 +1,8 @@
 """Where the residual networks start, as the Training form shows it: from scratch, from pretrained weights, or
 both ways side by side on the same batches; which weights (torchvision's ImageNet ones, or a file the person
 picks); and what a pretrained network trains (every layer, the classifier alone, or the body ten times more
-slowly). The values are the core's words (:data:`explorer.config.run.STARTS`, :data:`~explorer.config.run.
-FINE_TUNES`); the rules about them are the core's too.
+slowly). The values are the core's words (``STARTS`` and ``FINE_TUNES`` of :mod:`explorer.config.run`); the rules
+about them are the core's too.
 """
 
 from __future__ import annotations
