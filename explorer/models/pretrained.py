@@ -34,9 +34,14 @@ def imagenet_url(config: ModelConfig) -> str:
     return getattr(zoo, f"ResNet{config.depth}_Weights").IMAGENET1K_V1.url
 
 
+def hub_folder() -> Path:
+    """The folder of torch's hub cache that holds downloaded weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
 def hub_file(config: ModelConfig) -> Path:
     """Where torch's hub cache keeps (or will keep) the ImageNet weights of ``config``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / imagenet_url(config).rsplit("/", 1)[1]
+    return hub_folder() / imagenet_url(config).rsplit("/", 1)[1]
 
 
 def weights_path(config: ModelConfig) -> Path | None:

@@ -265,8 +265,7 @@ class TrainingForm(QWidget):
         if shown:
             self.banner.setText(f"Showing the settings of {shown}. New run (Ctrl+N) sets up another.")
         else:
-            words = f"Networks from the Architecture tab: {describe(template)}."
-            self.banner.setText(f"{words} {self._note}" if self._note else words)
+            self._say_template(template)
         self.banner.show()
         self._after_edit()
 
@@ -301,7 +300,7 @@ class TrainingForm(QWidget):
         self._read()
         if self._note:
             self._note = ""  # the note said what the last template change did; this edit is the person's
-            self.banner.setText(f"Networks from the Architecture tab: {describe(self._template)}.")
+            self._say_template(self._template)
         self._after_edit()
 
     def _on_start_edited(self) -> None:
@@ -316,9 +315,14 @@ class TrainingForm(QWidget):
             select_data(self.compare, self._draft["compare"])
             self._filling = False
         self._read()
-        words = f"Networks from the Architecture tab: {describe(self._template)}."
-        self.banner.setText(f"{words} {self._note}" if self._note else words)
+        self._say_template(self._template)
         self._after_edit()
+
+    def _say_template(self, template: ModelConfig) -> None:
+        """The banner while editing: the Architecture tab's networks, and the note of the last change made for
+        the person (depths refitted, the comparison switched), until their next edit."""
+        words = f"Networks from the Architecture tab: {describe(template)}."
+        self.banner.setText(f"{words} {self._note}" if self._note else words)
 
     def _after_edit(self) -> None:
         self._update_enabled()

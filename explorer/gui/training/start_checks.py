@@ -77,7 +77,7 @@ class StartChecks(QObject):
     def check(self, config: RunConfig) -> None:
         """Start's checks; the answer comes as ``ready`` or ``refused`` (at once, or after a check or download
         of the data and the memory estimate)."""
-        from explorer.models.pretrained import WeightsError  # torch: loaded by now, never before the window shows
+        from explorer.models.pretrained import WeightsError, hub_folder  # torch: loaded by now, not at start-up
 
         try:
             missing = missing_imagenet_weights(config)
@@ -162,12 +162,6 @@ def missing_imagenet_weights(config: RunConfig) -> tuple[int, ...]:
         if model.weights is not None and weights_path(model) is None:
             missing.append(model.depth)
     return tuple(sorted(set(missing)))
-
-
-def hub_folder() -> Path:
-    import torch
-
-    return Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def _exists(path) -> bool:
