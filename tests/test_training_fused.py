@@ -213,3 +213,36 @@ def test_the_trainer_trains_the_networks_of_run_config_networks(tmp_path):
         for trainer, _ in pair:
             assert [(m.key, m.config, m.seed_label) for m in trainer.members] == config.networks()
             trainer.close()
+
+
+@pytest.mark.parametrize("device, precision, distributed, fuse, graphs", [
+    ("cuda", "bf16", False, True, True),  # launch-bound: both, as measured on an H200 (training/groups.py)
+    ("cuda", "fp32", False, True, True),
+    ("cuda", "fp16", False, False, False),  # the gradient scaler skips steps: neither a group nor a graph can
+    ("cuda", "bf16", True, False, False),  # under torchrun a step waits for the other ranks
+    ("cpu", "bf16", False, False, False),  # compute-bound: fused measured slower, graphs are CUDA objects
+    ("mps", "fp32", False, False, False),
+])
+def test_a_run_that_does_not_say_takes_the_devices_way_of_stepping(device, precision, distributed, fuse, graphs):
+    from explorer.training.groups import captures, fuses
+
+    unsaid = TrainConfig()
+    assert unsaid.fuse is None and unsaid.cuda_graphs is None
+    assert fuses(unsaid, device, precision, distributed) is fuse
+    assert captures(unsaid, device, precision, distributed) is graphs
+    said = TrainConfig(fuse=False, cuda_graphs=False)
+    assert not fuses(said, device, precision, distributed) and not captures(said, device, precision, distributed)
+
+
+def test_the_command_line_says_graphs_on_off_or_leaves_them_to_the_device():
+    import argparse
+
+    from explorer.cli.options import add_train_options
+
+    parser = argparse.ArgumentParser()
+    add_train_options(parser)
+    assert parser.parse_args([]).cuda_graphs is None
+    assert parser.parse_args(["--cuda-graphs"]).cuda_graphs is True
+    assert parser.parse_args(["--no-cuda-graphs"]).cuda_graphs is False
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--cuda-graphs", "--no-cuda-graphs"])

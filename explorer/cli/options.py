@@ -153,8 +153,12 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                      help="keep tensors in NCHW layout (slower on CPUs and tensor-core GPUs)")
     run.add_argument("--compile", action="store_const", const=True, help="torch.compile each network: faster "
                      "steps after a minute or so of compiling")
-    run.add_argument("--cuda-graphs", dest="cuda_graphs", action="store_const", const=True,
-                     help="replay each network's whole step from a captured CUDA graph (bf16 or fp32)")
+    graphs = run.add_mutually_exclusive_group()
+    graphs.add_argument("--cuda-graphs", dest="cuda_graphs", action="store_const", const=True,
+                        help="replay each network's whole step from a captured CUDA graph, bf16 or fp32 (default: "
+                        "on with CUDA, where it made Figure 6's networks 8x faster on an H200)")
+    graphs.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_const", const=False,
+                        help="launch every step's kernels one by one (the eager way)")
     fuse = run.add_mutually_exclusive_group()
     fuse.add_argument("--fuse", dest="fuse", action="store_const", const=True, help="train same-shape networks "
                       "(a network's seeds; plain and ResNet of one depth under shortcut A) as one grouped network: "

@@ -185,7 +185,7 @@ class TrainConfig:
     seed: int = 0
     seeds: int = 1  # every network trained from seeds seed, seed+1, …: initialisation and data order per seed
     compile: bool = False  # torch.compile each network (opt-in: a minute of compiling before the first step)
-    cuda_graphs: bool = False  # capture each network's whole training step as a CUDA graph (bf16 or fp32)
+    cuda_graphs: bool | None = None  # each network's whole step replayed from a CUDA graph; None: the device's default
     devices: tuple[str, ...] = ()  # spread the networks over these devices ("cuda:0", "cuda:1"); () = device
     sync_bn: bool = False  # under torchrun: batch norm statistics over the global batch, not each rank's part
     fuse: bool | None = None  # same-shape networks as one grouped network; None: the device's default (groups.py)
@@ -233,10 +233,11 @@ class TrainConfig:
         whole("seeds", self.seeds, 1, MAX_SEEDS)
         if self.seed + self.seeds - 1 > MAX_SEED:
             raise ConfigError("seeds", f"{self.seeds} from seed {self.seed:,} go past {MAX_SEED:,}; start lower")
-        for name in ("compile", "cuda_graphs", "sync_bn", "deterministic"):
+        for name in ("compile", "sync_bn", "deterministic"):
             boolean(name.replace("_", "-"), getattr(self, name))
-        if self.fuse is not None:
-            boolean("fuse", self.fuse)
+        for name in ("fuse", "cuda_graphs"):  # None: the device's default (training/groups.py)
+            if getattr(self, name) is not None:
+                boolean(name.replace("_", "-"), getattr(self, name))
         for device in self.devices:
             if not isinstance(device, str) or not (device in ("cpu", "cuda", "mps") or
                                                    (device.startswith("cuda:") and device[5:].isdigit())):

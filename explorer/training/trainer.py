@@ -34,7 +34,7 @@ from explorer.training.compiling import allow_versions, versions_needed
 from explorer.training.device import Precision, release_cached_memory
 from explorer.training.distributed import SINGLE, StopVote, World
 from explorer.training.events import Reporter
-from explorer.training.groups import fuses, fusion_key, place, plan
+from explorer.training.groups import captures, fuses, fusion_key, place, plan
 from explorer.training.member import Member, build_member, set_lr
 from explorer.training.schedule import lr_at, needs_warmup, warmup_done
 from explorer.training.step import DIVERGED_LOSS, run_step
@@ -72,6 +72,7 @@ class Trainer:
         self.test_images, self.test_labels = dataset.test_images.to(self.device), dataset.test_labels.to(self.device)
         self.eval_every = tc.eval_every
         self.fuse = fuses(tc, self.device.type, precision.name, world.distributed)
+        self.graphs = captures(tc, self.device.type, precision.name, world.distributed)
         networks = config.networks()
         if tc.compile:
             allow_versions(versions_needed(len(networks)))
@@ -151,8 +152,7 @@ class Trainer:
                 on[u.device] = {seed: (x.to(u.device, non_blocking=True), y.to(u.device, non_blocking=True))
                                 for seed, (x, y) in drawn.items()}
             x, y = u.inputs(on[u.device])
-            run_step(u, x, y, self.iteration, self.lr(u.members[0], self.iteration), self.precision,
-                     self.train_cfg.cuda_graphs)
+            run_step(u, x, y, self.iteration, self.lr(u.members[0], self.iteration), self.precision, self.graphs)
             for m in u.members:
                 m.steps += 1
 

@@ -148,7 +148,7 @@ def test_the_memory_estimate_covers_the_measured_peak(tmp_path, graphs):
 
 
 def test_the_device_list_names_the_gpus():
-    from explorer.gui.training.devices import no_gpu_possible, probe_script
+    from explorer.system.gpus import no_gpu_possible, probe_script
 
     assert not no_gpu_possible()  # this machine's GPU has its device files: the list is asked of torch
     done = subprocess.run([sys.executable, "-c", probe_script()], capture_output=True, text=True, timeout=120)

@@ -63,6 +63,17 @@ def test_cuda_graphs_on_two_gpus_capture_each_network_on_its_own(tmp_path):
         t.close()
 
 
+@pytest.fixture
+def compile_workers():
+    """torch.compile starts a pool of compiler processes that outlives the compile; in a training process it ends
+    with the process, here the test shuts it down (before the check that no child process is left behind)."""
+    yield
+    from torch._inductor.async_compile import shutdown_compile_workers
+
+    shutdown_compile_workers()
+
+
+@pytest.mark.usefixtures("compile_workers")
 def test_torch_compile_with_cuda_graphs_in_bf16(tmp_path):
     """Warm-up and capture under one autocast setting: the cast cache is a Dynamo guard, and a change between
     them recompiled inside the capture, which fails ("operation not permitted when stream is capturing")."""
@@ -74,6 +85,7 @@ def test_torch_compile_with_cuda_graphs_in_bf16(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("compile_workers")
 def test_torch_compile_keeps_every_network_of_figure_6_compiled(tmp_path, monkeypatch):
     """Nine networks (ten here: depths 8 to 32, plain and residual, each alone), training and evaluating: 20
     versions of one forward code. Past Dynamo's limit a version would run eager; here that fails the run."""

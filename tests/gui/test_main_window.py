@@ -145,7 +145,7 @@ def test_closing_when_idle_does_not_ask(qtbot, settings, runs_dir):
 def test_the_device_list_offers_what_this_machine_has(qtbot, window):
     """Auto first, then the devices found; without any GPU driver the CPU is found without importing torch in
     a child (seconds on every start of the app)."""
-    from explorer.gui.training.devices import no_gpu_possible
+    from explorer.system.gpus import no_gpu_possible
 
     device = window.training.form.findChild(QComboBox, "device")
     window.tabs.setCurrentWidget(window.training)  # asked once the Training tab shows
