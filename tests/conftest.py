@@ -11,6 +11,25 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (pyproject's addopts: a worker per core, 4 at most) each worker's torch gets its share of
+    the cores: two workers each running two threads on two cores made the paper run 5x slower (OpenMP threads
+    spinning against each other). Children set their own threads (the app's governor, or OMP_NUM_THREADS)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(max(1, cores // workers))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The modules marked slow first (a stable sort: the same order on every xdist worker), so that the longest
+    files start at once instead of ending the run alone on one worker."""
+    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow)
+
+
 def _live_children() -> set[int]:
     """Pids of this process's children that are still running (zombies, already dead, do not count)."""
     me = str(os.getpid())

@@ -6,7 +6,6 @@ linearly to 0.025 (Goyal et al. 2017)."""
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import torch
@@ -29,7 +28,7 @@ def train_paper_run(folder: Path, networks: tuple[str, ...], iterations: int, lr
     """Train ``networks`` (e.g. "plain-20", "resnet-56") for ``iterations`` steps; returns the finished run."""
     depths = tuple(sorted({int(name.rsplit("-", 1)[1]) for name in networks}))
     threads = torch.get_num_threads()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(min(2, threads))  # the suite's share of the cores: 2 alone, 1 beside an xdist worker
     try:
         config = RunConfig(
             model=ModelConfig(), data=DataConfig(dataset="synthetic", synthetic_size=4000),

@@ -27,7 +27,7 @@ log=$(mktemp -d)
     | tee "$log/device.txt"
 marker=(-m "not slow")
 [ "${DEVICE_CHECK_SLOW:-0}" = 1 ] && marker=()
-timeout 300 "$PY" -m pytest tests/gpu -q -rfEs -p no:cacheprovider "${marker[@]}" 2>&1 | tee "$log/tests.txt"
+timeout 300 "$PY" -m pytest tests/gpu -q -rfEs -p no:cacheprovider -o addopts="--strict-markers" "${marker[@]}" 2>&1 | tee "$log/tests.txt"
 tests_rc=${PIPESTATUS[0]}
 timeout 150 "$PY" tests/benchmarks/gpu_throughput.py --seconds 3 2>&1 | tee "$log/bench.txt"
 bench_rc=${PIPESTATUS[0]}
