@@ -161,13 +161,14 @@ def live_run(runs_dir):
 @pytest.fixture(scope="session")
 def trained_once(tmp_path_factory) -> Path:
     """One tiny finished run, trained once for the whole session by the real trainer (``python -m explorer
-    train``, as the app starts it): plain-8 and ResNet-8, 30 iterations on 400 synthetic images, checkpoints at
-    0, 15, 22 and 30. Tests that need a trained run copy it (:func:`trained_run`) instead of training their own."""
+    train``, as the app starts it): plain-8 and ResNet-8, 30 iterations on 160 synthetic images (few images: the
+    analyses run over them all), checkpoints at 0, 15, 22 and 30. Tests that need a trained run copy it
+    (:func:`trained_run`) instead of training their own."""
     import subprocess
     import sys
 
     runs = tmp_path_factory.mktemp("trained-once")
-    subprocess.run([sys.executable, "-m", "explorer", "train", "--dataset", "synthetic", "--synthetic-size", "400",
+    subprocess.run([sys.executable, "-m", "explorer", "train", "--dataset", "synthetic", "--synthetic-size", "160",
                     "--depths", "8", "--compare", "both", "--iterations", "30", "--batch-size", "16",
                     "--precision", "fp32", "--runs-dir", str(runs), "--name", "tiny"],
                    check=True, capture_output=True, timeout=600)
