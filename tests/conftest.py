@@ -11,16 +11,29 @@ from pathlib import Path
 import pytest
 
 
+MAX_WORKERS = 4  # more processes each holding torch and a QApplication cost memory the tests do not win back
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject's addopts): a worker per core this process may use (the app's own count,
+    explorer.system.host.usable_cores), not pytest-xdist's physical cores, which are one on a 2-vCPU machine
+    whose vCPUs are hyperthreads (where psutil is installed)."""
+    from explorer.system.host import usable_cores
+
+    return max(1, min(MAX_WORKERS, len(usable_cores())))
+
+
 def pytest_configure(config):
-    """Under pytest-xdist (pyproject's addopts: a worker per core, 4 at most) each worker's torch gets its share of
-    the cores: two workers each running two threads on two cores made the paper run 5x slower (OpenMP threads
-    spinning against each other). Children set their own threads (the app's governor, or OMP_NUM_THREADS)."""
+    """Under pytest-xdist each worker's torch gets its share of the cores: two workers each running two threads on
+    two cores made the paper run 5x slower (OpenMP threads spinning against each other). Children set their own
+    threads (the app's governor, or OMP_NUM_THREADS)."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
         import torch
 
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(max(1, cores // workers))
+        from explorer.system.host import usable_cores
+
+        torch.set_num_threads(max(1, len(usable_cores()) // workers))
 
 
 def pytest_collection_modifyitems(config, items):
