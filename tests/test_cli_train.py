@@ -60,6 +60,8 @@ def test_train_writes_a_run_and_runs_lists_it(tmp_path):
     start_event = events[0]
     assert start_event["type"] == "start" and start_event["models"] == ["plain-8", "resnet-8"]
     assert (start_event["iterations"], start_event["batch_size"], start_event["dataset"]) == (30, 16, "synthetic")
+    assert (start_event["fused"], start_event["graphs"]) == (False, False)  # the CPU's way: one network after another
+    assert f"building plain-8, resnet-8 on cpu ({start_event['precision']})…" in done.stderr
     train_events = [e for e in events if e["type"] == "train"]
     assert [e["iteration"] for e in train_events] == [5, 5, 10, 10, 15, 15, 20, 20, 25, 25, 30, 30]
     assert all(0 <= e["error"] <= 1 and e["images_per_sec"] > 0 for e in train_events)

@@ -176,3 +176,25 @@ def test_the_seeds_mean_and_std_are_those_of_the_per_seed_curves_everywhere_they
     assert info.best_text("resnet-8") == (f"{values.mean():.2f} ± {values.std(ddof=1):.2f}% over 3 seeds (best seed "
                                           f"{values.min():.2f}%)")
     assert sorted(gradient_flow(events)) == sorted(key for key, _, _ in run.config().networks())
+
+
+def test_a_run_says_how_it_steps_before_it_builds_and_records_it_at_its_start(tmp_path):
+    """The words the command line shows (and the Training tab, from the start event) for a fused run on the CPU;
+    an unfused CPU run says neither (tests/test_cli_train.py), a CUDA run "fused, CUDA graphs" (tests/gpu)."""
+    config = RunConfig(model=ModelConfig(depth=8), data=DataConfig(dataset="synthetic", synthetic_size=200),
+                       train=TrainConfig(compare="both", depths=(8,), iterations=2, batch_size=8, fuse=True,
+                                         precision="fp32", device="cpu", log_every=1, eval_every=2))
+    said, start = said_and_started(RunDir.create(tmp_path / "run", config))
+    assert "building plain-8, resnet-8 on cpu (fp32, fused)…" in said
+    assert (start["fused"], start["graphs"]) == (True, False)
+
+
+def said_and_started(run: RunDir) -> tuple[str, dict]:
+    """Train ``run`` as its trainer process does: what it said, and its start event."""
+    from explorer.training.session import run_training
+    from explorer.training.stop import StopFlag
+
+    said = io.StringIO()
+    with StopFlag() as stop:
+        assert run_training(run, stop, said) == 0, said.getvalue()
+    return said.getvalue(), next(e for e in run.read_events()[0] if e["type"] == "start")

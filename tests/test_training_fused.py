@@ -246,3 +246,4 @@ def test_the_command_line_says_graphs_on_off_or_leaves_them_to_the_device():
     assert parser.parse_args(["--no-cuda-graphs"]).cuda_graphs is False
     with pytest.raises(SystemExit):
         parser.parse_args(["--cuda-graphs", "--no-cuda-graphs"])
+

@@ -30,6 +30,10 @@ def _number_or_none(v: Any) -> bool:
     return v is None or _number(v)
 
 
+def _flag(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
 def _text(v: Any) -> bool:
     return isinstance(v, str)
 
@@ -50,7 +54,7 @@ def _numbers_or_none(v: Any) -> bool:
 SCHEMA: dict[str, tuple[dict[str, Callable[[Any], bool]], dict[str, Callable[[Any], bool]]]] = {
     "start": ({}, {"models": _texts, "iterations": _int, "milestones": _ints, "batch_size": _int,
                    "device": _text, "precision": _text, "dataset": _text, "resumed_from": _int, "threads": _int,
-                   "threads_reason": _text,
+                   "threads_reason": _text, "fused": _flag, "graphs": _flag,
                    "seeds": _int, "world": _int, "time": _number}),
     "resume": ({"iteration": _int}, {"time": _number}),
     "threads": ({"iteration": _int, "threads": _int}, {"reason": _text, "time": _number}),

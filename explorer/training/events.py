@@ -82,7 +82,7 @@ class Reporter:
     # -- events --------------------------------------------------------------------------------------------
     def start(self, *, models: Sequence[str], device: str, precision: str, milestones: Sequence[int],
               batch_size: int, dataset: str, resumed_from: int, threads=None, seeds: int = 1,
-              world: int = 1) -> None:
+              world: int = 1, fused: bool = False, graphs: bool = False) -> None:
         self._batch_size = batch_size
         self.iteration = resumed_from
         self.train_error = {}
@@ -90,7 +90,7 @@ class Reporter:
             "type": "start", "time": time.time(), "models": list(dict.fromkeys(models)), "device": device,
             "precision": precision, "iterations": self.iterations, "milestones": list(milestones),
             "batch_size": batch_size, "dataset": dataset, "resumed_from": resumed_from, "seeds": seeds,
-            "world": world,
+            "world": world, "fused": fused, "graphs": graphs,
             "threads": threads.threads if threads else 0, "threads_reason": threads.reason if threads else "",
         })
         self.status("running", iteration=resumed_from)

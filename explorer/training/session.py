@@ -27,6 +27,7 @@ from explorer.runs.state import RunState
 from explorer.training.device import configure_backends
 from explorer.training.distributed import ORPHANED, SINGLE, World, device_of
 from explorer.training.events import Reporter, SilentReporter
+from explorer.training.groups import captures, fuses, stepping
 from explorer.training.peers import PeerWatch, peer_failure_message
 from explorer.training.preflight import Preflight, preflight
 from explorer.training.stop import StopFlag
@@ -99,8 +100,11 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
                     reporter.say(f"loading data ({config.data.dataset})…")
                     dataset = load_dataset(config.data, seed=config.train.seed, progress=reporter.download,
                                            decoding=reporter.decoding)
+                how = [checked.precision.name, stepping(
+                    fuses(config.train, checked.device.type, checked.precision.name, world.distributed),
+                    captures(config.train, checked.device.type, checked.precision.name, world.distributed))]
                 reporter.say(f"building {', '.join(m.name for m in config.model_configs())} on "
-                             f"{checked.device.type} ({checked.precision.name})…")
+                             f"{checked.device.type} ({', '.join(w for w in how if w)})…")
                 trainer = Trainer(config, dataset, device=device, precision=checked.precision,
                                   reporter=reporter, should_stop=stop, interruptible=stop.interruptible,
                                   threads=threads, devices=[device] if world.distributed else checked.devices,
@@ -117,7 +121,8 @@ def run_training(run: RunDir, stop: StopFlag, stream: IO[str] | None = None, dat
         reporter.start(models=[m.name for m in trainer.members], device=checked.device.type,
                        precision=checked.precision.name, milestones=config.train.milestones,
                        batch_size=config.train.batch_size, dataset=dataset.name, resumed_from=start,
-                       threads=threads.choice, seeds=config.train.seeds, world=world.size)
+                       threads=threads.choice, seeds=config.train.seeds, world=world.size,
+                       fused=trainer.fuse, graphs=trainer.graphs)
         state, message = trainer.train(run)
         if trained is not None:
             trained()

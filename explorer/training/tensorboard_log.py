@@ -208,7 +208,7 @@ def hparams(config: dict, start: dict) -> dict[str, Any]:
                     flat[f"{section}.{name}"] = value
         elif values is not None:
             flat[section] = values
-    for name in ("device", "precision", "world"):
+    for name in ("device", "precision", "world", "fused", "graphs"):
         if start.get(name) is not None:
             flat[f"run.{name}"] = start[name]
     return flat

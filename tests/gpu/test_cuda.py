@@ -21,6 +21,7 @@ from explorer.training.preflight import estimate
 from explorer.training.session import run_training
 from explorer.training.stop import StopFlag
 from tests.gpu.cuda_run import CUDA, config, losses, trainer
+from tests.test_training import said_and_started
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -200,3 +201,12 @@ def test_cuda_graphs_and_fuse_refuse_fp16():
         TrainConfig(cuda_graphs=True, precision="fp16")
     with pytest.raises(ValueError, match="fuse works with precision bf16 or fp32"):
         TrainConfig(fuse=True, precision="fp16")
+
+
+def test_a_run_that_does_not_say_steps_fused_and_from_cuda_graphs_and_says_so(tmp_path):
+    """The CUDA default measured on an H200 (training/groups.py): said before building, recorded at the start."""
+    cfg = config(tmp_path, precision="bf16", iterations=8, log_every=4, eval_every=8, checkpoint_every=8)
+    assert cfg.train.fuse is None and cfg.train.cuda_graphs is None
+    said, start = said_and_started(RunDir.create(tmp_path / "run", cfg))
+    assert "building plain-8, resnet-8 on cuda (bf16, fused, CUDA graphs)…" in said
+    assert (start["fused"], start["graphs"]) == (True, True)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar,
 from explorer.gui.widgets.eta import Eta
 from explorer.system.formatting import duration
 from explorer.gui.widgets.theme import mark
+from explorer.training.groups import stepping
 
 STATE_WORDS = {
     "idle": "No run shown: set up the networks and the recipe on the left, then Start (Ctrl+Return).",
@@ -61,6 +62,7 @@ class ProgressBox(QWidget):
         self._first: tuple[float, int] | None = None
         self._iteration = 0
         self._ips = 0.0
+        self._how = ""  # where and how the trainer steps, from its start event: "cuda, bf16, fused, CUDA graphs"
         self._decode_eta = Eta()
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(0)
@@ -101,6 +103,9 @@ class ProgressBox(QWidget):
         if kind == "start":
             self._total = int(event.get("iterations") or self._total)
             self.bar.setRange(0, max(1, self._total))
+            words = [event.get("device"), event.get("precision"), stepping(event.get("fused") is True,
+                                                                           event.get("graphs") is True)]
+            self._how = ", ".join(w for w in words if isinstance(w, str) and w)
             self.download.hide()
         elif kind == "download":
             done, total = event.get("done", 0), event.get("total") or 0
@@ -150,4 +155,4 @@ class ProgressBox(QWidget):
             self.set_state("running")
 
     def _rate_text(self) -> str:
-        return f"{self._ips:,.0f} images/s" if self._ips else ""
+        return " · ".join(w for w in (f"{self._ips:,.0f} images/s" if self._ips else "", self._how) if w)
