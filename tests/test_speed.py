@@ -72,3 +72,17 @@ def test_other_settings_are_not_measured_by_that_run_and_are_modelled(tmp_path):
     assert guess.seconds == pytest.approx(STARTUP_S + work(bf16, (0, 400), macs) / modelled_rate("cpu"))
     assert modelled_rate("cpu") == CPU_MACS_PER_CORE * cores and modelled_rate("cuda") == GPU_MACS
     assert estimate_time(bf16, tmp_path / "no-runs-yet", macs).measured_runs == 0
+
+
+def test_an_eager_gpu_run_does_not_measure_a_graphed_one_but_on_the_cpu_graphs_never_differ(tmp_path):
+    """Runs made before CUDA graphs were the GPU's default say ``cuda_graphs: false``: on a GPU that was the eager
+    way, 8x slower (training/groups.py); on the CPU no run has graphs, whatever it says."""
+    def setting(device: str, graphs: bool | None) -> RunConfig:
+        c = config()
+        return c.replace(train=c.train.replace(device=device, cuda_graphs=graphs))
+
+    write_timed_run(tmp_path / "gpu", setting("cuda", False), seconds_per_iteration=0.5)
+    assert measured_rate(tmp_path / "gpu", setting("cuda", None), macs) is None
+    assert measured_rate(tmp_path / "gpu", setting("cuda", False), macs)[1] == 1
+    write_timed_run(tmp_path / "cpu", setting("cpu", False), seconds_per_iteration=0.5)
+    assert measured_rate(tmp_path / "cpu", setting("cpu", None), macs)[1] == 1

@@ -4,9 +4,9 @@ The cost model counts multiply-accumulates (the layer tables' MACs, for one imag
 step costs about 3× a network's forward MACs per image (the backward pass costs about two forwards), an
 evaluation 1× per test image, every network of the run (seeds included) in turn, the evaluations at the run's
 own cadence. What a device does per second is *measured* where it can be: the recent runs in the runs folder
-that trained with the same device and precision setting, their wall-clock time from their first to their last
-training point (evaluations and checkpoints included, as the person waits for them) divided into the work they
-did. Before any such run the rate is *modelled*: a CPU core's rate times the cores this process may use
+that trained with the same device and precision setting (and CUDA graphs one), their wall-clock time from their
+first to their last training point (evaluations and checkpoints included, as the person waits for them) divided
+into the work they did. Before any such run the rate is *modelled*: a CPU core's rate times the cores this process may use
 (``CPU_MACS_PER_CORE``), or a modest GPU's. The first run with those settings corrects the model.
 
 Measured on the 2-core AMD EPYC machines we build on (shared with other jobs): the Quick look (plain and residual
@@ -19,7 +19,6 @@ A second run with the same settings is estimated from the first one's own speed.
 from __future__ import annotations
 
 import functools
-import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Callable
 from explorer.config.model import ModelConfig
 from explorer.config.run import RunConfig
 from explorer.runs.folder import RunDir, RunDirError
+from explorer.system import host
 
 TRAIN_FACTOR = 3.0  # forward + backward ≈ 3 forward passes
 CPU_MACS_PER_CORE = 15e9  # MACs/s per core (see the module): 35e9 measured on one AMD EPYC core in bf16
@@ -92,17 +92,20 @@ def _span(run: RunDir) -> tuple[RunConfig, tuple[int, int], float] | None:
 
 def measured_rate(runs_dir: Path, config: RunConfig,
                   forward_macs: Callable[[ModelConfig], int]) -> tuple[float, int] | None:
-    """MACs per second of the recent runs that trained with ``config``'s device and precision settings
-    (median, and how many), or None."""
+    """MACs per second of the recent runs that trained with ``config``'s device and precision settings, and its
+    CUDA graphs setting where a GPU may train (median, and how many), or None. On a GPU the graphs made the same
+    networks 8x faster (training/groups.py): an eager run is no measure of a graphed one."""
     try:
         folders = sorted((p for p in Path(runs_dir).iterdir() if p.is_dir()), reverse=True)[:RECENT_RUNS]
     except OSError:
         return None
     rates = []
-    wanted = (config.train.device, config.train.precision)
+    def settings(train) -> tuple:
+        return train.device, train.precision, train.cuda_graphs if train.device in ("auto", "cuda") else None
+
     for folder in folders:
         span = _span(RunDir(folder))
-        if span is not None and (span[0].train.device, span[0].train.precision) == wanted:
+        if span is not None and settings(span[0].train) == settings(config.train):
             past, iterations, seconds = span
             rates.append(work(past, iterations, forward_macs) / seconds)
     return (statistics.median(rates), len(rates)) if rates else None
@@ -111,8 +114,7 @@ def measured_rate(runs_dir: Path, config: RunConfig,
 def modelled_rate(device: str) -> float:
     if device in ("cuda", "mps"):
         return GPU_MACS
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return CPU_MACS_PER_CORE * cores
+    return CPU_MACS_PER_CORE * len(host.usable_cores())
 
 
 def estimate_time(config: RunConfig, runs_dir: Path, forward_macs: Callable[[ModelConfig], int],
