@@ -184,9 +184,11 @@ def test_a_run_says_how_it_steps_before_it_builds_and_records_it_at_its_start(tm
     config = RunConfig(model=ModelConfig(depth=8), data=DataConfig(dataset="synthetic", synthetic_size=200),
                        train=TrainConfig(compare="both", depths=(8,), iterations=2, batch_size=8, fuse=True,
                                          precision="fp32", device="cpu", log_every=1, eval_every=2))
-    said, start = said_and_started(RunDir.create(tmp_path / "run", config))
+    run = RunDir.create(tmp_path / "run", config)
+    said, start = said_and_started(run)
     assert "building plain-8, resnet-8 on cpu (fp32, fused)…" in said
     assert (start["fused"], start["graphs"]) == (True, False)
+    assert run_info(run).how == "cpu / fp32, fused"  # and the runs list (the Runs tab, `runs`) says it
 
 
 def said_and_started(run: RunDir) -> tuple[str, dict]:

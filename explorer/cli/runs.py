@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         best = ", ".join(f"{m} {info.best_text(m)}" for m in info.models)
         print(f"{info.path.name}  {created}  {info.state.value:<9}  {info.iteration}/{info.iterations}  "
-              f"{info.dataset}  {info.device}/{info.precision}  best test error: {best}")
+              f"{info.dataset}  {info.how}  best test error: {best}")
         if info.state in (RunState.FAILED, RunState.UNREADABLE) and info.message:
             print(f"    {info.message}")
     return 0

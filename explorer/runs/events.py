@@ -50,6 +50,12 @@ def _numbers_or_none(v: Any) -> bool:
     return isinstance(v, list) and all(_number_or_none(x) for x in v)
 
 
+def stepping(fused: bool, graphs: bool) -> str:
+    """How a run's steps were launched (its start event's ``fused`` and ``graphs``), in the words the command line,
+    the Training tab and the runs list show: "" for one network after another, kernels launched one by one."""
+    return ", ".join(word for word, on in (("fused", fused), ("CUDA graphs", graphs)) if on)
+
+
 # type -> (required fields, optional fields); each field with its check
 SCHEMA: dict[str, tuple[dict[str, Callable[[Any], bool]], dict[str, Callable[[Any], bool]]]] = {
     "start": ({}, {"models": _texts, "iterations": _int, "milestones": _ints, "batch_size": _int,

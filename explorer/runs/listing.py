@@ -13,7 +13,7 @@ from pathlib import Path
 
 from explorer.runs.checkpoints import checkpoint_disk_bytes, latest_iteration
 from explorer.system.formatting import percent
-from explorer.runs.events import effective_events
+from explorer.runs.events import effective_events, stepping
 from explorer.runs.folder import CONFIG_FILE, METRICS_FILE, RunDir, RunDirError, os_reason
 from explorer.runs.seed_stats import spread
 from explorer.runs.state import RunState
@@ -41,6 +41,7 @@ class RunInfo:
     checkpoint_bytes: int = 0
     problem: str = ""
     seed_best_test_error: dict[str, list[float]] = field(default_factory=dict)  # per model, each seed's best
+    stepping: str = ""  # how its steps were launched ("fused, CUDA graphs"), from its last start event
     model_configs: tuple = field(default=(), compare=False, repr=False)
 
     def best_text(self, model: str) -> str:
@@ -52,6 +53,11 @@ class RunInfo:
         if found is None or found.count < 2:
             return best
         return f"{100 * found.mean:.2f} ± {100 * found.std:.2f}% over {found.count} seeds (best seed {best})"
+
+    @property
+    def how(self) -> str:
+        """Where and how it trained: "cpu / bf16", "cuda / bf16, fused, CUDA graphs"."""
+        return f"{self.device} / {self.precision}" + (f", {self.stepping}" if self.stepping else "")
 
     def to_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "model_configs"}
@@ -94,10 +100,12 @@ def _run_info(run: RunDir) -> RunInfo:
     best: dict[str, float] = {}
     by_seed: dict[str, dict[int, float]] = {}
     device, precision, dataset = config.train.device, config.train.precision, config.data.dataset
+    how = ""
     for event in effective_events(events):
         if event["type"] == "start":
             device = event.get("device", device)
             precision = event.get("precision", precision)
+            how = stepping(event.get("fused") is True, event.get("graphs") is True)
         elif event["type"] == "eval" and event.get("test_error") is not None:
             model, error = event["model"], float(event["test_error"])
             best[model] = min(best.get(model, math.inf), error)
@@ -116,6 +124,7 @@ def _run_info(run: RunDir) -> RunInfo:
         checkpoint_iteration=checkpoint, checkpoint_bytes=checkpoint_disk_bytes(run.checkpoint_dir),
         problem=status.problem, model_configs=tuple(config.model_configs()),
         seed_best_test_error={m: [v for _, v in sorted(seeds.items())] for m, seeds in by_seed.items()},
+        stepping=how,
     )
 
 

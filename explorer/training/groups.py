@@ -55,12 +55,6 @@ def captures(train, device_type: str, precision: str, distributed: bool = False)
     return GRAPHS_BY_DEFAULT.get(device_type, False) and precision != "fp16" and not distributed
 
 
-def stepping(fused: bool, graphs: bool) -> str:
-    """How a run's steps are launched, in the words the command line and the Training tab show ("" for one
-    network after another, each step's kernels launched one by one)."""
-    return ", ".join(word for word, on in (("fused", fused), ("CUDA graphs", graphs)) if on)
-
-
 def plan(keys: Sequence[Hashable]) -> list[list[int]]:
     """The indices of ``keys`` grouped by equal key, groups in the order of their first member."""
     groups: dict[Hashable, list[int]] = {}

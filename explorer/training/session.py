@@ -27,7 +27,8 @@ from explorer.runs.state import RunState
 from explorer.training.device import configure_backends
 from explorer.training.distributed import ORPHANED, SINGLE, World, device_of
 from explorer.training.events import Reporter, SilentReporter
-from explorer.training.groups import captures, fuses, stepping
+from explorer.runs.events import stepping
+from explorer.training.groups import captures, fuses
 from explorer.training.peers import PeerWatch, peer_failure_message
 from explorer.training.preflight import Preflight, preflight
 from explorer.training.stop import StopFlag

@@ -89,7 +89,7 @@ class RunsModel(QAbstractTableModel):
         if col == COL_BEST:
             return " · ".join(f"{label} {text}" for label, text in _best(info)) or "–"
         if col == COL_DEVICE:
-            return f"{info.device} / {info.precision}"
+            return info.how
         if col == COL_DISK:
             return size(info.checkpoint_bytes) if info.checkpoint_bytes else "–"
         return ""

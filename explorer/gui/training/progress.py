@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar,
 from explorer.gui.widgets.eta import Eta
 from explorer.system.formatting import duration
 from explorer.gui.widgets.theme import mark
-from explorer.training.groups import stepping
+from explorer.runs.events import stepping
 
 STATE_WORDS = {
     "idle": "No run shown: set up the networks and the recipe on the left, then Start (Ctrl+Return).",
