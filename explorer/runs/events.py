@@ -56,6 +56,18 @@ def stepping(fused: bool, graphs: bool) -> str:
     return ", ".join(word for word, on in (("fused", fused), ("CUDA graphs", graphs)) if on)
 
 
+def stepping_of(start: dict) -> str:
+    """:func:`stepping` of a start event (a run from before these fields: "")."""
+    return stepping(start.get("fused") is True, start.get("graphs") is True)
+
+
+def where_and_how(device: str, precision: str, stepped: str = "") -> str:
+    """"cpu / bf16", "cuda / bf16, fused, CUDA graphs": where a run trained and how, as the runs list and the
+    Training tab's progress line say it."""
+    where = " / ".join(w for w in (device, precision) if w)
+    return ", ".join(w for w in (where, stepped) if w)
+
+
 # type -> (required fields, optional fields); each field with its check
 SCHEMA: dict[str, tuple[dict[str, Callable[[Any], bool]], dict[str, Callable[[Any], bool]]]] = {
     "start": ({}, {"models": _texts, "iterations": _int, "milestones": _ints, "batch_size": _int,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from explorer.runs.checkpoints import checkpoint_disk_bytes, latest_iteration
 from explorer.system.formatting import percent
-from explorer.runs.events import effective_events, stepping
+from explorer.runs.events import effective_events, stepping_of, where_and_how
 from explorer.runs.folder import CONFIG_FILE, METRICS_FILE, RunDir, RunDirError, os_reason
 from explorer.runs.seed_stats import spread
 from explorer.runs.state import RunState
@@ -57,7 +57,7 @@ class RunInfo:
     @property
     def how(self) -> str:
         """Where and how it trained: "cpu / bf16", "cuda / bf16, fused, CUDA graphs"."""
-        return f"{self.device} / {self.precision}" + (f", {self.stepping}" if self.stepping else "")
+        return where_and_how(self.device, self.precision, self.stepping)
 
     def to_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "model_configs"}
@@ -105,7 +105,7 @@ def _run_info(run: RunDir) -> RunInfo:
         if event["type"] == "start":
             device = event.get("device", device)
             precision = event.get("precision", precision)
-            how = stepping(event.get("fused") is True, event.get("graphs") is True)
+            how = stepping_of(event)
         elif event["type"] == "eval" and event.get("test_error") is not None:
             model, error = event["model"], float(event["test_error"])
             best[model] = min(best.get(model, math.inf), error)

@@ -97,7 +97,7 @@ def test_stop_ends_the_run_cancelled_and_offers_resume(qtbot, page, trainers, tm
     choose_tiny_run(page, iterations=3000)
     start(qtbot, page, trainers)
     qtbot.waitUntil(lambda: "ETA" in page.view.progress.details.text(), timeout=CHILD_TIMEOUT_MS)
-    assert "images/s · cpu, " in page.view.progress.details.text()  # and where it trains, from its start event
+    assert "images/s · cpu / " in page.view.progress.details.text()  # and where it trains, from its start event
     run_path = page.view.path
     other = write_run(tmp_path / "other-runs")
     page.open_run(other.path)  # look at another run while this one trains, then come back

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar,
 from explorer.gui.widgets.eta import Eta
 from explorer.system.formatting import duration
 from explorer.gui.widgets.theme import mark
-from explorer.runs.events import stepping
+from explorer.runs.events import stepping_of, where_and_how
 
 STATE_WORDS = {
     "idle": "No run shown: set up the networks and the recipe on the left, then Start (Ctrl+Return).",
@@ -62,7 +62,7 @@ class ProgressBox(QWidget):
         self._first: tuple[float, int] | None = None
         self._iteration = 0
         self._ips = 0.0
-        self._how = ""  # where and how the trainer steps, from its start event: "cuda, bf16, fused, CUDA graphs"
+        self._how = ""  # where and how the trainer steps, from its start event: "cuda / bf16, fused, CUDA graphs"
         self._decode_eta = Eta()
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(0)
@@ -103,9 +103,8 @@ class ProgressBox(QWidget):
         if kind == "start":
             self._total = int(event.get("iterations") or self._total)
             self.bar.setRange(0, max(1, self._total))
-            words = [event.get("device"), event.get("precision"), stepping(event.get("fused") is True,
-                                                                           event.get("graphs") is True)]
-            self._how = ", ".join(w for w in words if isinstance(w, str) and w)
+            device, precision = (event.get(k) if isinstance(event.get(k), str) else "" for k in ("device", "precision"))
+            self._how = where_and_how(device, precision, stepping_of(event))
             self.download.hide()
         elif kind == "download":
             done, total = event.get("done", 0), event.get("total") or 0
