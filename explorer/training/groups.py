@@ -40,9 +40,7 @@ def fuses(train, device_type: str, precision: str, distributed: bool = False) ->
     """Whether this run's networks train grouped, with ``precision`` already resolved (``bf16``, ``fp32`` …).
     An explicit ``train.fuse`` was checked where it was set (TrainConfig, the torchrun start); ``None`` follows
     the device's default, except where fusing cannot work."""
-    if train.fuse is not None:
-        return train.fuse
-    return FUSE_BY_DEFAULT.get(device_type, False) and precision != "fp16" and not distributed
+    return _said_or_default(train.fuse, FUSE_BY_DEFAULT, device_type, precision, distributed)
 
 
 def captures(train, device_type: str, precision: str, distributed: bool = False) -> bool:
@@ -50,9 +48,15 @@ def captures(train, device_type: str, precision: str, distributed: bool = False)
     ``train.cuda_graphs`` was checked where it was set (TrainConfig, preflight, the torchrun start); ``None``
     follows the device's default, except where a graph cannot work: fp16's gradient scaler skips steps on the
     host, and under torchrun a step waits for the other ranks."""
-    if train.cuda_graphs is not None:
-        return train.cuda_graphs
-    return GRAPHS_BY_DEFAULT.get(device_type, False) and precision != "fp16" and not distributed
+    return _said_or_default(train.cuda_graphs, GRAPHS_BY_DEFAULT, device_type, precision, distributed)
+
+
+def _said_or_default(said: bool | None, by_default: dict[str, bool], device_type: str, precision: str,
+                     distributed: bool) -> bool:
+    """What the run said, or the device's default where neither fp16's scaler nor torchrun rules it out."""
+    if said is not None:
+        return said
+    return by_default.get(device_type, False) and precision != "fp16" and not distributed
 
 
 def plan(keys: Sequence[Hashable]) -> list[list[int]]:

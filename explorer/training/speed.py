@@ -6,8 +6,8 @@ evaluation 1× per test image, every network of the run (seeds included) in turn
 own cadence. What a device does per second is *measured* where it can be: the recent runs in the runs folder
 that trained with the same device and precision setting (and CUDA graphs one), their wall-clock time from their
 first to their last training point (evaluations and checkpoints included, as the person waits for them) divided
-into the work they did. Before any such run the rate is *modelled*: a CPU core's rate times the cores this process may use
-(``CPU_MACS_PER_CORE``), or a modest GPU's. The first run with those settings corrects the model.
+into the work they did. Before any such run the rate is *modelled*: a CPU core's rate times the cores this process
+may use (``CPU_MACS_PER_CORE``), or a modest GPU's. The first run with those settings corrects the model.
 
 Measured on the 2-core AMD EPYC machines we build on (shared with other jobs): the Quick look (plain and residual
 20 and 56, 300 × 32 synthetic images) did 16,200 G MACs of this model's count in 466 s, 34.7 G MACs/s, on the one
@@ -90,6 +90,11 @@ def _span(run: RunDir) -> tuple[RunConfig, tuple[int, int], float] | None:
     return (config, (first, last), t1 - t0) if last > first and t1 > t0 else None
 
 
+def _speed_settings(train) -> tuple:
+    """What makes two runs' speeds comparable: device and precision, and CUDA graphs where a GPU may train."""
+    return train.device, train.precision, train.cuda_graphs if train.device in ("auto", "cuda") else None
+
+
 def measured_rate(runs_dir: Path, config: RunConfig,
                   forward_macs: Callable[[ModelConfig], int]) -> tuple[float, int] | None:
     """MACs per second of the recent runs that trained with ``config``'s device and precision settings, and its
@@ -100,12 +105,9 @@ def measured_rate(runs_dir: Path, config: RunConfig,
     except OSError:
         return None
     rates = []
-    def settings(train) -> tuple:
-        return train.device, train.precision, train.cuda_graphs if train.device in ("auto", "cuda") else None
-
     for folder in folders:
         span = _span(RunDir(folder))
-        if span is not None and settings(span[0].train) == settings(config.train):
+        if span is not None and _speed_settings(span[0].train) == _speed_settings(config.train):
             past, iterations, seconds = span
             rates.append(work(past, iterations, forward_macs) / seconds)
     return (statistics.median(rates), len(rates)) if rates else None
